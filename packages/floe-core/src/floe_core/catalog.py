@@ -1,0 +1,79 @@
+"""Where Bronze tables live: the Iceberg catalog and the storage behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+__all__ = ["DEFAULT_WAREHOUSE_DIR", "CatalogConfig", "StorageConfig"]
+
+DEFAULT_WAREHOUSE_DIR = "warehouse"
+"""The embedded default's folder, relative to the working directory."""
+
+
+class StorageConfig(BaseModel):
+    """The object storage data files are written to.
+
+    ``local`` writes under ``path``; ``s3`` talks to any S3-compatible endpoint.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["local", "s3"] = "local"
+    path: str | None = Field(default=None, description="local: the folder for data files.")
+    endpoint: str | None = Field(default=None, description="s3: endpoint URL, e.g. MinIO.")
+    region: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    path_style_access: bool = True
+
+    @model_validator(mode="after")
+    def _keys_come_in_pairs(self) -> Self:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("storage: give both access_key_id and secret_access_key, or neither")
+        if self.type == "local" and self.endpoint is not None:
+            raise ValueError("storage: 'endpoint' is for type 's3'; set type: s3")
+        return self
+
+
+class CatalogConfig(BaseModel):
+    """An Iceberg catalog.
+
+    ``sql`` is pyiceberg's SQL catalog (the embedded default: a SQLite file and a local warehouse
+    folder, both created on first use). ``rest`` is any Iceberg REST catalog (Polaris, Nessie,
+    SeaweedFS, ...): ``uri`` is its base URL, ``warehouse`` the warehouse name it expects, and
+    ``credential`` (OAuth client ``id:secret``) or ``token`` authenticates.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["sql", "rest"] = "sql"
+    name: str = "floe"
+    uri: str | None = Field(
+        default=None,
+        description="sql: SQLAlchemy URL (default: catalog.db in the warehouse); rest: base URL",
+    )
+    warehouse: str | None = Field(
+        default=None,
+        description="sql: folder or s3:// URL for data (default ./warehouse); rest: its name",
+    )
+    credential: SecretStr | None = None
+    token: SecretStr | None = None
+    scope: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rest_needs_uri(self) -> Self:
+        if self.type == "rest" and not self.uri:
+            raise ValueError("catalog: type 'rest' needs 'uri' (the catalog's base URL)")
+        if self.credential is not None and self.token is not None:
+            raise ValueError("catalog: give 'credential' or 'token', not both")
+        return self
+
+    @classmethod
+    def embedded(cls, root: Path | str = DEFAULT_WAREHOUSE_DIR) -> CatalogConfig:
+        """The embedded default: SQLite catalog file and data folder under ``root``."""
+        folder = Path(root).absolute()
+        return cls(type="sql", uri=f"sqlite:///{folder / 'catalog.db'}", warehouse=str(folder))

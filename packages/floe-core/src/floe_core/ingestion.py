@@ -1,0 +1,199 @@
+"""What a plugin is asked to load (IngestionConfig) and what it reports (IngestionResult)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from floe_core.errors import ErrorCategory, ErrorDetail
+from floe_core.secret import SecretRef
+
+__all__ = [
+    "IncrementalConfig",
+    "IngestionConfig",
+    "IngestionResult",
+    "SchemaContract",
+    "TableResult",
+    "WriteMode",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+
+
+class WriteMode(StrEnum):
+    """How a load changes the destination table (dlt's write dispositions)."""
+
+    APPEND = "append"
+    REPLACE = "replace"
+    MERGE = "merge"
+
+
+class SchemaContract(StrEnum):
+    """What happens when data brings columns the table does not have (dlt's contract modes).
+
+    - ``evolve``: add the columns.
+    - ``freeze``: fail with a PERMANENT SchemaContractViolation; the table is unchanged.
+    - ``discard_value``: load the row without the new columns' values.
+    - ``discard_row``: drop rows that carry a value in a new column.
+    """
+
+    EVOLVE = "evolve"
+    FREEZE = "freeze"
+    DISCARD_VALUE = "discard_value"
+    DISCARD_ROW = "discard_row"
+
+
+class IncrementalConfig(BaseModel):
+    """Load only rows whose cursor is past the last loaded value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cursor_field: str = Field(description="Column (or JSON path, for REST) holding the cursor.")
+    initial_value: Any = Field(
+        default=None, description="Where the first run starts; None loads everything."
+    )
+
+
+class IngestionConfig(BaseModel):
+    """One source to load into one destination (or one namespace, for multi-resource sources).
+
+    ``destination_table`` is ``namespace.table``. A source that yields several resources (several
+    SQL tables, several REST endpoints) takes ``namespace.*``: each resource lands in a table
+    named after it.
+
+    ``secret_refs`` maps a dotted path inside ``source_config`` (``credentials.password``) to where
+    the secret lives; the runner resolves them into ``secrets`` and only
+    :meth:`source_config_with_secrets` puts plain values where the plugin needs them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Pipeline (source) name, unique within floe.yaml.")
+    source_type: str = Field(description="A type from the plugin's list_available_sources().")
+    source_config: dict[str, Any] = Field(default_factory=dict)
+    destination_table: str = Field(description="'namespace.table', or 'namespace.*'.")
+    write_mode: WriteMode = WriteMode.APPEND
+    primary_key: tuple[str, ...] = ()
+    schema_contract: SchemaContract = SchemaContract.EVOLVE
+    incremental: IncrementalConfig | None = None
+    secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
+    secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid name: use letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_key_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("destination_table")
+    @classmethod
+    def _check_table(cls, value: str) -> str:
+        namespace, sep, table = value.rpartition(".")
+        if not sep or not namespace or not table:
+            raise ValueError(
+                f"{value!r} must be 'namespace.table' (or 'namespace.*' for one table per resource)"
+            )
+        parts = [*namespace.split("."), table]
+        bad = [p for p in parts if p != "*" and not _IDENT.match(p)]
+        if bad or "*" in parts[:-1]:
+            raise ValueError(
+                f"{value!r}: each part must be letters, digits and '_' and not start with '_'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _merge_needs_key(self) -> Self:
+        if (
+            self.write_mode is WriteMode.MERGE
+            and not self.primary_key
+            and not self._key_from_source
+        ):
+            raise ValueError("write_mode 'merge' needs primary_key (the column(s) to upsert on)")
+        return self
+
+    @property
+    def _key_from_source(self) -> bool:
+        # sql_database sources may take the key from the database; the plugin checks it.
+        return self.source_type == "sql_database"
+
+    @property
+    def namespace(self) -> str:
+        """The destination namespace (everything before the last dot)."""
+        return self.destination_table.rpartition(".")[0]
+
+    @property
+    def table(self) -> str | None:
+        """The destination table name, or None for ``namespace.*``."""
+        table = self.destination_table.rpartition(".")[2]
+        return None if table == "*" else table
+
+    def source_config_with_secrets(self) -> dict[str, Any]:
+        """Return a deep copy of ``source_config`` with resolved secrets at their dotted paths.
+
+        Only a plugin should call this, right where it builds its client; never log the result.
+        """
+        config = copy.deepcopy(self.source_config)
+        for path, value in self.secrets.items():
+            node: dict[str, Any] = config
+            *parents, leaf = path.split(".")
+            for part in parents:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise ValueError(f"secret path {path!r} crosses non-mapping field {part!r}")
+                node = child
+            node[leaf] = value.get_secret_value()
+        return config
+
+
+class TableResult(BaseModel):
+    """What one load did to one destination table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: str = Field(description="'namespace.table'")
+    rows_loaded: int = Field(default=0, ge=0)
+    bytes_written: int = Field(default=0, ge=0)
+    snapshot_id: int | None = Field(default=None, description="The committed snapshot, if any.")
+    write_mode: WriteMode | None = None
+
+
+class IngestionResult(BaseModel):
+    """The outcome of one ``IngestionPlugin.run``: success, counts, tables and errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The pipeline (source) name.")
+    success: bool
+    rows_loaded: int = Field(default=0, ge=0)
+    bytes_written: int = Field(default=0, ge=0)
+    tables: list[TableResult] = Field(default_factory=list)
+    duration_seconds: float = Field(default=0.0, ge=0)
+    errors: list[ErrorDetail] = Field(default_factory=list)
+    attempts: int = Field(default=1, ge=1)
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Plugin-specific facts: job id, final status, cursor."
+    )
+
+    @property
+    def error_category(self) -> ErrorCategory | None:
+        """The category of the first error, or None when there is none."""
+        return self.errors[0].category if self.errors else None
+
+    @property
+    def retryable(self) -> bool:
+        """True when the load failed and every error says a retry may succeed."""
+        return (not self.success) and bool(self.errors) and all(e.retryable for e in self.errors)
