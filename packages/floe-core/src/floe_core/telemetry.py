@@ -1,0 +1,74 @@
+"""OpenTelemetry spans for floe ingestion: ``floe.ingestion.<operation>``.
+
+Span attribute names (set what is known, never a secret):
+``ingestion.source_type``, ``ingestion.destination_table``, ``ingestion.pipeline_name``,
+``ingestion.rows_loaded``, ``ingestion.bytes_written``, ``ingestion.duration_seconds``,
+``ingestion.write_mode``, ``ingestion.schema_contract``; on failure ``error.type``,
+``error.category``, ``error.message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from floe_core.errors import IngestionError
+
+__all__ = ["TRACER_NAME", "record_error", "span"]
+
+TRACER_NAME = "floe.ingestion"
+
+
+def _attribute(value: Any) -> Any:
+    if isinstance(value, str | bool | int | float):
+        return value
+    return str(value)
+
+
+def record_error(current: Span, error: BaseException) -> None:
+    """Mark ``current`` failed with the error's type, category and message.
+
+    Args:
+        current: The span to mark.
+        error: The failure; an IngestionError contributes its category.
+    """
+    category = error.category.value if isinstance(error, IngestionError) else "PERMANENT"
+    message = error.message if isinstance(error, IngestionError) else str(error)
+    current.set_attribute("error.type", type(error).__name__)
+    current.set_attribute("error.category", category)
+    current.set_attribute("error.message", message[:500])
+    current.set_status(Status(StatusCode.ERROR, message[:200]))
+
+
+@contextmanager
+def span(operation: str, **attributes: Any) -> Iterator[Span]:
+    """Open the span ``floe.ingestion.<operation>`` as the current span.
+
+    Keyword arguments become attributes: ``source_type=...`` is set as
+    ``ingestion.source_type``; a name containing a dot (``error.type``) is kept as given.
+    ``None`` values are skipped. An exception leaving the block marks the span failed.
+
+    Args:
+        operation: Short operation name (``run``, ``extract``, ``commit``, ...).
+        **attributes: Span attributes.
+
+    Yields:
+        The span, for attributes known only later (``rows_loaded``).
+    """
+    tracer = trace.get_tracer(TRACER_NAME)
+    names = {(k if "." in k else f"ingestion.{k}"): v for k, v in attributes.items()}
+    with tracer.start_as_current_span(
+        f"floe.ingestion.{operation}",
+        attributes={k: _attribute(v) for k, v in names.items() if v is not None},
+        record_exception=True,
+        set_status_on_exception=False,
+    ) as current:
+        try:
+            yield current
+        except BaseException as exc:
+            record_error(current, exc)
+            raise
