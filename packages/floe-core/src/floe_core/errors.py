@@ -25,7 +25,33 @@ Categories say what the caller should do:
 - ``CONFIGURATION``: the configuration is wrong; the message names the field and the fix.
 
 Codes (:class:`ErrorCode`) are stable identifiers for dashboards and alerts; each has a default
-category, which a raise site may override when the evidence says otherwise.
+category, which a raise site may override when the evidence says otherwise::
+
+    code                      category      meaning
+    INVALID_CONFIG            CONFIGURATION a field is missing, malformed or contradictory
+    SECRET_NOT_FOUND          CONFIGURATION a secret ref names no env var or file
+    PLUGIN_NOT_FOUND          CONFIGURATION no installed plugin has that name
+    PLUGIN_LOAD_FAILED        CONFIGURATION the plugin's entry point failed to import
+    PLUGIN_INCOMPATIBLE       CONFIGURATION wrong class, floe_api_version or duplicate name
+    SOURCE_NOT_FOUND          CONFIGURATION table, endpoint, file or connection does not exist
+    DESTINATION_CONFIG_ERROR  CONFIGURATION catalog or storage config unusable
+    AUTH_FAILED               PERMANENT     credentials rejected
+    PERMISSION_DENIED         PERMANENT     authenticated but not allowed
+    RATE_LIMITED              TRANSIENT     429 or equivalent; see retry_after_seconds
+    SOURCE_UNAVAILABLE        TRANSIENT     refused, DNS, timeout, 5xx
+    SOURCE_READ_FAILED        PERMANENT     the source answered but reading failed
+    DESTINATION_UNAVAILABLE   TRANSIENT     catalog or storage unreachable
+    COMMIT_CONFLICT           TRANSIENT     a concurrent commit won; re-run the load
+    DESTINATION_WRITE_FAILED  PERMANENT     the catalog or storage refused the write
+    SCHEMA_CONTRACT_VIOLATION PERMANENT     data breaks a frozen schema
+    SCHEMA_CORRUPTION         PERMANENT     table metadata or types irreconcilable
+    PARTIAL_LOAD              PARTIAL       an embedded load rejected some rows
+    PARTIAL_SYNC              PARTIAL       an external sync failed after moving some rows
+    SYNC_FAILED               TRANSIENT     an external sync failed with nothing moved
+    SYNC_CANCELLED            PERMANENT     someone else cancelled the sync
+    SYNC_TIMEOUT              TRANSIENT     the sync did not finish within the timeout
+    SYNC_ALREADY_RUNNING      TRANSIENT     another sync holds the connection
+    INTERNAL_ERROR            PERMANENT     an unexpected failure inside a plugin
 """
 
 from __future__ import annotations
@@ -62,42 +88,32 @@ class ErrorCategory(StrEnum):
 
 
 class ErrorCode(StrEnum):
-    """Stable error codes. The comment after each names its default category."""
+    """Stable error codes; the module docstring says what each means."""
 
-    # Configuration
-    INVALID_CONFIG = (
-        "INVALID_CONFIG"  # CONFIGURATION: a field is missing, malformed or contradictory
-    )
-    SECRET_NOT_FOUND = "SECRET_NOT_FOUND"  # CONFIGURATION: a secret ref names no env var / file
-    PLUGIN_NOT_FOUND = "PLUGIN_NOT_FOUND"  # CONFIGURATION: no installed plugin has that name
-    PLUGIN_LOAD_FAILED = "PLUGIN_LOAD_FAILED"  # CONFIGURATION: the entry point failed to import
-    PLUGIN_INCOMPATIBLE = "PLUGIN_INCOMPATIBLE"  # CONFIGURATION: floe_api_version or class mismatch
-    SOURCE_NOT_FOUND = (
-        "SOURCE_NOT_FOUND"  # CONFIGURATION: table, endpoint, file or connection missing
-    )
-    DESTINATION_CONFIG_ERROR = "DESTINATION_CONFIG_ERROR"  # CONFIGURATION: catalog/storage config
-    # Source side
-    AUTH_FAILED = "AUTH_FAILED"  # PERMANENT: credentials rejected
-    PERMISSION_DENIED = "PERMISSION_DENIED"  # PERMANENT: authenticated but not allowed
-    RATE_LIMITED = "RATE_LIMITED"  # TRANSIENT: 429 or equivalent; see retry_after_seconds
-    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"  # TRANSIENT: refused, DNS, timeout, 5xx
-    SOURCE_READ_FAILED = "SOURCE_READ_FAILED"  # PERMANENT: the source answered but reading failed
-    # Destination side
-    DESTINATION_UNAVAILABLE = "DESTINATION_UNAVAILABLE"  # TRANSIENT: catalog or storage unreachable
-    COMMIT_CONFLICT = "COMMIT_CONFLICT"  # TRANSIENT: a concurrent commit won; retry the load
-    DESTINATION_WRITE_FAILED = "DESTINATION_WRITE_FAILED"  # PERMANENT: the write was refused
-    SCHEMA_CONTRACT_VIOLATION = "SCHEMA_CONTRACT_VIOLATION"  # PERMANENT: frozen schema broken
-    SCHEMA_CORRUPTION = "SCHEMA_CORRUPTION"  # PERMANENT: table metadata or types irreconcilable
-    # Partial outcomes
-    PARTIAL_LOAD = "PARTIAL_LOAD"  # PARTIAL: some rows rejected by an embedded load
-    PARTIAL_SYNC = "PARTIAL_SYNC"  # PARTIAL: an external sync failed after moving some rows
-    # External jobs
-    SYNC_FAILED = "SYNC_FAILED"  # TRANSIENT: an external sync failed with nothing moved
-    SYNC_CANCELLED = "SYNC_CANCELLED"  # PERMANENT: someone else cancelled the sync
-    SYNC_TIMEOUT = "SYNC_TIMEOUT"  # TRANSIENT: the sync did not finish within the timeout
-    SYNC_ALREADY_RUNNING = "SYNC_ALREADY_RUNNING"  # TRANSIENT: another sync holds the connection
-    # Anything else
-    INTERNAL_ERROR = "INTERNAL_ERROR"  # PERMANENT: an unexpected failure inside a plugin
+    INVALID_CONFIG = "INVALID_CONFIG"
+    SECRET_NOT_FOUND = "SECRET_NOT_FOUND"
+    PLUGIN_NOT_FOUND = "PLUGIN_NOT_FOUND"
+    PLUGIN_LOAD_FAILED = "PLUGIN_LOAD_FAILED"
+    PLUGIN_INCOMPATIBLE = "PLUGIN_INCOMPATIBLE"
+    SOURCE_NOT_FOUND = "SOURCE_NOT_FOUND"
+    DESTINATION_CONFIG_ERROR = "DESTINATION_CONFIG_ERROR"
+    AUTH_FAILED = "AUTH_FAILED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    RATE_LIMITED = "RATE_LIMITED"
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    SOURCE_READ_FAILED = "SOURCE_READ_FAILED"
+    DESTINATION_UNAVAILABLE = "DESTINATION_UNAVAILABLE"
+    COMMIT_CONFLICT = "COMMIT_CONFLICT"
+    DESTINATION_WRITE_FAILED = "DESTINATION_WRITE_FAILED"
+    SCHEMA_CONTRACT_VIOLATION = "SCHEMA_CONTRACT_VIOLATION"
+    SCHEMA_CORRUPTION = "SCHEMA_CORRUPTION"
+    PARTIAL_LOAD = "PARTIAL_LOAD"
+    PARTIAL_SYNC = "PARTIAL_SYNC"
+    SYNC_FAILED = "SYNC_FAILED"
+    SYNC_CANCELLED = "SYNC_CANCELLED"
+    SYNC_TIMEOUT = "SYNC_TIMEOUT"
+    SYNC_ALREADY_RUNNING = "SYNC_ALREADY_RUNNING"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 _DEFAULT_CATEGORY: dict[ErrorCode, ErrorCategory] = {

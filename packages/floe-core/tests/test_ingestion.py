@@ -1,0 +1,99 @@
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from floe_core.errors import ErrorCategory, ErrorCode, ErrorDetail
+from floe_core.ingestion import (
+    IngestionConfig,
+    IngestionResult,
+    SchemaContract,
+    WriteMode,
+)
+from floe_core.secret import SecretRef
+
+
+def _config(**overrides: object) -> IngestionConfig:
+    fields: dict[str, object] = {
+        "name": "orders",
+        "source_type": "rest_api",
+        "destination_table": "bronze.orders",
+    }
+    fields.update(overrides)
+    return IngestionConfig.model_validate(fields)
+
+
+def test_defaults() -> None:
+    config = _config()
+    assert config.write_mode is WriteMode.APPEND
+    assert config.schema_contract is SchemaContract.EVOLVE
+    assert (config.namespace, config.table) == ("bronze", "orders")
+
+
+def test_wildcard_table_means_one_table_per_resource() -> None:
+    config = _config(destination_table="bronze.*")
+    assert (config.namespace, config.table) == ("bronze", None)
+
+
+def test_nested_namespace() -> None:
+    config = _config(destination_table="lake.bronze.orders")
+    assert (config.namespace, config.table) == ("lake.bronze", "orders")
+
+
+@pytest.mark.parametrize("table", ["orders", ".orders", "bronze.", "bronze._x", "a.*.b", "b-r.x"])
+def test_bad_destination_table_names_the_expected_shape(table: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        _config(destination_table=table)
+    assert "destination_table" in str(info.value)
+
+
+def test_merge_needs_primary_key() -> None:
+    with pytest.raises(ValidationError, match="needs primary_key"):
+        _config(write_mode="merge")
+    assert _config(write_mode="merge", primary_key="id").primary_key == ("id",)
+
+
+def test_merge_on_sql_database_may_take_the_key_from_the_database() -> None:
+    config = _config(source_type="sql_database", write_mode="merge")
+    assert config.primary_key == ()
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="write_disposition"):
+        _config(write_disposition="append")
+
+
+def test_bad_enum_lists_valid_values() -> None:
+    with pytest.raises(ValidationError) as info:
+        _config(schema_contract="frozen")
+    message = str(info.value)
+    assert "'evolve'" in message and "'discard_row'" in message
+
+
+def test_secrets_are_masked_and_injected_only_on_request() -> None:
+    config = _config(
+        source_config={"client": {"auth": {"type": "bearer"}}},
+        secret_refs={"client.auth.token": "env:API_TOKEN"},
+        secrets={"client.auth.token": SecretStr("s3cr3t")},
+    )
+    assert config.secret_refs["client.auth.token"] == SecretRef(env="API_TOKEN")
+    assert "s3cr3t" not in repr(config)
+    assert "s3cr3t" not in config.model_dump_json()
+    assert config.source_config == {"client": {"auth": {"type": "bearer"}}}
+    resolved = config.source_config_with_secrets()
+    assert resolved == {"client": {"auth": {"type": "bearer", "token": "s3cr3t"}}}
+    assert config.source_config == {"client": {"auth": {"type": "bearer"}}}
+
+
+def test_result_retryable_only_when_every_error_is() -> None:
+    transient = ErrorDetail(
+        code=ErrorCode.SOURCE_UNAVAILABLE,
+        category=ErrorCategory.TRANSIENT,
+        message="refused",
+        retryable=True,
+    )
+    permanent = transient.model_copy(
+        update={"category": ErrorCategory.PERMANENT, "retryable": False}
+    )
+    failed = IngestionResult(source="orders", success=False, errors=[transient])
+    assert failed.retryable and failed.error_category is ErrorCategory.TRANSIENT
+    assert not IngestionResult(source="o", success=False, errors=[transient, permanent]).retryable
+    assert not IngestionResult(source="o", success=True).retryable
