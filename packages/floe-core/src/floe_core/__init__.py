@@ -32,6 +32,7 @@ from floe_core.plugin import (
     PluginMetadata,
     PluginType,
 )
+from floe_core.registry import PluginEntry, PluginRegistry
 from floe_core.secret import SecretRef
 
 __all__ = [
@@ -52,8 +53,10 @@ __all__ = [
     "IngestionResult",
     "PartialLoadError",
     "PipelineConfigurationError",
+    "PluginEntry",
     "PluginError",
     "PluginMetadata",
+    "PluginRegistry",
     "PluginType",
     "SchemaContract",
     "SchemaContractViolation",

@@ -1,0 +1,397 @@
+"""Find, load and check ingestion plugins: :class:`PluginRegistry`.
+
+Plugins register under the ``floe.ingestion`` entry-point group::
+
+    [project.entry-points."floe.ingestion"]
+    dlt = "floe_ingestion_dlt.plugin:DltIngestionPlugin"
+
+Discovery is lazy: :meth:`PluginRegistry.names` and :meth:`PluginRegistry.entries` read only
+package metadata; a plugin's module is imported the first time :meth:`PluginRegistry.get` asks
+for it, then checked and cached. Every rejection is a :class:`~floe_core.errors.PluginError`:
+
+- ``PLUGIN_NOT_FOUND``: no plugin of that name (lists the installed ones, "did you mean").
+- ``PLUGIN_LOAD_FAILED``: importing the entry point failed (names ``name = value`` and its
+  distribution, says which ``pip install`` fixes a missing optional dependency).
+- ``PLUGIN_INCOMPATIBLE``: not a concrete :class:`~floe_core.plugin.IngestionPlugin` subclass,
+  a ``floe_api_version`` this floe-core cannot speak, a ``name`` that differs from the entry
+  point's, or one name claimed by two distributions.
+
+``name`` and ``floe_api_version`` are read without running the plugin's ``__init__``: a plain
+class attribute (``floe_api_version = "1.0"``) is used as is; a property is evaluated on a bare
+instance (``cls.__new__(cls)``), so it must return a constant and not touch instance state.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from floe_core.catalog import CatalogConfig
+from floe_core.errors import ErrorCode, IngestionError, PluginError
+from floe_core.plugin import FLOE_API_VERSION, IngestionPlugin, PluginType
+
+__all__ = ["MANUAL_DISTRIBUTION", "PluginEntry", "PluginRegistry"]
+
+MANUAL_DISTRIBUTION = "(manual)"
+"""The distribution recorded for plugins added with :meth:`PluginRegistry.register`."""
+
+_UNKNOWN_DISTRIBUTION = "(unknown distribution)"
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One plugin as found in package metadata (or registered in process); nothing imported.
+
+    Attributes:
+        name: The entry-point name, which is the plugin's name (``dlt``).
+        value: Where the class lives, ``module:Class``.
+        distribution: The installed distribution that declares it, e.g. ``floe-ingestion-dlt``.
+        version: That distribution's version, or None when unknown.
+    """
+
+    name: str
+    value: str
+    distribution: str
+    version: str | None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    entry: PluginEntry
+    entry_point: importlib.metadata.EntryPoint | None = None
+    cls: type[IngestionPlugin] | None = None
+
+
+class PluginRegistry:
+    """The ingestion plugins installed in this environment, loaded on demand.
+
+    Args:
+        group: The plugin group; its value is the entry-point group searched.
+        entry_points: Entry points to use instead of the installed ones (for tests).
+    """
+
+    def __init__(
+        self,
+        group: PluginType = PluginType.INGESTION,
+        *,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+    ) -> None:
+        self.group = group
+        self._given = list(entry_points) if entry_points is not None else None
+        self._discovered: dict[str, list[_Candidate]] | None = None
+        self._manual: dict[str, _Candidate] = {}
+        self._loaded: dict[str, type[IngestionPlugin]] = {}
+
+    # Discovery (metadata only) -----------------------------------------------------------
+
+    def _candidates(self) -> dict[str, list[_Candidate]]:
+        if self._discovered is None:
+            found = (
+                self._given
+                if self._given is not None
+                else list(importlib.metadata.entry_points(group=self.group.value))
+            )
+            discovered: dict[str, list[_Candidate]] = {}
+            for ep in found:
+                candidate = _Candidate(_entry_of(ep), entry_point=ep)
+                same = discovered.setdefault(ep.name, [])
+                # The same distribution seen twice on sys.path is one plugin, not a clash.
+                if all(c.entry.distribution != candidate.entry.distribution for c in same):
+                    same.append(candidate)
+            self._discovered = discovered
+        return self._discovered
+
+    def _all_candidates(self, name: str) -> list[_Candidate]:
+        found = list(self._candidates().get(name, []))
+        manual = self._manual.get(name)
+        return [manual, *found] if manual is not None else found
+
+    def names(self) -> list[str]:
+        """Return the names of every plugin, sorted, without importing any.
+
+        Returns:
+            Plugin names, e.g. ``["airbyte", "dlt"]``.
+        """
+        return sorted({*self._candidates(), *self._manual})
+
+    def entries(self) -> list[PluginEntry]:
+        """Return what package metadata says about every plugin, without importing any.
+
+        Returns:
+            One entry per (name, distribution), sorted by name then distribution.
+        """
+        every = [c.entry for name in self.names() for c in self._all_candidates(name)]
+        return sorted(every, key=lambda e: (e.name, e.distribution))
+
+    # Registration and loading ------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        cls: type[IngestionPlugin],
+        *,
+        distribution: str = MANUAL_DISTRIBUTION,
+    ) -> None:
+        """Add an in-process plugin (tests, embedding applications).
+
+        Registering a name again from the same ``distribution`` replaces the earlier class.
+
+        Args:
+            name: The plugin name; must equal the class's ``name``.
+            cls: A concrete IngestionPlugin subclass.
+            distribution: Who provides it, shown in listings and clash messages.
+
+        Raises:
+            PluginError: PLUGIN_INCOMPATIBLE when ``cls`` is not a usable plugin, its ``name``
+                differs, or another distribution already provides ``name``.
+        """
+        value = f"{getattr(cls, '__module__', '?')}:{getattr(cls, '__qualname__', cls)!s}"
+        entry = PluginEntry(name, value, distribution, None)
+        others = [c for c in self._all_candidates(name) if c.entry.distribution != distribution]
+        if others:
+            raise _clash(name, [entry, *(c.entry for c in others)])
+        checked = _validate(cls, entry)
+        self._manual[name] = _Candidate(entry, cls=checked)
+        self._loaded.pop(name, None)
+
+    def get(self, name: str) -> type[IngestionPlugin]:
+        """Return the plugin class called ``name``, importing and checking it on first use.
+
+        Args:
+            name: The plugin name (entry-point name).
+
+        Returns:
+            The plugin class.
+
+        Raises:
+            PluginError: PLUGIN_NOT_FOUND, PLUGIN_LOAD_FAILED or PLUGIN_INCOMPATIBLE.
+        """
+        if name in self._loaded:
+            return self._loaded[name]
+        candidates = self._all_candidates(name)
+        if not candidates:
+            raise self._not_found(name)
+        if len(candidates) > 1:
+            raise _clash(name, [c.entry for c in candidates])
+        candidate = candidates[0]
+        if candidate.cls is not None:
+            cls = candidate.cls
+        else:
+            assert candidate.entry_point is not None
+            cls = _validate(_load(candidate.entry_point, candidate.entry), candidate.entry)
+        self._loaded[name] = cls
+        return cls
+
+    def create(
+        self,
+        name: str,
+        config: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        catalog: CatalogConfig | None = None,
+    ) -> IngestionPlugin:
+        """Instantiate the plugin called ``name``.
+
+        Args:
+            name: The plugin name.
+            config: The plugin's configuration (``plugins.ingestion.config``).
+            catalog: The Iceberg catalog; the plugin's default (embedded) when None.
+
+        Returns:
+            A plugin instance, not yet started.
+
+        Raises:
+            PluginError: As :meth:`get`, or PLUGIN_LOAD_FAILED when the constructor fails
+                unexpectedly.
+            PipelineConfigurationError: ``config`` does not match the plugin's schema.
+        """
+        cls = self.get(name)
+        try:
+            return cls(config, catalog=catalog)
+        except IngestionError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"ingestion plugin {name!r} ({cls.__module__}:{cls.__qualname__}) failed to "
+                f"initialise: {type(exc).__name__}: {exc}",
+                code=ErrorCode.PLUGIN_LOAD_FAILED,
+                details={"plugin": name},
+            ) from exc
+
+    def all(self) -> dict[str, type[IngestionPlugin]]:
+        """Load every plugin.
+
+        Returns:
+            Plugin classes by name.
+
+        Raises:
+            PluginError: The first plugin that cannot be loaded.
+        """
+        return {name: self.get(name) for name in self.names()}
+
+    def _not_found(self, name: str) -> PluginError:
+        installed = self.names()
+        message = f"no ingestion plugin named {name!r}"
+        close = difflib.get_close_matches(name, installed, n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        message += (
+            f". Installed plugins: {', '.join(installed) or '(none)'}. Plugins register "
+            f"under the {self.group.value!r} entry-point group; the floe ones install with "
+            f"`pip install floe-ingestion-{name}`"
+        )
+        return PluginError(
+            message,
+            code=ErrorCode.PLUGIN_NOT_FOUND,
+            details={"plugin": name, "installed": installed},
+        )
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _entry_of(ep: importlib.metadata.EntryPoint) -> PluginEntry:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return PluginEntry(ep.name, ep.value, _UNKNOWN_DISTRIBUTION, None)
+    return PluginEntry(ep.name, ep.value, dist.name, dist.version)
+
+
+def _where(entry: PluginEntry) -> str:
+    version = f" {entry.version}" if entry.version else ""
+    return f"entry point '{entry.name} = {entry.value}' from {entry.distribution}{version}"
+
+
+def _clash(name: str, entries: list[PluginEntry]) -> PluginError:
+    listed = "; ".join(f"{e.distribution} ({e.value})" for e in entries)
+    return PluginError(
+        f"ingestion plugin name {name!r} is provided by more than one distribution: {listed}. "
+        "Uninstall all but one of them",
+        code=ErrorCode.PLUGIN_INCOMPATIBLE,
+        details={"plugin": name, "distributions": [e.distribution for e in entries]},
+    )
+
+
+def _load(ep: importlib.metadata.EntryPoint, entry: PluginEntry) -> Any:
+    try:
+        return ep.load()
+    except ImportError as exc:
+        hint = _install_hint(exc, entry)
+        raise PluginError(
+            f"cannot load {_where(entry)}: {type(exc).__name__}: {exc}{hint}",
+            code=ErrorCode.PLUGIN_LOAD_FAILED,
+            details={"plugin": entry.name, "distribution": entry.distribution},
+        ) from exc
+    except Exception as exc:
+        raise PluginError(
+            f"cannot load {_where(entry)}: {type(exc).__name__}: {exc}",
+            code=ErrorCode.PLUGIN_LOAD_FAILED,
+            details={"plugin": entry.name, "distribution": entry.distribution},
+        ) from exc
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _install_hint(exc: ImportError, entry: PluginEntry) -> str:
+    """Say which ``pip install`` provides the module an ImportError names, when we can tell."""
+    module = (exc.name or "").split(".")[0]
+    if not module or module == entry.value.split(".")[0].split(":")[0]:
+        return ""
+    wanted = _normalise(module)
+    try:
+        requires = importlib.metadata.requires(entry.distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    for requirement in requires:
+        req_name = _normalise(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0])
+        if not (req_name == wanted or req_name.startswith(wanted + "-")):
+            continue
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+        if extra:
+            return (
+                f". The optional dependency {module!r} is missing: "
+                f"pip install '{entry.distribution}[{extra.group(1)}]'"
+            )
+        return f". The dependency {module!r} is missing: pip install {req_name}"
+    return f". The module {module!r} is missing: pip install {module} (or the extra that has it)"
+
+
+def _constant(cls: type[Any], attribute: str, entry: PluginEntry) -> Any:
+    """Read a class-level constant or a constant-returning property without ``__init__``."""
+    value = inspect.getattr_static(cls, attribute, None)
+    if isinstance(value, property):
+        if value.fget is None or getattr(value.fget, "__isabstractmethod__", False):
+            return None
+        try:
+            return value.fget(object.__new__(cls))
+        except Exception as exc:
+            raise PluginError(
+                f"{_where(entry)}: {cls.__qualname__}.{attribute} must return a constant "
+                f"without needing __init__; it raised {type(exc).__name__}: {exc}",
+                code=ErrorCode.PLUGIN_INCOMPATIBLE,
+                details={"plugin": entry.name, "distribution": entry.distribution},
+            ) from exc
+    return value
+
+
+def _incompatible(entry: PluginEntry, reason: str) -> PluginError:
+    return PluginError(
+        f"{_where(entry)} is not a usable ingestion plugin: {reason}",
+        code=ErrorCode.PLUGIN_INCOMPATIBLE,
+        details={"plugin": entry.name, "distribution": entry.distribution},
+    )
+
+
+def _validate(obj: Any, entry: PluginEntry) -> type[IngestionPlugin]:
+    if not inspect.isclass(obj):
+        raise _incompatible(
+            entry, f"it points at {type(obj).__name__} {obj!r}, not a class (want module:Class)"
+        )
+    if not issubclass(obj, IngestionPlugin):
+        raise _incompatible(
+            entry, f"{obj.__qualname__} does not subclass floe_core.plugin.IngestionPlugin"
+        )
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        raise _incompatible(
+            entry, f"{obj.__qualname__} is abstract; it does not implement {missing}"
+        )
+    api = _constant(obj, "floe_api_version", entry)
+    _check_api(api, obj, entry)
+    name = _constant(obj, "name", entry)
+    if name != entry.name:
+        raise _incompatible(
+            entry,
+            f"{obj.__qualname__}.name is {name!r} but the entry point is named {entry.name!r}; "
+            "they must be equal",
+        )
+    return obj
+
+
+def _check_api(api: Any, cls: type[Any], entry: PluginEntry) -> None:
+    ours = _VERSION.match(FLOE_API_VERSION)
+    assert ours is not None
+    major, minor = int(ours.group(1)), int(ours.group(2))
+    theirs = _VERSION.match(api) if isinstance(api, str) else None
+    if theirs is None:
+        raise _incompatible(
+            entry,
+            f"{cls.__qualname__}.floe_api_version is {api!r}; it must be 'MAJOR.MINOR' "
+            f"(this floe-core speaks {FLOE_API_VERSION})",
+        )
+    if int(theirs.group(1)) != major or int(theirs.group(2)) > minor:
+        raise _incompatible(
+            entry,
+            f"it needs floe plugin API {api} but this floe-core speaks {FLOE_API_VERSION} "
+            f"(compatible: {major}.0 to {FLOE_API_VERSION}); upgrade floe-core or install a "
+            f"{entry.distribution} release built for API {major}.x",
+        )

@@ -1,0 +1,213 @@
+"""In-process plugins for the floe-core tests.
+
+``FakePlugin`` is scripted through each source's ``source_config``:
+
+- ``rows``: rows "loaded" on success (default 3), into ``destination_table``.
+- ``fail``: a list of error codes, one per attempt, before the load succeeds; an entry may be a
+  mapping ``{code, retry_after, category, retryable}`` to override the defaults.
+- ``invalid``: when true, ``create_pipeline`` raises a PipelineConfigurationError.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from floe_core import (
+    CatalogConfig,
+    ErrorCategory,
+    ErrorCode,
+    ErrorDetail,
+    HealthState,
+    HealthStatus,
+    IngestionConfig,
+    IngestionPipeline,
+    IngestionPlugin,
+    IngestionResult,
+    PipelineConfigurationError,
+    TableResult,
+    default_category,
+)
+
+
+class FakeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    greeting: str = "hello"
+
+
+class FakePlugin(IngestionPlugin):
+    """A scripted in-memory plugin."""
+
+    name = "fake"  # type: ignore[assignment]
+    version = "0.0.1"  # type: ignore[assignment]
+    floe_api_version = "1.0"  # type: ignore[assignment]
+    is_external = False  # type: ignore[assignment]
+
+    calls: ClassVar[list[str]] = []
+    attempts: ClassVar[dict[str, int]] = {}
+    seen_catalogs: ClassVar[list[CatalogConfig]] = []
+    seen_secrets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.calls.clear()
+        cls.attempts.clear()
+        cls.seen_catalogs.clear()
+        cls.seen_secrets.clear()
+
+    def get_config_schema(self) -> type[BaseModel]:
+        return FakeConfig
+
+    def health_check(self, timeout: float | None = None) -> HealthStatus:
+        return HealthStatus(HealthState.HEALTHY, f"ok within {timeout}")
+
+    def startup(self) -> None:
+        FakePlugin.calls.append("startup")
+        FakePlugin.seen_catalogs.append(self.catalog)
+
+    def shutdown(self) -> None:
+        FakePlugin.calls.append("shutdown")
+
+    def list_available_sources(self) -> list[str]:
+        return ["memory", "sql_database"]
+
+    def create_pipeline(self, config: IngestionConfig) -> IngestionPipeline:
+        FakePlugin.calls.append(f"create:{config.name}")
+        if config.source_type not in self.list_available_sources():
+            raise PipelineConfigurationError(
+                f"source_type {config.source_type!r} is not one of memory, sql_database",
+                source=config.name,
+            )
+        if config.source_config.get("invalid"):
+            raise PipelineConfigurationError(
+                "source config field 'invalid' must not be true", source=config.name
+            )
+        return IngestionPipeline(config)
+
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        config = pipeline.config
+        attempt = FakePlugin.attempts.get(config.name, 0)
+        FakePlugin.attempts[config.name] = attempt + 1
+        FakePlugin.calls.append(f"run:{config.name}")
+        FakePlugin.seen_secrets[config.name] = config.source_config_with_secrets()
+        script = list(config.source_config.get("fail", []))
+        if attempt < len(script):
+            step = script[attempt]
+            step = step if isinstance(step, dict) else {"code": step}
+            code = ErrorCode(step["code"])
+            category = ErrorCategory(step.get("category", default_category(code)))
+            return IngestionResult(
+                source=config.name,
+                success=False,
+                duration_seconds=0.01,
+                rows_loaded=int(step.get("rows", 0)),
+                errors=[
+                    ErrorDetail(
+                        code=code,
+                        category=category,
+                        message=f"scripted failure {code} on attempt {attempt + 1}",
+                        source=config.name,
+                        retryable=step.get("retryable", category is ErrorCategory.TRANSIENT),
+                        retry_after_seconds=step.get("retry_after"),
+                        failed_records=step.get("failed_records"),
+                    )
+                ],
+            )
+        rows = int(config.source_config.get("rows", 3))
+        table = config.destination_table.replace("*", "items")
+        return IngestionResult(
+            source=config.name,
+            success=True,
+            rows_loaded=rows,
+            bytes_written=rows * 100,
+            tables=[TableResult(table=table, rows_loaded=rows, bytes_written=rows * 100)],
+            duration_seconds=0.01,
+        )
+
+    def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        return {"catalog": catalog_config.name}
+
+
+class PropertyPlugin(FakePlugin):
+    """Declares name and API version as properties returning constants."""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "prop"
+
+    @property
+    def floe_api_version(self) -> str:  # type: ignore[override]
+        return "1.0"
+
+
+class FuturePlugin(FakePlugin):
+    """Written against a newer minor API."""
+
+    floe_api_version = "1.9"
+
+
+class NextMajorPlugin(FakePlugin):
+    """Written against API 2."""
+
+    floe_api_version = "2.0"
+
+
+class OldMajorPlugin(FakePlugin):
+    """Written against API 0."""
+
+    floe_api_version = "0.3"
+
+
+class GarbageVersionPlugin(FakePlugin):
+    """Declares an API version that is not MAJOR.MINOR."""
+
+    floe_api_version = "latest"
+
+
+class StatefulNamePlugin(FakePlugin):
+    """A name property that needs __init__ to have run."""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self._name  # type: ignore[no-any-return]
+
+
+class ExplodingInitPlugin(FakePlugin):
+    """Its constructor fails unexpectedly."""
+
+    name = "exploding"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("constructor exploded")
+
+
+class HalfPlugin(IngestionPlugin):
+    """Forgets run and create_pipeline."""
+
+    name = "half"  # type: ignore[assignment]
+    version = "0"  # type: ignore[assignment]
+    floe_api_version = "1.0"  # type: ignore[assignment]
+    is_external = False  # type: ignore[assignment]
+
+    def get_config_schema(self) -> type[BaseModel]:
+        return FakeConfig
+
+    def health_check(self, timeout: float | None = None) -> HealthStatus:
+        return HealthStatus(HealthState.HEALTHY)
+
+    def list_available_sources(self) -> list[str]:
+        return []
+
+    def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        return {}
+
+
+class NotAPlugin:
+    """Has the right shape but the wrong base."""
+
+    name = "fake"
+
+
+NOT_A_CLASS = "fake"
