@@ -1,0 +1,67 @@
+"""The contract suite run against the reference plugin, floe_testing.ReferencePlugin.
+
+The reference plugin is not installed through an entry point, so the ``_declared`` fixture
+declares one in a throw-away ``.dist-info`` on ``sys.path``: the discovery rules then run for
+real (importlib.metadata and PluginRegistry), not skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from floe_core import CatalogConfig, IngestionConfig
+from floe_testing import IngestionPluginContract, ReferencePlugin, write_distribution
+
+TOKEN = "reference-token-7f3a9c"  # a distinctive fake secret, for the leak rule
+
+
+class TestReferencePlugin(IngestionPluginContract):
+    expected_entry_point = "reference"
+
+    @pytest.fixture(autouse=True)
+    def _declared(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        site = tmp_path / "site"
+        write_distribution(
+            site,
+            "floe-reference-example",
+            {"floe.ingestion": {"reference": "floe_testing.reference:ReferencePlugin"}},
+            version="0.1.0",
+        )
+        monkeypatch.syspath_prepend(site)
+
+    @pytest.fixture
+    def plugin(self, embedded_catalog: CatalogConfig) -> ReferencePlugin:
+        return ReferencePlugin({"max_rows": 100}, catalog=embedded_catalog)
+
+    @pytest.fixture
+    def valid_config(self) -> IngestionConfig:
+        return IngestionConfig(
+            name="people",
+            source_type="static",
+            source_config={"rows": [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]},
+            destination_table="bronze.people",
+            secrets={"token": SecretStr(TOKEN)},
+        )
+
+    @pytest.fixture
+    def invalid_config(self) -> IngestionConfig:
+        return IngestionConfig(
+            name="people",
+            source_type="static",
+            source_config={"rows": "not a list of rows"},
+            destination_table="bronze.people",
+            secrets={"token": SecretStr(TOKEN)},
+        )
+
+    @pytest.fixture
+    def failing_config(self) -> IngestionConfig:
+        return IngestionConfig(
+            name="people",
+            source_type="static",
+            source_config={"rows": [{"id": 1}, {"id": 2}], "fail_after": 1},
+            destination_table="bronze.people",
+            secrets={"token": SecretStr(TOKEN)},
+        )
