@@ -1,0 +1,384 @@
+"""The one boundary where dlt, SQL, HTTP, filesystem and pyiceberg failures become floe errors.
+
+Which side failed decides the meaning of an ambiguous exception (an ``OSError`` reading a source
+file is not a storage outage), so :func:`translate` takes the side: ``"source"`` for building and
+iterating dlt resources, ``"destination"`` for the catalog and the commit. Wrappers (dlt's
+``PipelineStepFailed``/``ResourceExtractionError``, SQLAlchemy's ``DBAPIError``) are unwrapped
+through ``.exception``, ``.orig`` and ``__cause__`` until something recognisable is found::
+
+    source side                                  category       code
+    ------------------------------------------------------------------------------------------
+    floe IngestionError                          (passed through unchanged)
+    SQL auth rejected (password, role, 1045)     PERMANENT      AUTH_FAILED
+    SQL refused, unknown host, timeout           TRANSIENT      SOURCE_UNAVAILABLE
+    SQL missing table, schema or database        CONFIGURATION  SOURCE_NOT_FOUND
+    other SQL error                              PERMANENT      SOURCE_READ_FAILED
+    HTTP 401 / 403                               PERMANENT      AUTH_FAILED / PERMISSION_DENIED
+    HTTP 404                                     CONFIGURATION  SOURCE_NOT_FOUND
+    HTTP 429 (retry_after_seconds)               TRANSIENT      RATE_LIMITED
+    HTTP 5xx, connection error, timeout          TRANSIENT      SOURCE_UNAVAILABLE
+    other HTTP 4xx                               PERMANENT      SOURCE_READ_FAILED
+    FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
+    incremental cursor missing in the data       CONFIGURATION  INVALID_CONFIG
+
+    destination side
+    ------------------------------------------------------------------------------------------
+    CommitFailedException                        TRANSIENT      COMMIT_CONFLICT
+    CommitStateUnknown, 503, 5xx, OSError,
+      connection errors to catalog or S3         TRANSIENT      DESTINATION_UNAVAILABLE
+    OAuthError, Unauthorized, Forbidden          PERMANENT      AUTH_FAILED
+    NoSuchNamespace, NoSuchTable, BadRequest     CONFIGURATION  DESTINATION_CONFIG_ERROR
+    pyiceberg ValidationError, ResolveError      PERMANENT      SCHEMA_CORRUPTION
+
+    anything else                                PERMANENT      INTERNAL_ERROR (with the type)
+
+Messages never carry a password, token or header value: :func:`redact` masks ``user:pw@`` in
+URLs, ``password=`` pairs and bearer tokens, and HTTP errors report the status and URL path only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+from floe_core import (
+    DestinationWriteError,
+    ErrorCategory,
+    ErrorCode,
+    IngestionError,
+    PipelineConfigurationError,
+    SourceConnectionError,
+)
+
+__all__ = ["Side", "redact", "translate"]
+
+Side = Literal["source", "destination"]
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+_PAIRS = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client_secret)"
+    r"(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&,;]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+
+_AUTH = re.compile(
+    r"(?i)password authentication failed|authentication failed|access denied|"
+    r"role \"?[^\s\"]+\"? does not exist|no password supplied|\(1045,|\b28P01\b|\b28000\b"
+)
+_UNAVAILABLE = re.compile(
+    r"(?i)connection refused|could not translate host name|name or service not known|"
+    r"temporary failure in name resolution|nodename nor servname|timed out|timeout|"
+    r"can't connect|could not connect|lost connection|server closed the connection|"
+    r"connection reset|network is unreachable|no route to host|\(2003,|\(2013,|\(2006,|"
+    r"too many connections|the database system is starting up"
+)
+_NOT_FOUND = re.compile(
+    r"(?i)(relation|table|schema|database) [\"'`]?[^\s\"'`]+[\"'`]? does(?:n't| not) exist|"
+    r"no such table|unknown database|could not reflect|\(1146,|\(1049,|undefinedtable"
+)
+
+
+def redact(text: str) -> str:
+    """Mask credentials in free text: ``user:pw@`` in URLs, ``password=...``, bearer tokens.
+
+    Args:
+        text: A message that may quote a DSN or a header.
+
+    Returns:
+        The text with secret values replaced by ``***``.
+    """
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
+    text = _PAIRS.sub(r"\1\2***", text)
+    return _BEARER.sub(r"\1 ***", text)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        nxt = getattr(current, "exception", None)
+        if not isinstance(nxt, BaseException):
+            nxt = getattr(current, "orig", None)
+        if not isinstance(nxt, BaseException):
+            nxt = current.__cause__ or current.__context__
+        current = nxt
+
+
+def _module(exc: BaseException) -> str:
+    return type(exc).__module__ or ""
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return redact(first)[:300]
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _http(exc: BaseException, source: str | None) -> IngestionError | None:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    module = _module(exc)
+    is_http = module.startswith(("requests", "httpx", "urllib3"))
+    if not is_http:
+        return None
+    if isinstance(status, int):
+        url = getattr(response, "url", None) or getattr(getattr(exc, "request", None), "url", "")
+        path = str(url).split("?", 1)[0]
+        path = _URL_PASSWORD.sub(r"\1:***@", path)
+        body = ""
+        try:
+            body = redact(str(getattr(response, "text", "") or ""))[:200]
+        except Exception:
+            body = ""
+        details: dict[str, Any] = {"status_code": status, "url": path}
+        if body:
+            details["body_excerpt"] = body
+        where = f"HTTP {status} from {path}"
+        if status == 401:
+            return SourceConnectionError(
+                f"{where}: credentials rejected; check the auth secret",
+                code=ErrorCode.AUTH_FAILED,
+                category=ErrorCategory.PERMANENT,
+                source=source,
+                details=details,
+            )
+        if status == 403:
+            return SourceConnectionError(
+                f"{where}: permission denied for these credentials",
+                code=ErrorCode.PERMISSION_DENIED,
+                source=source,
+                details=details,
+            )
+        if status == 404:
+            return PipelineConfigurationError(
+                f"{where}: not found; check base_url and the endpoint path",
+                code=ErrorCode.SOURCE_NOT_FOUND,
+                source=source,
+                details=details,
+            )
+        if status == 429:
+            retry_after = _retry_after(getattr(response, "headers", None))
+            return SourceConnectionError(
+                f"{where}: rate limited",
+                code=ErrorCode.RATE_LIMITED,
+                source=source,
+                retry_after_seconds=retry_after,
+                details=details,
+            )
+        if status >= 500:
+            return SourceConnectionError(f"{where}: server error", source=source, details=details)
+        return SourceConnectionError(
+            f"{where}: request rejected",
+            code=ErrorCode.SOURCE_READ_FAILED,
+            source=source,
+            details=details,
+        )
+    # connection errors, timeouts, DNS failures
+    return SourceConnectionError(
+        f"cannot reach the API: {type(exc).__name__}: {_short(exc)}",
+        source=source,
+        details={"error_type": type(exc).__name__},
+    )
+
+
+def _sql(exc: BaseException, source: str | None) -> IngestionError | None:
+    module = _module(exc)
+    text = str(exc)
+    is_sql = module.startswith(("sqlalchemy", "psycopg", "pymysql", "MySQLdb", "sqlite3"))
+    is_cx = isinstance(exc, RuntimeError) and module == "builtins"
+    if not (is_sql or is_cx):
+        return None
+    name = type(exc).__name__
+    details = {"error_type": name}
+    if name == "NoSuchTableError" or _NOT_FOUND.search(text):
+        return PipelineConfigurationError(
+            f"source table not found: {_short(exc)}; check 'tables' and 'schema'",
+            code=ErrorCode.SOURCE_NOT_FOUND,
+            source=source,
+            details=details,
+        )
+    if _AUTH.search(text):
+        return SourceConnectionError(
+            f"the database rejected the credentials: {_short(exc)}",
+            code=ErrorCode.AUTH_FAILED,
+            category=ErrorCategory.PERMANENT,
+            source=source,
+            details=details,
+        )
+    if _UNAVAILABLE.search(text):
+        return SourceConnectionError(
+            f"cannot reach the database: {_short(exc)}", source=source, details=details
+        )
+    if is_cx:
+        return None
+    return SourceConnectionError(
+        f"reading from the database failed: {_short(exc)}",
+        code=ErrorCode.SOURCE_READ_FAILED,
+        category=ErrorCategory.PERMANENT,
+        source=source,
+        details=details,
+    )
+
+
+def _dlt(exc: BaseException, source: str | None) -> IngestionError | None:
+    name = type(exc).__name__
+    if name in ("IncrementalCursorPathMissing", "IncrementalCursorPathHasValueNone"):
+        return PipelineConfigurationError(
+            f"incremental cursor_field problem: {_short(exc)}; set incremental.cursor_field to "
+            "a column present (and not null) in every row",
+            source=source,
+            details={"field": "incremental.cursor_field", "error_type": name},
+        )
+    if name == "DictValidationException":
+        return PipelineConfigurationError(
+            f"invalid source configuration: {_short(exc)}", source=source
+        )
+    return None
+
+
+def _source_side(exc: BaseException, source: str | None) -> IngestionError | None:
+    for handler in (_dlt, _http, _sql):
+        found = handler(exc, source)
+        if found is not None:
+            return found
+    if isinstance(exc, FileNotFoundError):
+        return PipelineConfigurationError(
+            f"source file or folder not found: {_short(exc)}",
+            code=ErrorCode.SOURCE_NOT_FOUND,
+            source=source,
+        )
+    if isinstance(exc, PermissionError):
+        return SourceConnectionError(
+            f"permission denied reading the source: {_short(exc)}",
+            code=ErrorCode.PERMISSION_DENIED,
+            source=source,
+        )
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return SourceConnectionError(f"cannot reach the source: {_short(exc)}", source=source)
+    return None
+
+
+def _destination_side(exc: BaseException, source: str | None) -> IngestionError | None:
+    name = type(exc).__name__
+    module = _module(exc)
+    details = {"error_type": name}
+    if module.startswith("pyiceberg"):
+        if name == "CommitFailedException":
+            return DestinationWriteError(
+                f"a concurrent commit won: {_short(exc)}; retry the load",
+                code=ErrorCode.COMMIT_CONFLICT,
+                source=source,
+                details=details,
+            )
+        if name in ("CommitStateUnknownException", "ServiceUnavailableError", "ServerError"):
+            return DestinationWriteError(
+                f"the catalog did not answer: {_short(exc)}",
+                code=ErrorCode.DESTINATION_UNAVAILABLE,
+                source=source,
+                details=details,
+            )
+        if name in ("OAuthError", "UnauthorizedError", "ForbiddenError",
+                    "AuthorizationExpiredError"):  # fmt: skip
+            return DestinationWriteError(
+                f"the catalog rejected the credentials: {_short(exc)}",
+                code=ErrorCode.AUTH_FAILED,
+                category=ErrorCategory.PERMANENT,
+                source=source,
+                details=details,
+            )
+        if name in ("NoSuchNamespaceError", "NoSuchTableError", "NoSuchIcebergTableError",
+                    "BadRequestError", "NoSuchIdentifierError", "NotInstalledError"):  # fmt: skip
+            return PipelineConfigurationError(
+                f"the catalog refused the destination: {_short(exc)}",
+                code=ErrorCode.DESTINATION_CONFIG_ERROR,
+                source=source,
+                details=details,
+            )
+        if name in ("ValidationError", "ResolveError", "ValidationException"):
+            return DestinationWriteError(
+                f"the table's schema or metadata is inconsistent: {_short(exc)}",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                category=ErrorCategory.PERMANENT,
+                source=source,
+                details=details,
+            )
+        if name == "TooManyRequestsError":
+            return DestinationWriteError(
+                f"the catalog is rate limiting: {_short(exc)}",
+                code=ErrorCode.DESTINATION_UNAVAILABLE,
+                source=source,
+                details=details,
+            )
+    transport = module.startswith(("requests", "httpx", "urllib3", "botocore", "aiohttp"))
+    if isinstance(exc, OSError | ConnectionError | TimeoutError) or (
+        transport and ("Connection" in name or "Timeout" in name or "Endpoint" in name)
+    ):
+        return DestinationWriteError(
+            f"catalog or storage unreachable: {type(exc).__name__}: {_short(exc)}",
+            code=ErrorCode.DESTINATION_UNAVAILABLE,
+            source=source,
+            details=details,
+        )
+    if module.startswith("sqlalchemy") and name in ("OperationalError", "InterfaceError"):
+        return DestinationWriteError(
+            f"the SQL catalog is unavailable: {_short(exc)}",
+            code=ErrorCode.DESTINATION_UNAVAILABLE,
+            source=source,
+            details=details,
+        )
+    return None
+
+
+def translate(exc: BaseException, *, side: Side, source: str | None = None) -> IngestionError:
+    """Translate any exception into floe's taxonomy.
+
+    Args:
+        exc: What was raised.
+        side: ``"source"`` while building/iterating resources, ``"destination"`` while talking
+            to the catalog and committing.
+        source: The pipeline name, put on the error.
+
+    Returns:
+        An :class:`~floe_core.IngestionError` (chain it with ``from exc`` when raising).
+    """
+    chain = list(_chain(exc))
+    for item in chain:
+        if isinstance(item, IngestionError):
+            if item.source is None:
+                item.source = source
+            return item
+    handler = _source_side if side == "source" else _destination_side
+    for item in chain:
+        if _module(item).startswith("dlt.") and _dlt(item, source) is None:
+            continue  # a dlt wrapper: look at what it wraps
+        found = handler(item, source)
+        if found is not None:
+            return found
+    root = chain[-1]
+    return IngestionError(
+        f"unexpected {type(root).__name__} while "
+        f"{'reading the source' if side == 'source' else 'writing'}: {_short(root)}",
+        code=ErrorCode.INTERNAL_ERROR,
+        source=source,
+        details={"error_type": f"{type(root).__module__}.{type(root).__name__}"},
+    )

@@ -1,0 +1,72 @@
+"""What a source becomes at run time: one dlt resource per destination table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from floe_core import IngestionConfig, PipelineConfigurationError
+
+__all__ = ["Extract", "destination_for", "iceberg_name"]
+
+_BAD = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass
+class Extract:
+    """One dlt resource and the Iceberg table it lands in.
+
+    Attributes:
+        name: The resource name (dlt's).
+        resource: The dlt resource to iterate.
+        table: ``namespace.table``.
+        primary_key: Columns to merge on (configured, or reflected from the source).
+    """
+
+    name: str
+    resource: Any
+    table: str
+    primary_key: tuple[str, ...]
+
+
+def iceberg_name(name: str) -> str:
+    """Turn a resource name into an Iceberg table name: lower case, ``[a-z0-9_]``.
+
+    Leading underscores are dropped (some REST catalogs reject them).
+
+    Args:
+        name: The resource name.
+
+    Returns:
+        A safe table name.
+    """
+    cleaned = _BAD.sub("_", name.lower()).strip("_")
+    return cleaned or "table"
+
+
+def destination_for(config: IngestionConfig, resource_name: str, how_many: int) -> str:
+    """Return the destination table for one of ``how_many`` resources.
+
+    Args:
+        config: The source.
+        resource_name: The resource.
+        how_many: How many resources the source yields.
+
+    Returns:
+        ``namespace.table``.
+
+    Raises:
+        PipelineConfigurationError: ``namespace.table`` given for several resources.
+    """
+    if config.table is None:
+        return f"{config.namespace}.{iceberg_name(resource_name)}"
+    if how_many > 1:
+        raise PipelineConfigurationError(
+            f"source {config.name!r}: destination_table {config.destination_table!r} names one "
+            f"table but the source yields {how_many} resources; use "
+            f"'{config.namespace}.*' (one table per resource) or select a single one",
+            source=config.name,
+            details={"field": "destination_table"},
+        )
+    return config.destination_table

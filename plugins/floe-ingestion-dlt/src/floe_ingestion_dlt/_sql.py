@@ -1,0 +1,211 @@
+"""``sql_database``: dlt's ``sql_database`` source with an Arrow-native backend.
+
+The backend defaults to ``pyarrow`` (SQLAlchemy cursor → Arrow in ``chunk_size`` partitions,
+server-side cursors via ``yield_per``, exact decimal/timestamp types). ``connectorx`` is run in
+streaming mode (``return_type="arrow_stream"``) so memory stays flat in table size.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
+
+from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
+from floe_ingestion_dlt._config import DltPluginConfig, SqlDatabaseSourceConfig
+from floe_ingestion_dlt._source import Extract, destination_for
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Engine
+
+__all__ = ["build_sql_extracts", "check_sql_config", "sql_url"]
+
+_CONNECT_TIMEOUT_SECONDS = 15
+
+
+def _driver(name: str) -> str:
+    backend, _, driver = name.partition("+")
+    if driver:
+        return name
+    if backend in ("postgresql", "postgres"):
+        return "postgresql+psycopg" if find_spec("psycopg") else "postgresql+psycopg2"
+    if backend in ("mysql", "mariadb"):
+        return f"{backend}+mysqldb" if find_spec("MySQLdb") else f"{backend}+pymysql"
+    return name
+
+
+def sql_url(source: SqlDatabaseSourceConfig, name: str) -> URL:
+    """Build the SQLAlchemy URL, choosing an installed driver when none is named.
+
+    Args:
+        source: The validated source config.
+        name: The source name, for messages.
+
+    Returns:
+        The URL (it may hold a password: never log it unmasked).
+
+    Raises:
+        PipelineConfigurationError: The URL or credentials mapping is malformed.
+    """
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        if source.connection_string is not None:
+            url = make_url(source.connection_string)
+        else:
+            creds = dict(source.credentials or {})
+            unknown = set(creds) - {
+                "drivername",
+                "host",
+                "port",
+                "username",
+                "password",
+                "database",
+                "query",
+            }
+            if unknown or "drivername" not in creds:
+                raise ValueError(
+                    f"credentials needs 'drivername' and takes only drivername, host, port, "
+                    f"username, password, database, query (unknown: {sorted(unknown)})"
+                )
+            if creds.get("port") is not None:
+                creds["port"] = int(creds["port"])
+            url = URL.create(**creds)
+    except (ArgumentError, ValueError, TypeError) as exc:
+        field = "connection_string" if source.connection_string is not None else "credentials"
+        message = str(exc) if field == "credentials" else "not a valid SQLAlchemy URL"
+        raise PipelineConfigurationError(
+            f"source {name!r} (sql_database): {field}: {message}; expected e.g. "
+            "'postgresql://user@host:5432/db' with the password in a secret ref",
+            source=name,
+            details={"field": field},
+        ) from None
+    return url.set(drivername=_driver(url.drivername))
+
+
+def check_sql_config(config: IngestionConfig, source: SqlDatabaseSourceConfig) -> None:
+    """Check what can be checked without connecting.
+
+    Args:
+        config: The source.
+        source: Its validated sql_database config.
+
+    Raises:
+        PipelineConfigurationError: The URL is malformed, its driver is not installed, or the
+            destination cannot hold the selected tables.
+    """
+    url = sql_url(source, config.name)
+    try:
+        url.get_dialect()
+    except Exception:
+        raise PipelineConfigurationError(
+            f"source {config.name!r} (sql_database): no SQLAlchemy driver for "
+            f"{url.drivername!r}; install it (e.g. floe-ingestion-dlt[postgres] or [mysql])",
+            source=config.name,
+            details={"field": "connection_string", "drivername": url.drivername},
+        ) from None
+    if config.table is not None and (source.tables is None or len(source.tables) > 1):
+        what = "all tables" if source.tables is None else f"{len(source.tables)} tables"
+        raise PipelineConfigurationError(
+            f"source {config.name!r}: destination_table {config.destination_table!r} names one "
+            f"table but 'tables' selects {what}; list exactly one table, or use "
+            f"'{config.namespace}.*' for one Iceberg table per SQL table",
+            source=config.name,
+            details={"field": "destination_table"},
+        )
+
+
+def _engine(url: URL) -> Engine:
+    from sqlalchemy import create_engine
+
+    connect_args: dict[str, Any] = {}
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
+    elif backend in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
+    return create_engine(url, connect_args=connect_args)
+
+
+def build_sql_extracts(
+    config: IngestionConfig, source: SqlDatabaseSourceConfig, plugin: DltPluginConfig
+) -> tuple[list[Extract], Engine]:
+    """Reflect the tables and build one resource per table.
+
+    Args:
+        config: The source.
+        source: Its validated sql_database config.
+        plugin: The plugin config (default backend and batch size).
+
+    Returns:
+        The extracts and the engine (dispose it after the run).
+
+    Raises:
+        PipelineConfigurationError: ``namespace.table`` for several reflected tables.
+    """
+    import dlt
+    from dlt.sources.sql_database import sql_database
+
+    engine = _engine(sql_url(source, config.name))
+    backend = source.backend or plugin.sql_backend
+    chunk_size = source.chunk_size or plugin.batch_rows
+    backend_kwargs: dict[str, Any] = {}
+    if backend == "connectorx":
+        backend_kwargs = {"return_type": "arrow_stream", "batch_size": chunk_size}
+    else:
+        backend_kwargs = {"tz": "UTC"}
+    try:
+        dlt_source = sql_database(
+            credentials=engine,
+            schema=source.schema_,
+            table_names=source.tables,
+            chunk_size=chunk_size,
+            backend=backend,
+            reflection_level=source.reflection_level,
+            backend_kwargs=backend_kwargs,
+        )
+        resources = list(dlt_source.resources.values())
+        if not resources:
+            raise PipelineConfigurationError(
+                f"source {config.name!r} (sql_database): the database has no tables"
+                + (f" in schema {source.schema_!r}" if source.schema_ else ""),
+                code=ErrorCode.SOURCE_NOT_FOUND,
+                source=config.name,
+                details={"field": "tables"},
+            )
+        extracts: list[Extract] = []
+        for resource in resources:
+            if config.incremental is not None:
+                resource.apply_hints(
+                    incremental=dlt.sources.incremental(
+                        config.incremental.cursor_field,
+                        initial_value=config.incremental.initial_value,
+                    )
+                )
+            extracts.append(
+                Extract(
+                    name=resource.name,
+                    resource=resource,
+                    table=destination_for(config, resource.name, len(resources)),
+                    primary_key=config.primary_key or _reflected_key(resource),
+                )
+            )
+    except BaseException:
+        engine.dispose()
+        raise
+    if config.write_mode == "merge":
+        for extract in extracts:
+            if not extract.primary_key:
+                engine.dispose()
+                raise PipelineConfigurationError(
+                    f"source {config.name!r}: write_mode 'merge' needs a primary key, and table "
+                    f"{extract.name!r} has none in the database; set primary_key",
+                    source=config.name,
+                    details={"field": "primary_key", "table": extract.name},
+                )
+    return extracts, engine
+
+
+def _reflected_key(resource: Any) -> tuple[str, ...]:
+    columns = resource.compute_table_schema().get("columns", {})
+    return tuple(name for name, column in columns.items() if column.get("primary_key"))

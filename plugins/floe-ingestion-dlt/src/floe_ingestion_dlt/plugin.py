@@ -1,0 +1,379 @@
+"""The ``dlt`` ingestion plugin: dlt extracts, floe writes.
+
+dlt builds the sources (``sql_database``, ``rest_api``, ``filesystem``) from plain YAML and
+keeps the incremental cursors; its resources are iterated directly into Arrow batches, which
+:func:`floe_ingestion_dlt.iceberg.write_table` streams into one atomic Iceberg commit per table,
+together with the resource's incremental state. dlt's own normalize/load steps are not used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+from typing_extensions import override
+
+from floe_core import (
+    FLOE_API_VERSION,
+    CatalogConfig,
+    HealthState,
+    HealthStatus,
+    IngestionConfig,
+    IngestionError,
+    IngestionPipeline,
+    IngestionPlugin,
+    IngestionResult,
+    TableResult,
+)
+from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.telemetry import span
+from floe_ingestion_dlt._arrow import to_batches
+from floe_ingestion_dlt._config import (
+    SOURCE_TYPES,
+    DltPluginConfig,
+    FilesystemSourceConfig,
+    RestApiSourceConfig,
+    SqlDatabaseSourceConfig,
+    parse_source_config,
+)
+from floe_ingestion_dlt._errors import Side, translate
+from floe_ingestion_dlt._source import Extract
+from floe_ingestion_dlt._state import ResourceState
+
+__all__ = ["DltIngestionPlugin", "DltPipeline"]
+
+log = structlog.get_logger("floe_ingestion_dlt")
+
+_DEFAULT_HEALTH_TIMEOUT = 10.0
+
+
+def _package_version() -> str:
+    try:
+        return version("floe-ingestion-dlt")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+@dataclass
+class DltPipeline(IngestionPipeline):
+    """A validated dlt source, ready for :meth:`DltIngestionPlugin.run`.
+
+    Attributes:
+        source: The per-source config model, secrets resolved (never log it).
+    """
+
+    source: BaseModel = field(repr=False, kw_only=True)
+
+
+def state_key(config: IngestionConfig) -> str:
+    """Return the key under which a pipeline's incremental state is committed.
+
+    Args:
+        config: The source.
+
+    Returns:
+        ``floe.dlt.<pipeline name>``.
+    """
+    return f"floe.dlt.{config.name}"
+
+
+class DltIngestionPlugin(IngestionPlugin):
+    """Loads sql_database, rest_api and filesystem sources into Iceberg with dlt."""
+
+    @property
+    @override
+    def name(self) -> str:
+        return "dlt"
+
+    @property
+    @override
+    def version(self) -> str:
+        return _package_version()
+
+    @property
+    @override
+    def floe_api_version(self) -> str:
+        return FLOE_API_VERSION
+
+    @property
+    @override
+    def is_external(self) -> bool:
+        return False
+
+    @property
+    def settings(self) -> DltPluginConfig:
+        """The plugin's validated configuration."""
+        assert isinstance(self.config, DltPluginConfig)
+        return self.config
+
+    @override
+    def get_config_schema(self) -> type[BaseModel]:
+        return DltPluginConfig
+
+    @override
+    def list_available_sources(self) -> list[str]:
+        return list(SOURCE_TYPES)
+
+    @override
+    def create_pipeline(self, config: IngestionConfig) -> DltPipeline:
+        source = parse_source_config(config)
+        if isinstance(source, SqlDatabaseSourceConfig):
+            from floe_ingestion_dlt._sql import check_sql_config
+
+            check_sql_config(config, source)
+        elif isinstance(source, RestApiSourceConfig):
+            from floe_ingestion_dlt._rest import build_rest_extracts
+
+            build_rest_extracts(config, source)  # dlt validates the whole config, no request
+        elif isinstance(source, FilesystemSourceConfig) and config.table is None:
+            raise PipelineConfigurationError(
+                f"source {config.name!r} (filesystem): destination_table must name one table "
+                f"('{config.namespace}.<table>'), not '{config.destination_table}'",
+                source=config.name,
+                details={"field": "destination_table"},
+            )
+        return DltPipeline(config=config, source=source)
+
+    @override
+    def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        from floe_ingestion_dlt.iceberg import destination_settings
+
+        try:
+            return dict(destination_settings(catalog_config))
+        except IngestionError:
+            raise
+        except Exception as exc:
+            raise PipelineConfigurationError(
+                f"the dlt plugin cannot use this catalog: {type(exc).__name__}",
+                code=ErrorCode.DESTINATION_CONFIG_ERROR,
+            ) from exc
+
+    @override
+    def health_check(self, timeout: float | None = None) -> HealthStatus:
+        deadline = timeout if timeout is not None else _DEFAULT_HEALTH_TIMEOUT
+        outcome: dict[str, Any] = {}
+
+        def probe() -> None:
+            try:
+                import dlt
+
+                from floe_ingestion_dlt.iceberg import load_catalog
+
+                catalog = load_catalog(self.catalog)
+                namespaces = catalog.list_namespaces()
+                outcome["ok"] = {"dlt_version": dlt.__version__, "namespaces": len(namespaces)}
+            except BaseException as exc:
+                outcome["error"] = translate(exc, side="destination")
+
+        started = time.monotonic()
+        worker = threading.Thread(target=probe, name="floe-dlt-health", daemon=True)
+        worker.start()
+        worker.join(max(deadline, 0.0))
+        elapsed = round(time.monotonic() - started, 3)
+        if worker.is_alive():
+            return HealthStatus(
+                HealthState.UNHEALTHY,
+                f"catalog did not answer within {deadline:g}s",
+                {"catalog_type": self.catalog.type, "elapsed_seconds": elapsed},
+            )
+        if "error" in outcome:
+            error: IngestionError = outcome["error"]
+            return HealthStatus(
+                HealthState.UNHEALTHY,
+                error.message,
+                {"catalog_type": self.catalog.type, "code": str(error.code)},
+            )
+        return HealthStatus(
+            HealthState.HEALTHY,
+            "dlt importable and catalog reachable",
+            {"catalog_type": self.catalog.type, "elapsed_seconds": elapsed, **outcome["ok"]},
+        )
+
+    @override
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        started = time.monotonic()
+        config = pipeline.config
+        tables: list[TableResult] = []
+        details: dict[str, Any] = {"source_type": config.source_type, "tables": {}}
+        with span(
+            "run",
+            source_type=config.source_type,
+            destination_table=config.destination_table,
+            pipeline_name=config.name,
+            write_mode=config.write_mode.value,
+            schema_contract=config.schema_contract.value,
+        ) as current:
+            try:
+                if not isinstance(pipeline, DltPipeline):
+                    raise PipelineConfigurationError(
+                        "run() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
+                        source=config.name,
+                    )
+                self._load(pipeline, tables, details)
+            except Exception as exc:
+                error = exc if isinstance(exc, IngestionError) else translate(exc, side="source")
+                if error.source is None:
+                    error.source = config.name
+                log.warning(
+                    "load_failed",
+                    source=config.name,
+                    code=str(error.code),
+                    category=str(error.category),
+                    error=error.message,
+                )
+                current.set_attribute("error.type", type(error).__name__)
+                current.set_attribute("error.category", error.category.value)
+                current.set_attribute("error.message", error.message[:500])
+                result = self._result(config, started, tables, details, errors=[error])
+                return result
+            result = self._result(config, started, tables, details, errors=[])
+            current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
+            current.set_attribute("ingestion.bytes_written", result.bytes_written)
+            current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
+            log.info(
+                "load_committed",
+                source=config.name,
+                rows=result.rows_loaded,
+                bytes=result.bytes_written,
+                tables=[t.table for t in tables],
+                seconds=round(result.duration_seconds, 3),
+            )
+            return result
+
+    @staticmethod
+    def _result(
+        config: IngestionConfig,
+        started: float,
+        tables: list[TableResult],
+        details: dict[str, Any],
+        *,
+        errors: list[IngestionError],
+    ) -> IngestionResult:
+        return IngestionResult(
+            source=config.name,
+            success=not errors,
+            rows_loaded=sum(t.rows_loaded for t in tables),
+            bytes_written=sum(t.bytes_written for t in tables),
+            tables=tables,
+            duration_seconds=time.monotonic() - started,
+            errors=[e.to_detail() for e in errors],
+            details=details,
+        )
+
+    def _extracts(self, pipeline: DltPipeline) -> tuple[list[Extract], Callable[[], None]]:
+        config, source = pipeline.config, pipeline.source
+        if isinstance(source, SqlDatabaseSourceConfig):
+            from floe_ingestion_dlt._sql import build_sql_extracts
+
+            extracts, engine = build_sql_extracts(config, source, self.settings)
+            return extracts, engine.dispose
+        if isinstance(source, RestApiSourceConfig):
+            from floe_ingestion_dlt._rest import build_rest_extracts
+
+            return build_rest_extracts(config, source), lambda: None
+        if isinstance(source, FilesystemSourceConfig):
+            from floe_ingestion_dlt._filesystem import build_file_extracts
+
+            return build_file_extracts(config, source, self.settings.batch_rows), lambda: None
+        raise PipelineConfigurationError(  # pragma: no cover - create_pipeline prevents it
+            f"unsupported source config {type(source).__name__}", source=config.name
+        )
+
+    def _load(
+        self, pipeline: DltPipeline, tables: list[TableResult], details: dict[str, Any]
+    ) -> None:
+        from floe_ingestion_dlt.iceberg import load_catalog
+
+        config = pipeline.config
+        with _side("destination", config.name):
+            catalog = load_catalog(self.catalog)
+        with span("extract", source_type=config.source_type, pipeline_name=config.name):
+            with _side("source", config.name):
+                extracts, cleanup = self._extracts(pipeline)
+        try:
+            for extract in extracts:
+                tables.append(self._load_table(catalog, pipeline, extract, details))
+        finally:
+            cleanup()
+
+    def _load_table(
+        self, catalog: Any, pipeline: DltPipeline, extract: Extract, details: dict[str, Any]
+    ) -> TableResult:
+        from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
+
+        config = pipeline.config
+        key = state_key(config)
+        with _side("destination", config.name):
+            saved = read_state(catalog, extract.table, key)
+        state = ResourceState(extract.resource, saved)
+        spec = TableWrite(
+            table=extract.table,
+            write_mode=config.write_mode,
+            primary_key=extract.primary_key,
+            schema_contract=config.schema_contract,
+            state_key=key,
+        )
+        batches = _source_batches(state, self.settings.batch_rows, config.name)
+        with (
+            span(
+                "load",
+                destination_table=extract.table,
+                pipeline_name=config.name,
+                write_mode=config.write_mode.value,
+            ) as current,
+            _side("destination", config.name),
+        ):
+            committed = write_table(catalog, spec, batches, state=state.committed)
+            current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
+        details["tables"][extract.table] = {
+            "cursors": state.cursors(),
+            "rows_discarded": committed.rows_discarded,
+            "files_written": committed.files_written,
+            "primary_key": list(extract.primary_key),
+        }
+        log.info(
+            "table_committed",
+            source=config.name,
+            table=extract.table,
+            rows=committed.rows_loaded,
+            snapshot_id=committed.snapshot_id,
+        )
+        return TableResult(
+            table=extract.table,
+            rows_loaded=committed.rows_loaded,
+            bytes_written=committed.bytes_written,
+            snapshot_id=committed.snapshot_id,
+            write_mode=config.write_mode,
+        )
+
+
+class _side:
+    """Translate anything raised inside the block as a failure of one side."""
+
+    def __init__(self, side: Side, source: str) -> None:
+        self._side = side
+        self._source = source
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, IngestionError):
+            return
+        raise translate(exc, side=self._side, source=self._source) from exc
+
+
+def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Iterator[Any]:
+    """Iterate the resource into Arrow batches; failures are translated as source failures."""
+    try:
+        yield from to_batches(state.iterate(), batch_rows)
+    except IngestionError:
+        raise
+    except Exception as exc:
+        raise translate(exc, side="source", source=source) from exc
