@@ -1,0 +1,562 @@
+"""The HTTP client for Airbyte's public API, and the one place httpx failures become taxonomy.
+
+Every request goes through :meth:`AirbyteClient._request`, which turns httpx exceptions and
+non-2xx answers into :mod:`floe_core.errors` (``raise ... from exc``), so nothing above this
+module sees an httpx type. Mapping::
+
+    401 (after one token refresh)   SourceConnectionError      AUTH_FAILED          PERMANENT
+    403                             SourceConnectionError      PERMISSION_DENIED    PERMANENT
+    404, 400, 422, other 4xx        PipelineConfigurationError SOURCE_NOT_FOUND / INVALID_CONFIG
+    409 try-again-later             SyncError                  SYNC_ALREADY_RUNNING TRANSIENT
+    409 state-conflict (and other)  SyncError                  SYNC_FAILED          PERMANENT
+    429                             SourceConnectionError      RATE_LIMITED         TRANSIENT
+    408, 5xx, timeouts, refused     SourceConnectionError      SOURCE_UNAVAILABLE   TRANSIENT
+    HTML / non-JSON / redirects     PipelineConfigurationError INVALID_CONFIG (wrong base_url)
+
+Error details keep the status code, method, path, problem type and a short, redacted body
+excerpt; never a token or secret. 429, 5xx, 408, timeouts and connection errors are retried
+(``max_retries``) with exponential backoff or the announced ``Retry-After``; ``POST /jobs`` is
+retried only when the request cannot have reached Airbyte (connection refused, 429).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from floe_core.errors import (
+    ErrorCategory,
+    ErrorCode,
+    IngestionError,
+    PipelineConfigurationError,
+    SourceConnectionError,
+    SyncError,
+)
+from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
+from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
+from floe_ingestion_airbyte.model import (
+    ConnectionResponse,
+    JobResponse,
+    JobsResponse,
+    Problem,
+    TokenResponse,
+)
+
+__all__ = ["AirbyteClient", "resolve_credentials"]
+
+log = structlog.get_logger(__name__)
+
+_EXCERPT = 300
+_BASE_URL_HINT = (
+    "check base_url: Airbyte Cloud is https://api.airbyte.com/v1, "
+    "self-managed is http://HOST:8000/api/public/v1"
+)
+_M = TypeVar("_M", bound=BaseModel)
+_RETRYABLE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SOURCE_UNAVAILABLE})
+
+
+def resolve_credentials(config: AirbyteConfig) -> dict[CredentialField, str]:
+    """Return the credential values, inline or from ``secret_refs``.
+
+    Args:
+        config: The plugin configuration.
+
+    Returns:
+        Field name to plain value; only the fields that are set.
+
+    Raises:
+        PipelineConfigurationError: SECRET_NOT_FOUND when a reference cannot be resolved.
+    """
+    values: dict[CredentialField, str] = {}
+    for name in ("client_id", "client_secret", "token", "username", "password"):
+        ref = config.secret_refs.get(name)
+        if ref is not None:
+            values[name] = ref.resolve().get_secret_value()
+            continue
+        inline = getattr(config, name)
+        if inline is None:
+            continue
+        values[name] = inline if isinstance(inline, str) else inline.get_secret_value()
+    return values
+
+
+class AirbyteClient:
+    """A small synchronous client for the endpoints the plugin needs.
+
+    Args:
+        config: The plugin configuration.
+        transport: An httpx transport (``httpx.MockTransport`` in tests); default: real network.
+        sleep: Called to wait between retries; tests pass a fake that never waits.
+        clock: Monotonic clock for token expiry.
+
+    Raises:
+        PipelineConfigurationError: A credential's secret reference cannot be resolved.
+    """
+
+    def __init__(
+        self,
+        config: AirbyteConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._sleep = sleep
+        credentials = resolve_credentials(config)
+        self._secrets = [v for k, v in credentials.items() if k != "username" and v]
+        self._token_auth: ApplicationTokenAuth | None = None
+        auth: httpx.Auth | None = None
+        mode = config.auth_mode
+        if mode is AuthMode.CLIENT_CREDENTIALS:
+            self._token_auth = ApplicationTokenAuth(
+                f"{config.base_url}/applications/token",
+                credentials["client_id"],
+                credentials["client_secret"],
+                handle_token_response=self._handle_token_response,
+                clock=clock,
+                margin=config.token_refresh_margin_seconds,
+            )
+            auth = self._token_auth
+        elif mode is AuthMode.BEARER:
+            auth = StaticBearerAuth(credentials["token"])
+        elif mode is AuthMode.BASIC:
+            auth = httpx.BasicAuth(credentials["username"], credentials["password"])
+        self._http = httpx.Client(
+            base_url=config.base_url,
+            auth=auth,
+            transport=transport,
+            timeout=config.request_timeout_seconds,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "floe-ingestion-airbyte"},
+        )
+
+    def close(self) -> None:
+        """Close the connection pool. Idempotent."""
+        self._http.close()
+
+    @property
+    def token_refreshes(self) -> int:
+        """How many application tokens were fetched (0 for other auth modes)."""
+        return self._token_auth.refreshes if self._token_auth is not None else 0
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    def get_connection(self, connection_id: str) -> ConnectionResponse:
+        """``GET /connections/{connectionId}``.
+
+        Args:
+            connection_id: The connection's UUID.
+
+        Returns:
+            The connection.
+
+        Raises:
+            IngestionError: The request failed (404 is CONFIGURATION SOURCE_NOT_FOUND).
+        """
+        body = self._request("GET", f"/connections/{connection_id}")
+        return self._parse(ConnectionResponse, body, "GET /connections/{connectionId}")
+
+    def start_sync(self, connection_id: str) -> JobResponse:
+        """``POST /jobs {connectionId, jobType: sync}``.
+
+        Args:
+            connection_id: The connection to sync.
+
+        Returns:
+            The new job.
+
+        Raises:
+            IngestionError: The request failed; a running sync is SYNC_ALREADY_RUNNING.
+        """
+        body = self._request(
+            "POST",
+            "/jobs",
+            json={"connectionId": connection_id, "jobType": "sync"},
+            idempotent=False,
+        )
+        return self._parse(JobResponse, body, "POST /jobs")
+
+    def get_job(self, job_id: int, *, retry: bool = True) -> JobResponse:
+        """``GET /jobs/{jobId}``.
+
+        Args:
+            job_id: The job.
+            retry: Retry transient failures here; the poll loop passes False and backs off
+                itself, so each poll is one request.
+
+        Returns:
+            The job.
+
+        Raises:
+            IngestionError: The request failed.
+        """
+        body = self._request("GET", f"/jobs/{job_id}", retries=None if retry else 0)
+        return self._parse(JobResponse, body, "GET /jobs/{jobId}")
+
+    def cancel_job(self, job_id: int) -> JobResponse:
+        """``DELETE /jobs/{jobId}``.
+
+        Args:
+            job_id: The job to cancel.
+
+        Returns:
+            The job as Airbyte reports it after the cancel.
+
+        Raises:
+            IngestionError: The request failed; a job that already ended is a 409
+                state-conflict (``details["problem"] == "state-conflict"``).
+        """
+        body = self._request("DELETE", f"/jobs/{job_id}")
+        return self._parse(JobResponse, body, "DELETE /jobs/{jobId}")
+
+    def list_jobs(
+        self, connection_id: str, *, status: str | None = None, limit: int = 20
+    ) -> list[JobResponse]:
+        """``GET /jobs?connectionId=..&jobType=sync[&status=..]``, newest first.
+
+        Args:
+            connection_id: The connection.
+            status: Only jobs with this status.
+            limit: Page size (Airbyte allows 1..100).
+
+        Returns:
+            The jobs on the first page.
+
+        Raises:
+            IngestionError: The request failed.
+        """
+        params: dict[str, str | int] = {
+            "connectionId": connection_id,
+            "jobType": "sync",
+            "limit": limit,
+            "orderBy": "createdAt|DESC",
+        }
+        if status is not None:
+            params["status"] = status
+        body = self._request("GET", "/jobs", params=params)
+        return self._parse(JobsResponse, body, "GET /jobs").data
+
+    def check(self, timeout: float) -> None:
+        """One authenticated request, no retries: the API answers and the credentials work.
+
+        Args:
+            timeout: Seconds the request may take.
+
+        Raises:
+            IngestionError: It did not.
+        """
+        self._request("GET", "/connections", params={"limit": 1}, retries=0, timeout=timeout)
+
+    # -- the translation boundary -------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        idempotent: bool = True,
+        retries: int | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        attempts = (self._config.max_retries if retries is None else retries) + 1
+
+        def retryable(exc: BaseException) -> bool:
+            if not isinstance(exc, IngestionError) or exc.code not in _RETRYABLE_CODES:
+                return False
+            if exc.retry_after_seconds is not None:
+                # An announced wait longer than we may sleep goes back to the caller.
+                return exc.retry_after_seconds <= self._config.max_backoff_seconds
+            return (
+                idempotent
+                or exc.code is ErrorCode.RATE_LIMITED
+                or exc.details.get("connect_failed", False)
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._backoff,
+            retry=retry_if_exception(retryable),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return retrying(self._send, method, path, json=json, params=params, timeout=timeout)
+
+    def _backoff(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, IngestionError) and exc.retry_after_seconds is not None:
+            return min(exc.retry_after_seconds, self._config.max_backoff_seconds)
+        return backoff_delay(state.attempt_number, self._config.max_backoff_seconds)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, str | int] | None,
+        timeout: float | None,
+    ) -> Any:
+        where = f"{method} {path}"
+        try:
+            response = self._http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except IngestionError:
+            raise  # the token handler already translated it
+        except httpx.TimeoutException as exc:
+            raise SourceConnectionError(
+                f"Airbyte did not answer {where} within the timeout ({type(exc).__name__})",
+                details={"method": method, "path": path, "base_url": self._config.base_url},
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise PipelineConfigurationError(
+                f"base_url {self._config.base_url!r} is not usable: {exc}; {_BASE_URL_HINT}",
+                code=ErrorCode.INVALID_CONFIG,
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise SourceConnectionError(
+                f"cannot connect to Airbyte at {self._config.base_url} ({where}): {exc}",
+                details={"method": method, "path": path, "connect_failed": True},
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise SourceConnectionError(
+                f"{where} failed: {type(exc).__name__}: {exc}",
+                details={"method": method, "path": path},
+            ) from exc
+        if not response.is_success:
+            raise self._error_for(response)
+        return self._json(response)
+
+    def _handle_token_response(self, response: httpx.Response) -> tuple[str, float | None]:
+        if response.status_code in (401, 403):
+            error = self._error_for(response)
+            raise SourceConnectionError(
+                "Airbyte rejected the application credentials (client_id/client_secret) at "
+                f"POST /applications/token: {error.details.get('problem_text') or error.message}",
+                code=ErrorCode.AUTH_FAILED,
+                category=ErrorCategory.PERMANENT,
+                details=error.details,
+            )
+        if not response.is_success:
+            raise self._error_for(response)
+        token = self._parse(TokenResponse, self._json(response), "POST /applications/token")
+        return token.access_token.get_secret_value(), token.expires_in
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise PipelineConfigurationError(
+                f"{response.request.method} {response.request.url.path} answered "
+                f"{response.status_code} with {_kind_of_body(response)}, not Airbyte's JSON API; "
+                f"{_BASE_URL_HINT}",
+                code=ErrorCode.INVALID_CONFIG,
+                details=self._context(response),
+            ) from None
+
+    def _parse(self, model: type[_M], body: Any, where: str) -> _M:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise SourceConnectionError(
+                f"{where} answered JSON this client does not understand ({model.__name__}): "
+                + "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in exc.errors()[:3]
+                ),
+                code=ErrorCode.SOURCE_READ_FAILED,
+                details={"where": where},
+            ) from None
+
+    def _context(self, response: httpx.Response) -> dict[str, Any]:
+        return {
+            "status_code": response.status_code,
+            "method": response.request.method,
+            "path": response.request.url.path,
+            "body_excerpt": self._redact(_excerpt(response.text)),
+        }
+
+    def _redact(self, text: str) -> str:
+        secrets: Iterable[str] = self._secrets
+        if self._token_auth is not None and self._token_auth.current_token:
+            secrets = [*secrets, self._token_auth.current_token]
+        for secret in secrets:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def _error_for(self, response: httpx.Response) -> IngestionError:
+        status = response.status_code
+        details = self._context(response)
+        problem = _problem(response)
+        where = f"{response.request.method} {response.request.url.path}"
+        if problem is not None:
+            details.update(problem=problem.kind, problem_type=problem.type)
+            details["problem_text"] = self._redact(_excerpt(problem.text))
+        said = details.get("problem_text") or details["body_excerpt"]
+        if problem is None and _looks_like_html(response) and status < 500 and status != 429:
+            return PipelineConfigurationError(
+                f"{where} answered {status} with an HTML page, not Airbyte's API; {_BASE_URL_HINT}",
+                code=ErrorCode.INVALID_CONFIG,
+                details=details,
+            )
+        if 300 <= status < 400:
+            location = response.headers.get("location", "?")
+            return PipelineConfigurationError(
+                f"{where} was redirected ({status}) to {location}; {_BASE_URL_HINT}",
+                code=ErrorCode.INVALID_CONFIG,
+                details=details,
+            )
+        if status == 401:
+            return SourceConnectionError(
+                f"Airbyte rejected the credentials ({where} → 401): {said}",
+                code=ErrorCode.AUTH_FAILED,
+                category=ErrorCategory.PERMANENT,
+                details=details,
+            )
+        if status == 403:
+            return SourceConnectionError(
+                f"the credentials may not do {where} (403): {said}",
+                code=ErrorCode.PERMISSION_DENIED,
+                category=ErrorCategory.PERMANENT,
+                details=details,
+            )
+        if status == 404:
+            return PipelineConfigurationError(
+                f"{where}: not found (404): {said}",
+                code=ErrorCode.SOURCE_NOT_FOUND,
+                details=details,
+            )
+        if status == 409:
+            if problem is not None and problem.kind == "try-again-later":
+                return SyncError(
+                    f"{where}: Airbyte says try again later (409): {said}",
+                    code=ErrorCode.SYNC_ALREADY_RUNNING,
+                    details=details,
+                )
+            return SyncError(
+                f"{where}: state conflict (409): {said}",
+                code=ErrorCode.SYNC_FAILED,
+                category=ErrorCategory.PERMANENT,
+                details=details,
+            )
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return SourceConnectionError(
+                f"Airbyte is rate limiting {where} (429): {said}",
+                code=ErrorCode.RATE_LIMITED,
+                retry_after_seconds=retry_after,
+                details=details,
+            )
+        if status == 408 or status >= 500:
+            return SourceConnectionError(
+                f"Airbyte failed {where} ({status}): {said}",
+                code=ErrorCode.SOURCE_UNAVAILABLE,
+                details=details,
+            )
+        return PipelineConfigurationError(
+            f"Airbyte refused {where} ({status}): {said}",
+            code=ErrorCode.INVALID_CONFIG,
+            details=details,
+        )
+
+
+def backoff_delay(attempt: int, cap: float) -> float:
+    """Exponential backoff: 1, 2, 4, ... seconds after failed attempt 1, 2, 3, ..., capped.
+
+    Args:
+        attempt: The number of the attempt that failed (1-based).
+        cap: The longest delay.
+
+    Returns:
+        Seconds to wait.
+    """
+    return float(min(cap, 2 ** max(0, attempt - 1)))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Parse a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Args:
+        value: The header value, if any.
+
+    Returns:
+        Seconds to wait (never negative), or None when absent or unparseable.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _problem(response: httpx.Response) -> Problem | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    try:
+        problem = Problem.model_validate(body)
+    except ValidationError:
+        return None
+    if problem.title is None and problem.type is None and problem.message is None:
+        return None
+    return problem
+
+
+def _looks_like_html(response: httpx.Response) -> bool:
+    if "html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.text.lstrip()[:1] == "<"
+
+
+def _kind_of_body(response: httpx.Response) -> str:
+    if _looks_like_html(response):
+        return "an HTML page"
+    if not response.content:
+        return "an empty body"
+    return f"a {response.headers.get('content-type', 'non-JSON')} body"
+
+
+def _excerpt(text: str) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.warning(
+        "airbyte_request_retry",
+        attempt=state.attempt_number,
+        wait_seconds=state.upcoming_sleep,
+        code=str(exc.code) if isinstance(exc, IngestionError) else None,
+        status_code=exc.details.get("status_code") if isinstance(exc, IngestionError) else None,
+    )

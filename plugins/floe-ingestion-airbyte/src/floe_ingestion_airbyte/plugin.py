@@ -1,0 +1,564 @@
+"""The ``airbyte`` ingestion plugin: trigger and poll syncs on an Airbyte a platform already runs.
+
+It deploys nothing. ``create_pipeline`` checks that the connection exists and is active;
+``run`` starts a sync (or attaches to the one already running), polls it to the end, and reports
+rows and bytes as Airbyte counted them. Airbyte writes through its own destination connector, so
+the Iceberg side is configured in Airbyte; :meth:`AirbyteIngestionPlugin.get_destination_config`
+says what to set there.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from typing_extensions import override
+
+from floe_core.catalog import CatalogConfig
+from floe_core.errors import (
+    ErrorCategory,
+    ErrorCode,
+    IngestionError,
+    PartialLoadError,
+    PipelineConfigurationError,
+    SyncError,
+)
+from floe_core.ingestion import IngestionConfig, IngestionResult, TableResult
+from floe_core.plugin import (
+    FLOE_API_VERSION,
+    HealthState,
+    HealthStatus,
+    IngestionPipeline,
+    IngestionPlugin,
+)
+from floe_core.telemetry import record_error, span
+from floe_ingestion_airbyte._client import AirbyteClient
+from floe_ingestion_airbyte._destination import destination_config
+from floe_ingestion_airbyte._poll import wait_for_job
+from floe_ingestion_airbyte.config import AirbyteConfig, RunningSyncPolicy
+from floe_ingestion_airbyte.model import ConnectionStatus, JobResponse, JobStatus
+
+__all__ = ["SOURCE_TYPE", "AirbyteIngestionPlugin", "AirbytePipeline"]
+
+SOURCE_TYPE = "airbyte_connection"
+"""The one source type: an existing Airbyte connection, named by ``connection_id``."""
+
+_SOURCE_KEYS = frozenset({"connection_id"})
+_RUN_OPTIONS = frozenset({"sync_timeout_seconds", "poll_interval_seconds"})
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class AirbytePipeline(IngestionPipeline):
+    """A checked Airbyte connection, ready to sync."""
+
+    connection_id: str = ""
+    connection_name: str | None = None
+
+
+class AirbyteIngestionPlugin(IngestionPlugin):
+    """Triggers and polls syncs of existing Airbyte connections through Airbyte's public API.
+
+    Args:
+        config: ``plugins.ingestion.config``, validated against :class:`AirbyteConfig`.
+        catalog: The platform's Iceberg catalog (informational: Airbyte writes it).
+        transport: httpx transport for every request; tests pass ``httpx.MockTransport``.
+        sleep: How to wait between polls and retries; tests pass a fake that never waits.
+        clock: Monotonic clock for deadlines and token expiry.
+
+    Raises:
+        PipelineConfigurationError: ``config`` is invalid.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        catalog: CatalogConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(config, catalog=catalog)
+        self._transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._client: AirbyteClient | None = None
+
+    @property
+    def settings(self) -> AirbyteConfig:
+        """The validated plugin configuration."""
+        assert isinstance(self.config, AirbyteConfig)
+        return self.config
+
+    @property
+    @override
+    def name(self) -> str:
+        return "airbyte"
+
+    @property
+    @override
+    def version(self) -> str:
+        from floe_ingestion_airbyte import __version__
+
+        return __version__
+
+    @property
+    @override
+    def floe_api_version(self) -> str:
+        return FLOE_API_VERSION
+
+    @property
+    @override
+    def is_external(self) -> bool:
+        return True
+
+    @override
+    def get_config_schema(self) -> type[BaseModel]:
+        return AirbyteConfig
+
+    @override
+    def list_available_sources(self) -> list[str]:
+        return [SOURCE_TYPE]
+
+    @override
+    def startup(self) -> None:
+        """Build the HTTP client (resolving credential secret references). Idempotent.
+
+        Raises:
+            PipelineConfigurationError: A credential's secret reference cannot be resolved.
+        """
+        if self._client is None:
+            self._client = AirbyteClient(
+                self.settings, transport=self._transport, sleep=self._sleep, clock=self._clock
+            )
+
+    @override
+    def shutdown(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def client(self) -> AirbyteClient:
+        """The HTTP client, built on first use."""
+        self.startup()
+        assert self._client is not None
+        return self._client
+
+    @override
+    def health_check(self, timeout: float | None = None) -> HealthStatus:
+        limit = timeout if timeout is not None else self.settings.request_timeout_seconds
+        base = self.settings.base_url
+        try:
+            self.client.check(limit)
+        except IngestionError as exc:
+            state = (
+                HealthState.DEGRADED
+                if exc.code is ErrorCode.PERMISSION_DENIED
+                else HealthState.UNHEALTHY
+            )
+            return HealthStatus(
+                state,
+                f"Airbyte at {base}: {exc.message}",
+                {"code": str(exc.code), "status_code": exc.details.get("status_code")},
+            )
+        except Exception as exc:  # health_check never raises
+            return HealthStatus(HealthState.UNHEALTHY, f"Airbyte at {base}: {exc!r}")
+        return HealthStatus(
+            HealthState.HEALTHY,
+            f"Airbyte at {base} answers and accepts the credentials",
+            {"auth_mode": str(self.settings.auth_mode)},
+        )
+
+    @override
+    def create_pipeline(self, config: IngestionConfig) -> AirbytePipeline:
+        if config.source_type != SOURCE_TYPE:
+            raise PipelineConfigurationError(
+                f"source_type {config.source_type!r} is not supported by plugin 'airbyte'; "
+                f"use {SOURCE_TYPE!r}",
+                source=config.name,
+            )
+        connection_id = _connection_id(config)
+        with span(
+            "validate",
+            source_type=config.source_type,
+            pipeline_name=config.name,
+            **{"airbyte.connection_id": connection_id},
+        ):
+            try:
+                connection = self.client.get_connection(connection_id)
+            except IngestionError as exc:
+                exc.source = config.name
+                if exc.code is ErrorCode.SOURCE_NOT_FOUND:
+                    raise PipelineConfigurationError(
+                        f"Airbyte has no connection {connection_id} (404): check "
+                        "source_config.connection_id, and that the credentials' workspace owns it",
+                        code=ErrorCode.SOURCE_NOT_FOUND,
+                        source=config.name,
+                        details=exc.details,
+                    ) from exc
+                raise
+        status = connection.known_status
+        if status is not ConnectionStatus.ACTIVE:
+            reason = f" ({connection.status_reason})" if connection.status_reason else ""
+            raise PipelineConfigurationError(
+                f"Airbyte connection {connection_id} ({connection.name or 'unnamed'}) is "
+                f"{connection.status or 'of unknown status'}{reason}, not active: enable it in "
+                "Airbyte before syncing",
+                code=ErrorCode.INVALID_CONFIG,
+                source=config.name,
+                details={"connection_id": connection_id, "connection_status": connection.status},
+            )
+        log.info(
+            "airbyte_connection_checked",
+            pipeline=config.name,
+            connection_id=connection_id,
+            connection_name=connection.name,
+        )
+        return AirbytePipeline(
+            config=config, connection_id=connection_id, connection_name=connection.name
+        )
+
+    @override
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        started = self._clock()
+        config = pipeline.config
+        with span(
+            "sync",
+            source_type=config.source_type,
+            pipeline_name=config.name,
+            destination_table=config.destination_table,
+            **{"airbyte.connection_id": getattr(pipeline, "connection_id", None)},
+        ) as current:
+            try:
+                result = self._sync(pipeline, started, kwargs)
+            except IngestionError as exc:
+                result = self._failed(config, exc, started)
+            except Exception as exc:  # run() never raises: report, do not propagate
+                log.exception("airbyte_run_crashed", pipeline=config.name)
+                result = self._failed(
+                    config,
+                    IngestionError(f"unexpected failure in the airbyte plugin: {exc!r}"),
+                    started,
+                )
+            current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
+            current.set_attribute("ingestion.bytes_written", result.bytes_written)
+            current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
+            if result.details.get("job_id") is not None:
+                current.set_attribute("airbyte.job_id", result.details["job_id"])
+            if result.errors:
+                record_error(current, IngestionError.from_detail(result.errors[0]))
+        return result
+
+    @override
+    def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        return destination_config(catalog_config)
+
+    # -- the sync -------------------------------------------------------------------------------
+
+    def _sync(
+        self, pipeline: IngestionPipeline, started: float, options: dict[str, Any]
+    ) -> IngestionResult:
+        if not isinstance(pipeline, AirbytePipeline):
+            raise PipelineConfigurationError(
+                "run() needs the pipeline create_pipeline() returned, "
+                f"not {type(pipeline).__name__}"
+            )
+        unknown = sorted(set(options) - _RUN_OPTIONS)
+        if unknown:
+            raise PipelineConfigurationError(
+                f"unknown run option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_RUN_OPTIONS))}"
+            )
+        settings = self.settings
+        timeout = float(options.get("sync_timeout_seconds", settings.sync_timeout_seconds))
+        interval = float(options.get("poll_interval_seconds", settings.poll_interval_seconds))
+        deadline = started + timeout
+        job, attached = self._start_or_attach(pipeline)
+        log.info(
+            "airbyte_sync_started",
+            pipeline=pipeline.config.name,
+            connection_id=pipeline.connection_id,
+            job_id=job.job_id,
+            status=job.status,
+            attached=attached,
+        )
+        facts: dict[str, Any] = {
+            "connection_id": pipeline.connection_id,
+            "job_id": job.job_id,
+            "attached": attached,
+        }
+        try:
+            outcome = wait_for_job(
+                self.client,
+                job,
+                interval=interval,
+                deadline=deadline,
+                max_failures=settings.max_retries,
+                max_backoff=settings.max_backoff_seconds,
+                sleep=self._sleep,
+                clock=self._clock,
+            )
+        except IngestionError as exc:
+            exc.details.update(facts)
+            raise
+        facts.update(polls=outcome.polls, statuses=list(outcome.statuses))
+        if outcome.timed_out:
+            return self._timed_out(pipeline, outcome.job, attached, started, timeout, facts)
+        return self._finished(pipeline, outcome.job, started, facts)
+
+    def _start_or_attach(self, pipeline: AirbytePipeline) -> tuple[JobResponse, bool]:
+        try:
+            return self.client.start_sync(pipeline.connection_id), False
+        except SyncError as exc:
+            if exc.code is not ErrorCode.SYNC_ALREADY_RUNNING:
+                if exc.details.get("problem") == "state-conflict":
+                    exc.message = (
+                        f"Airbyte refused to start a sync of connection {pipeline.connection_id}: "
+                        f"{exc.message} (is the connection still active?)"
+                    )
+                raise
+            if self.settings.on_running_sync is RunningSyncPolicy.FAIL:
+                exc.message = (
+                    f"a sync of connection {pipeline.connection_id} is already running "
+                    "(on_running_sync: fail); try again when it ends"
+                )
+                raise
+            running = self._running_job(pipeline.connection_id)
+            if running is None:
+                exc.message = (
+                    f"Airbyte says a sync of connection {pipeline.connection_id} is already "
+                    "running, but lists no unfinished job to attach to; try again later"
+                )
+                raise
+            log.info(
+                "airbyte_sync_attached",
+                connection_id=pipeline.connection_id,
+                job_id=running.job_id,
+                status=running.status,
+            )
+            return running, True
+
+    def _running_job(self, connection_id: str) -> JobResponse | None:
+        for status in (JobStatus.RUNNING.value, None):
+            jobs = self.client.list_jobs(connection_id, status=status)
+            for job in jobs:
+                if not job.is_terminal and (job.job_type in (None, "sync")):
+                    return job
+        return None
+
+    def _timed_out(
+        self,
+        pipeline: AirbytePipeline,
+        job: JobResponse,
+        attached: bool,
+        started: float,
+        timeout: float,
+        facts: dict[str, Any],
+    ) -> IngestionResult:
+        action = "left running (attached to a sync floe did not start)"
+        if self.settings.cancel_on_timeout and not attached:
+            action = "cancel requested"
+            try:
+                self.client.cancel_job(job.job_id)
+            except IngestionError as exc:
+                if exc.details.get("problem") == "state-conflict":
+                    ended = self._look_again(job.job_id)
+                    if ended is not None:
+                        facts["ended_while_cancelling"] = True
+                        return self._finished(pipeline, ended, started, facts)
+                    action = "cancel refused (409 state-conflict)"
+                else:
+                    action = f"cancel failed ({exc.code})"
+                log.warning(
+                    "airbyte_cancel_failed",
+                    job_id=job.job_id,
+                    code=str(exc.code),
+                    status_code=exc.details.get("status_code"),
+                )
+        elif not self.settings.cancel_on_timeout:
+            action = "left running (cancel_on_timeout: false)"
+        facts.update(last_status=job.status, timeout_seconds=timeout, on_timeout=action)
+        error = SyncError(
+            f"Airbyte sync job {job.job_id} did not finish within {timeout:g}s "
+            f"(last status {job.status!r}); {action}",
+            code=ErrorCode.SYNC_TIMEOUT,
+            source=pipeline.config.name,
+            details=facts,
+        )
+        return self._failed(pipeline.config, error, started, facts=facts)
+
+    def _look_again(self, job_id: int) -> JobResponse | None:
+        try:
+            job = self.client.get_job(job_id, retry=False)
+        except IngestionError:
+            return None
+        return job if job.is_terminal else None
+
+    def _finished(
+        self,
+        pipeline: AirbytePipeline,
+        job: JobResponse,
+        started: float,
+        facts: dict[str, Any],
+    ) -> IngestionResult:
+        config = pipeline.config
+        rows = job.rows_synced or 0
+        written = job.bytes_synced or 0
+        facts.update(
+            status=job.status,
+            rows_synced=job.rows_synced,
+            bytes_synced=job.bytes_synced,
+            airbyte_duration=job.duration,
+            airbyte_duration_seconds=job.duration_seconds,
+            token_refreshes=self.client.token_refreshes,
+        )
+        tables = (
+            [TableResult(table=config.destination_table, rows_loaded=rows, bytes_written=written)]
+            if config.table is not None
+            else []
+        )
+        status = job.known_status
+        log.info(
+            "airbyte_sync_ended",
+            pipeline=config.name,
+            job_id=job.job_id,
+            status=job.status,
+            rows=rows,
+            bytes=written,
+        )
+        if status is JobStatus.SUCCEEDED:
+            return IngestionResult(
+                source=config.name,
+                success=True,
+                rows_loaded=rows,
+                bytes_written=written,
+                tables=tables,
+                duration_seconds=self._elapsed(started),
+                details=facts,
+            )
+        error: IngestionError
+        if status is JobStatus.CANCELLED:
+            error = SyncError(
+                f"Airbyte sync job {job.job_id} was cancelled outside floe "
+                f"(after {rows} rows); start it again deliberately",
+                code=ErrorCode.SYNC_CANCELLED,
+                details=facts,
+            )
+        elif rows > 0:
+            error = PartialLoadError(
+                f"Airbyte sync job {job.job_id} failed after syncing {rows} rows; what did not "
+                "land is unknown (see the job's logs in Airbyte)",
+                code=ErrorCode.PARTIAL_SYNC,
+                failed_records=None,
+                details=facts,
+            )
+        else:
+            error = self._failed_without_rows(pipeline, job, facts)
+        error.source = config.name
+        result = self._failed(config, error, started, facts=facts)
+        result.rows_loaded = rows
+        result.bytes_written = written
+        result.tables = tables if rows else []
+        return result
+
+    def _failed_without_rows(
+        self, pipeline: AirbytePipeline, job: JobResponse, facts: dict[str, Any]
+    ) -> SyncError:
+        # The public API gives no failure reason; the evidence is whether Airbyte disabled the
+        # connection afterwards (it does after repeated failures, or for a breaking schema
+        # change). A disabled connection fails the same way until someone acts: PERMANENT.
+        try:
+            connection = self.client.get_connection(pipeline.connection_id)
+        except IngestionError as exc:
+            facts["connection_check"] = f"failed: {exc.code}"
+            connection = None
+        if connection is not None and connection.known_status is not ConnectionStatus.ACTIVE:
+            facts.update(
+                connection_status=connection.status, connection_reason=connection.status_reason
+            )
+            return SyncError(
+                f"Airbyte sync job {job.job_id} failed with nothing synced and Airbyte now marks "
+                f"connection {pipeline.connection_id} {connection.status!r}"
+                + (f" ({connection.status_reason})" if connection.status_reason else "")
+                + "; fix it in Airbyte before retrying",
+                code=ErrorCode.SYNC_FAILED,
+                category=ErrorCategory.PERMANENT,
+                details=facts,
+            )
+        return SyncError(
+            f"Airbyte sync job {job.job_id} failed with nothing synced; the connection is still "
+            "active, so a retry may succeed (see the job's logs in Airbyte)",
+            code=ErrorCode.SYNC_FAILED,
+            details=facts,
+        )
+
+    def _elapsed(self, started: float) -> float:
+        return max(0.0, self._clock() - started)
+
+    def _failed(
+        self,
+        config: IngestionConfig,
+        error: IngestionError,
+        started: float,
+        *,
+        facts: dict[str, Any] | None = None,
+    ) -> IngestionResult:
+        if error.source is None:
+            error.source = config.name
+        log.warning(
+            "airbyte_sync_failed",
+            pipeline=config.name,
+            code=str(error.code),
+            category=str(error.category),
+            job_id=error.details.get("job_id"),
+            status_code=error.details.get("status_code"),
+        )
+        return IngestionResult(
+            source=config.name,
+            success=False,
+            duration_seconds=self._elapsed(started),
+            errors=[error.to_detail()],
+            details=dict(facts if facts is not None else _public_facts(error.details)),
+        )
+
+
+def _public_facts(details: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("connection_id", "job_id", "attached", "polls", "statuses", "status_code")
+    return {k: details[k] for k in keys if k in details}
+
+
+def _connection_id(config: IngestionConfig) -> str:
+    unknown = sorted(set(config.source_config) - _SOURCE_KEYS)
+    if unknown:
+        raise PipelineConfigurationError(
+            f"source_config has unknown key(s) {', '.join(unknown)}; an airbyte_connection "
+            "takes only connection_id (the connection's UUID, or a secret ref to it)",
+            source=config.name,
+        )
+    value: Any = config.source_config_with_secrets().get("connection_id")
+    ref = config.secret_refs.get("connection_id")
+    if value is None and ref is not None:
+        value = ref.resolve().get_secret_value()
+    if value is None or not str(value).strip():
+        raise PipelineConfigurationError(
+            "source_config.connection_id is missing: give the Airbyte connection's UUID "
+            "(the id in the connection's URL), inline or in secret_refs",
+            source=config.name,
+        )
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except ValueError:
+        raise PipelineConfigurationError(
+            f"source_config.connection_id {str(value)!r} is not a UUID: give the Airbyte "
+            "connection's id (the UUID in the connection's URL)",
+            source=config.name,
+        ) from None
