@@ -1,5 +1,6 @@
 """floe-core: the contract, taxonomy, registry and runner shared by every floe ingestion plugin."""
 
+from floe_core._loader import ConfigFileError
 from floe_core.catalog import DEFAULT_WAREHOUSE_DIR, CatalogConfig, StorageConfig
 from floe_core.errors import (
     DestinationWriteError,
@@ -23,6 +24,7 @@ from floe_core.ingestion import (
     TableResult,
     WriteMode,
 )
+from floe_core.manifest import PlatformManifest, RetryConfig
 from floe_core.plugin import (
     FLOE_API_VERSION,
     HealthState,
@@ -32,6 +34,7 @@ from floe_core.plugin import (
     PluginMetadata,
     PluginType,
 )
+from floe_core.project import FloeProject
 from floe_core.registry import PluginEntry, PluginRegistry
 from floe_core.secret import SecretRef
 
@@ -39,10 +42,12 @@ __all__ = [
     "DEFAULT_WAREHOUSE_DIR",
     "FLOE_API_VERSION",
     "CatalogConfig",
+    "ConfigFileError",
     "DestinationWriteError",
     "ErrorCategory",
     "ErrorCode",
     "ErrorDetail",
+    "FloeProject",
     "HealthState",
     "HealthStatus",
     "IncrementalConfig",
@@ -53,11 +58,13 @@ __all__ = [
     "IngestionResult",
     "PartialLoadError",
     "PipelineConfigurationError",
+    "PlatformManifest",
     "PluginEntry",
     "PluginError",
     "PluginMetadata",
     "PluginRegistry",
     "PluginType",
+    "RetryConfig",
     "SchemaContract",
     "SchemaContractViolation",
     "SecretRef",

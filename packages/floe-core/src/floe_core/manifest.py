@@ -1,0 +1,314 @@
+"""``platform-manifest.yaml``: which plugin, which catalog and storage, retries, observability.
+
+The file is owned by the platform team; data teams write ``floe.yaml`` (:mod:`floe_core.project`).
+Every section is optional; with no manifest at all floe uses the ``dlt`` plugin and the embedded
+catalog (:meth:`~floe_core.catalog.CatalogConfig.embedded`, ``./warehouse``).
+
+Secret-valued fields (``catalog.credential``, ``catalog.token``, ``storage.access_key_id``,
+``storage.secret_access_key``) take a plain string (usually ``${VAR}``) or a secret reference
+``{secret_ref: "env:NAME"}`` / ``{secret_ref: "file:NAME"}``, resolved while loading into a
+:class:`~pydantic.SecretStr`. ``file:`` names a file in ``secrets_dir`` (or ``FLOE_SECRETS_DIR``);
+a relative ``secrets_dir`` is relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from floe_core._loader import (
+    SECRET_NOT_FOUND_ERROR,
+    ConfigFileError,
+    Problem,
+    interpolate,
+    read_yaml,
+    validate_file,
+)
+from floe_core.catalog import CatalogConfig, StorageConfig
+from floe_core.errors import ErrorCategory, PipelineConfigurationError
+from floe_core.secret import SecretRef, default_secrets_dir
+
+__all__ = [
+    "DEFAULT_MANIFEST_FILE",
+    "CatalogSection",
+    "IngestionPluginSection",
+    "LineageConfig",
+    "LogsConfig",
+    "ObservabilityConfig",
+    "PlatformManifest",
+    "PluginsSection",
+    "RetryConfig",
+    "StorageSection",
+]
+
+DEFAULT_MANIFEST_FILE = "platform-manifest.yaml"
+"""The manifest the CLI uses when present in the working directory and none is given."""
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
+    """Turn ``{secret_ref: "env:NAME"}`` into the secret's value (a plain string passes)."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) != {"secret_ref"}:
+        raise PydanticCustomError(
+            "secret_value",
+            "give a string (e.g. ${{VAR}}) or {{secret_ref: 'env:NAME'}} / "
+            "{{secret_ref: 'file:NAME'}}, not a mapping with keys {keys}",
+            {"keys": ", ".join(map(str, value))},
+        )
+    try:
+        ref = SecretRef.model_validate(value["secret_ref"])
+    except ValidationError as exc:
+        raise PydanticCustomError(
+            "secret_ref", "{message}", {"message": exc.errors()[0]["msg"]}
+        ) from None
+    context = info.context or {}
+    try:
+        return ref.resolve(secrets_dir=context.get("secrets_dir"), environ=context.get("environ"))
+    except PipelineConfigurationError as exc:
+        raise PydanticCustomError(
+            SECRET_NOT_FOUND_ERROR, "{message}", {"message": exc.message}
+        ) from None
+
+
+Secret = Annotated[SecretStr | None, BeforeValidator(_resolve_secret)]
+"""A secret-valued field: a string or ``{secret_ref: ...}``, resolved while loading."""
+
+
+class RetryConfig(BaseModel):
+    """How the runner retries a failed load (see :mod:`floe_core.retry`)."""
+
+    model_config = _STRICT
+
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts including the first.")
+    initial_delay_seconds: float = Field(default=1.0, ge=0)
+    max_delay_seconds: float = Field(default=60.0, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    retryable_categories: tuple[ErrorCategory, ...] = (ErrorCategory.TRANSIENT,)
+
+    @field_validator("retryable_categories")
+    @classmethod
+    def _configuration_is_never_retried(
+        cls, value: tuple[ErrorCategory, ...]
+    ) -> tuple[ErrorCategory, ...]:
+        if ErrorCategory.CONFIGURATION in value:
+            raise ValueError(
+                "CONFIGURATION failures are never retried; use TRANSIENT, PERMANENT or PARTIAL"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cap_not_below_start(self) -> Self:
+        if self.max_delay_seconds < self.initial_delay_seconds:
+            raise PydanticCustomError(
+                "retry_cap",
+                "max_delay_seconds must not be less than initial_delay_seconds",
+                {"field": ("max_delay_seconds",)},
+            )
+        return self
+
+
+class IngestionPluginSection(BaseModel):
+    """``plugins.ingestion``: the plugin to use and its settings."""
+
+    model_config = _STRICT
+
+    type: str = Field(default="dlt", min_length=1, description="The plugin's entry-point name.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Validated by the plugin's get_config_schema()."
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+
+class PluginsSection(BaseModel):
+    """``plugins``: one section per plugin type."""
+
+    model_config = _STRICT
+
+    ingestion: IngestionPluginSection = Field(default_factory=IngestionPluginSection)
+
+
+class CatalogSection(CatalogConfig):
+    """``catalog``: a :class:`~floe_core.catalog.CatalogConfig` whose secrets may be refs."""
+
+    credential: Secret = None
+    token: Secret = None
+
+    def to_catalog_config(self) -> CatalogConfig:
+        """Return a plain :class:`~floe_core.catalog.CatalogConfig` with the same values."""
+        return CatalogConfig.model_validate(dict(self))
+
+
+class StorageSection(StorageConfig):
+    """``storage``: a :class:`~floe_core.catalog.StorageConfig` whose keys may be refs."""
+
+    access_key_id: Secret = None
+    secret_access_key: Secret = None
+
+
+class LogsConfig(BaseModel):
+    """``observability.logs``."""
+
+    model_config = _STRICT
+
+    format: Literal["json", "console"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class LineageConfig(BaseModel):
+    """``observability.lineage``: OpenLineage run events, off by default.
+
+    ``transport`` is an openlineage-python transport config (``{type: http, url: ...}``,
+    ``{type: file, log_file_path: ...}``, ``{type: console}``); when enabled without one, the
+    client's own configuration (``OPENLINEAGE_URL``, ``openlineage.yml``) is used.
+    """
+
+    model_config = _STRICT
+
+    enabled: bool = False
+    namespace: str = Field(default="floe", min_length=1)
+    transport: dict[str, Any] | None = None
+
+
+class ObservabilityConfig(BaseModel):
+    """``observability``."""
+
+    model_config = _STRICT
+
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
+
+
+class PlatformManifest(BaseModel):
+    """The platform manifest. Build it with :meth:`load` or :meth:`default`."""
+
+    model_config = _STRICT
+
+    plugins: PluginsSection = Field(default_factory=PluginsSection)
+    catalog: CatalogSection | None = None
+    storage: StorageSection | None = None
+    secrets_dir: Path | None = None
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        """The file this manifest was loaded from; None for the default."""
+        return self._file
+
+    def error(self, field: str, message: str) -> ConfigFileError:
+        """Build a ConfigFileError about ``field`` of this manifest.
+
+        Args:
+            field: The field path, e.g. ``plugins.ingestion.type``.
+            message: What is wrong and what would be valid.
+
+        Returns:
+            The error, naming this manifest's file (or the default manifest).
+        """
+        file = self.file or "(default platform manifest)"
+        return ConfigFileError.of(file, [Problem(field, message)])
+
+    @classmethod
+    def default(cls) -> PlatformManifest:
+        """The manifest used when there is no file: dlt plugin, embedded catalog."""
+        return cls()
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        *,
+        environ: Mapping[str, str] | None = None,
+        project_dir: Path | str | None = None,
+    ) -> PlatformManifest:
+        """Read, interpolate, validate and resolve secrets in a manifest file.
+
+        Args:
+            path: The file.
+            environ: Environment for ``${VAR}`` and ``env:`` refs; defaults to ``os.environ``.
+            project_dir: The value of ``${FLOE_PROJECT_DIR}``; defaults to the manifest's folder.
+
+        Returns:
+            The manifest.
+
+        Raises:
+            ConfigFileError: Anything wrong with the file, naming the field path.
+        """
+        file = Path(path)
+        env = dict(os.environ if environ is None else environ)
+        folder = Path(project_dir) if project_dir is not None else file.parent
+        raw = read_yaml(file, what="platform manifest")
+        data = interpolate(
+            raw, file=file, environ=env, builtins={"FLOE_PROJECT_DIR": str(folder.absolute())}
+        )
+        if isinstance(data.get("secrets_dir"), str):
+            data["secrets_dir"] = str((file.parent / data["secrets_dir"]).absolute())
+        secrets_dir = data.get("secrets_dir")
+        context = {
+            "environ": env,
+            "secrets_dir": Path(secrets_dir) if secrets_dir else default_secrets_dir(),
+        }
+        manifest = validate_file(cls, data, file=file, context=context)
+        manifest._file = file
+        return manifest
+
+    def catalog_config(self) -> CatalogConfig:
+        """Return the catalog plugins write to, with ``storage`` folded into it.
+
+        The rule (what the dlt plugin reads): with no ``catalog``, the embedded one
+        (``./warehouse``; a local ``storage.path`` replaces that folder). ``storage`` of type
+        ``s3`` becomes pyiceberg FileIO properties ``s3.endpoint``, ``s3.region``,
+        ``s3.access-key-id``, ``s3.secret-access-key``, ``s3.path-style-access``; type
+        ``local`` with a ``path`` becomes the catalog's ``warehouse`` when it has none. Keys
+        already in ``catalog.properties`` win.
+
+        Returns:
+            The catalog config (secrets stay :class:`~pydantic.SecretStr` except the S3 keys,
+            which pyiceberg properties carry as plain strings).
+        """
+        storage = self.storage
+        if self.catalog is None:
+            root = storage.path if storage is not None and storage.type == "local" else None
+            catalog = CatalogConfig.embedded(root) if root else CatalogConfig.embedded()
+        else:
+            catalog = self.catalog.to_catalog_config()
+        if storage is None:
+            return catalog
+        if storage.type == "local":
+            if storage.path and catalog.warehouse is None:
+                return catalog.model_copy(update={"warehouse": str(Path(storage.path).absolute())})
+            return catalog
+        folded: dict[str, str] = {"s3.path-style-access": str(storage.path_style_access).lower()}
+        if storage.endpoint:
+            folded["s3.endpoint"] = storage.endpoint
+        if storage.region:
+            folded["s3.region"] = storage.region
+        if storage.access_key_id is not None and storage.secret_access_key is not None:
+            folded["s3.access-key-id"] = storage.access_key_id.get_secret_value()
+            folded["s3.secret-access-key"] = storage.secret_access_key.get_secret_value()
+        properties = {**folded, **catalog.properties}
+        return catalog.model_copy(update={"properties": properties})

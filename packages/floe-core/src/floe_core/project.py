@@ -1,0 +1,290 @@
+"""``floe.yaml``: the sources a data team loads, and where each one lands.
+
+Each source becomes one :class:`~floe_core.ingestion.IngestionConfig`
+(:meth:`FloeProject.to_ingestion_configs`): ``type`` is the plugin's ``source_type``, ``config``
+is passed through as ``source_config``, ``destination`` gives the table, write disposition and
+key, and ``secret_refs`` maps dotted paths inside ``config`` to secrets, resolved only then.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from floe_core._loader import (
+    ConfigFileError,
+    Problem,
+    format_loc,
+    interpolate,
+    read_yaml,
+    validate_file,
+)
+from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContract, WriteMode
+from floe_core.secret import SecretRef, default_secrets_dir
+
+__all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+
+
+def _check_with_ingestion_config(field: str, **values: Any) -> None:
+    """Apply IngestionConfig's own rule for ``field`` so both files share one definition."""
+    base: dict[str, Any] = {"name": "x", "source_type": "x", "destination_table": "x.y"}
+    try:
+        IngestionConfig(**{**base, **values})
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["loc"] == (field,):
+                raise ValueError(err["msg"].removeprefix("Value error, ")) from None
+
+
+class DestinationSpec(BaseModel):
+    """Where a source lands."""
+
+    model_config = _STRICT
+
+    table: str = Field(description="'namespace.table', or 'namespace.*' for one per resource.")
+    write_disposition: WriteMode = WriteMode.APPEND
+    primary_key: tuple[str, ...] = ()
+
+    @field_validator("table")
+    @classmethod
+    def _check_table(cls, value: str) -> str:
+        _check_with_ingestion_config("destination_table", destination_table=value)
+        return value
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_key_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+
+class SourceSpec(BaseModel):
+    """One entry of ``ingestion.sources``."""
+
+    model_config = _STRICT
+
+    name: str = Field(description="Unique pipeline name; also the OpenLineage job name suffix.")
+    type: str = Field(min_length=1, description="The plugin's source_type, e.g. sql_database.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    destination: DestinationSpec
+    incremental: IncrementalConfig | None = None
+    schema_contract: SchemaContract = SchemaContract.EVOLVE
+    secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        _check_with_ingestion_config("name", name=value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_semantics(self) -> Self:
+        dest = self.destination
+        if (
+            dest.write_disposition is WriteMode.MERGE
+            and not dest.primary_key
+            and self.type != "sql_database"
+        ):
+            raise PydanticCustomError(
+                "merge_needs_key",
+                "write_disposition 'merge' needs primary_key (the column or columns to upsert "
+                "on), e.g. primary_key: [id]",
+                {"field": ("destination", "primary_key")},
+            )
+        for path in self.secret_refs:
+            if not _PATH.match(path):
+                raise PydanticCustomError(
+                    "secret_path",
+                    "'{path}' must be a dotted path into config, e.g. credentials.password",
+                    {"path": path, "field": ("secret_refs", path)},
+                )
+            node: Any = self.config
+            for part in path.split(".")[:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+                if node is not None and not isinstance(node, dict):
+                    raise PydanticCustomError(
+                        "secret_path",
+                        "'{path}' goes through config field '{part}', which is not a mapping",
+                        {"path": path, "part": part, "field": ("secret_refs", path)},
+                    )
+        return self
+
+    def to_ingestion_config(self, secrets: Mapping[str, Any] | None = None) -> IngestionConfig:
+        """Return the plugin-facing config for this source.
+
+        Args:
+            secrets: Resolved secrets by dotted path (``SecretStr`` values).
+
+        Returns:
+            The IngestionConfig.
+        """
+        return IngestionConfig(
+            name=self.name,
+            source_type=self.type,
+            source_config=self.config,
+            destination_table=self.destination.table,
+            write_mode=self.destination.write_disposition,
+            primary_key=self.destination.primary_key,
+            schema_contract=self.schema_contract,
+            incremental=self.incremental,
+            secret_refs=dict(self.secret_refs),
+            secrets=dict(secrets or {}),
+        )
+
+
+class IngestionSection(BaseModel):
+    """``ingestion``: the sources to load."""
+
+    model_config = _STRICT
+
+    sources: list[SourceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        first: dict[str, int] = {}
+        for index, source in enumerate(self.sources):
+            if source.name in first:
+                raise PydanticCustomError(
+                    "duplicate_name",
+                    "duplicate source name '{name}': sources[{first}] already uses it; "
+                    "source names must be unique",
+                    {
+                        "name": source.name,
+                        "first": first[source.name],
+                        "field": ("sources", index, "name"),
+                    },
+                )
+            first[source.name] = index
+        return self
+
+
+class FloeProject(BaseModel):
+    """A ``floe.yaml``. Build it with :meth:`load`."""
+
+    model_config = _STRICT
+
+    ingestion: IngestionSection
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        """The file this project was loaded from, if any."""
+        return self._file
+
+    @property
+    def directory(self) -> Path:
+        """The folder of the floe.yaml (``${FLOE_PROJECT_DIR}``); the working dir when none."""
+        return self._file.parent.absolute() if self._file is not None else Path.cwd()
+
+    @classmethod
+    def load(cls, path: Path | str, *, environ: Mapping[str, str] | None = None) -> FloeProject:
+        """Read, interpolate and validate a floe.yaml.
+
+        Args:
+            path: The file.
+            environ: Environment for ``${VAR}``; defaults to ``os.environ``.
+
+        Returns:
+            The project (secrets not yet resolved).
+
+        Raises:
+            ConfigFileError: Anything wrong with the file, naming the field path.
+        """
+        file = Path(path)
+        env = os.environ if environ is None else environ
+        raw = read_yaml(file, what="floe.yaml")
+        data = interpolate(
+            raw,
+            file=file,
+            environ=env,
+            builtins={"FLOE_PROJECT_DIR": str(file.parent.absolute())},
+        )
+        project = validate_file(cls, data, file=file)
+        project._file = file
+        return project
+
+    @property
+    def sources(self) -> list[SourceSpec]:
+        """The sources, in file order."""
+        return self.ingestion.sources
+
+    def select(self, only: Collection[str] | None = None) -> list[tuple[int, SourceSpec]]:
+        """Return the sources named in ``only`` (all when None), with their index in the file.
+
+        Args:
+            only: Source names.
+
+        Returns:
+            ``(index, source)`` pairs in file order.
+
+        Raises:
+            PipelineConfigurationError: A name in ``only`` is not a source of this project.
+        """
+        names = [s.name for s in self.sources]
+        for name in only or ():
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise PipelineConfigurationError(
+                    f"no source named {name!r} in {self.file or 'floe.yaml'}{hint} "
+                    f"Sources: {', '.join(names)}",
+                    code=ErrorCode.INVALID_CONFIG,
+                )
+        return [(i, s) for i, s in enumerate(self.sources) if only is None or s.name in only]
+
+    def to_ingestion_configs(
+        self,
+        *,
+        secrets_dir: Path | str | None = None,
+        environ: Mapping[str, str] | None = None,
+        only: Collection[str] | None = None,
+    ) -> list[IngestionConfig]:
+        """Return one IngestionConfig per source with its secret refs resolved.
+
+        Args:
+            secrets_dir: Folder of ``file:`` secrets; defaults to ``FLOE_SECRETS_DIR``.
+            environ: Environment for ``env:`` secrets; defaults to ``os.environ``.
+            only: Source names to include (all when None).
+
+        Returns:
+            The configs, in file order.
+
+        Raises:
+            ConfigFileError: SECRET_NOT_FOUND naming every missing secret's field path.
+            PipelineConfigurationError: A name in ``only`` is not a source.
+        """
+        directory = Path(secrets_dir) if secrets_dir is not None else default_secrets_dir()
+        configs: list[IngestionConfig] = []
+        problems: list[Problem] = []
+        for index, source in self.select(only):
+            secrets: dict[str, Any] = {}
+            for path, ref in source.secret_refs.items():
+                try:
+                    secrets[path] = ref.resolve(secrets_dir=directory, environ=environ)
+                except PipelineConfigurationError as exc:
+                    loc = ("ingestion", "sources", index, "secret_refs", path)
+                    problems.append(Problem(format_loc(loc), exc.message))
+            configs.append(source.to_ingestion_config(secrets))
+        if problems:
+            raise ConfigFileError.of(
+                self.file or "floe.yaml", problems, code=ErrorCode.SECRET_NOT_FOUND
+            )
+        return configs

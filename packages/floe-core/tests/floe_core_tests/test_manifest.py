@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from floe_core import CatalogConfig, ErrorCategory, ErrorCode
+from floe_core._loader import ConfigFileError
+from floe_core.manifest import PlatformManifest
+
+FULL = """
+plugins:
+  ingestion:
+    type: airbyte
+    config: {url: "http://127.0.0.1:8000"}
+    retry: {max_attempts: 5, initial_delay_seconds: 0.5, max_delay_seconds: 10,
+            backoff_multiplier: 3, retryable_categories: [TRANSIENT, PARTIAL]}
+catalog:
+  type: rest
+  name: lake
+  uri: http://127.0.0.1:8181/catalog
+  warehouse: bronze
+  credential: {secret_ref: "env:CATALOG_CREDENTIAL"}
+  scope: PRINCIPAL_ROLE:ALL
+  properties: {s3.region: eu-west-1}
+storage:
+  type: s3
+  endpoint: ${S3_ENDPOINT}
+  region: us-east-1
+  access_key_id: {secret_ref: "file:s3-key"}
+  secret_access_key: ${S3_SECRET}
+secrets_dir: secrets
+observability:
+  logs: {format: console, level: debug}
+  lineage: {enabled: true, namespace: prod, transport: {type: console}}
+"""
+ENV = {
+    "CATALOG_CREDENTIAL": "client:secret",
+    "S3_ENDPOINT": "http://127.0.0.1:9000",
+    "S3_SECRET": "very-secret",
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "platform-manifest.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    (tmp_path / "secrets").mkdir(exist_ok=True)
+    (tmp_path / "secrets" / "s3-key").write_text("AKIA-TEST\n")
+    return path
+
+
+def load_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> ConfigFileError:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigFileError) as info:
+        PlatformManifest.load(path, environ=ENV if env is None else env)
+    assert info.value.category is ErrorCategory.CONFIGURATION
+    assert str(path) in info.value.message
+    return info.value
+
+
+def test_default_manifest_is_dlt_and_embedded_catalog() -> None:
+    manifest = PlatformManifest.default()
+    assert manifest.plugins.ingestion.type == "dlt"
+    assert manifest.plugins.ingestion.retry.max_attempts == 3
+    assert manifest.plugins.ingestion.retry.retryable_categories == (ErrorCategory.TRANSIENT,)
+    assert manifest.observability.logs.format == "json"
+    assert manifest.observability.lineage.enabled is False
+    assert manifest.catalog_config() == CatalogConfig.embedded()
+    assert manifest.file is None
+
+
+def test_full_manifest_loads_with_secrets_resolved(tmp_path: Path) -> None:
+    manifest = PlatformManifest.load(write(tmp_path, FULL), environ=ENV)
+    ingestion = manifest.plugins.ingestion
+    assert ingestion.type == "airbyte"
+    assert ingestion.config == {"url": "http://127.0.0.1:8000"}
+    assert ingestion.retry.backoff_multiplier == 3
+    assert ingestion.retry.retryable_categories == (ErrorCategory.TRANSIENT, ErrorCategory.PARTIAL)
+    assert manifest.catalog is not None and manifest.storage is not None
+    assert isinstance(manifest.catalog.credential, SecretStr)
+    assert manifest.catalog.credential.get_secret_value() == "client:secret"
+    assert manifest.storage.access_key_id is not None
+    assert manifest.storage.access_key_id.get_secret_value() == "AKIA-TEST"
+    assert manifest.secrets_dir == (tmp_path / "secrets").absolute()
+    assert manifest.observability.logs.level == "DEBUG"
+    assert manifest.observability.lineage.transport == {"type": "console"}
+    for secret in ("client:secret", "AKIA-TEST", "very-secret"):
+        assert secret not in repr(manifest)
+
+
+def test_catalog_config_folds_s3_storage_into_properties(tmp_path: Path) -> None:
+    catalog = PlatformManifest.load(write(tmp_path, FULL), environ=ENV).catalog_config()
+    assert type(catalog) is CatalogConfig
+    assert catalog.type == "rest" and catalog.warehouse == "bronze"
+    assert catalog.credential is not None
+    assert catalog.credential.get_secret_value() == "client:secret"
+    assert catalog.properties == {
+        "s3.endpoint": "http://127.0.0.1:9000",
+        "s3.region": "eu-west-1",  # catalog.properties win over storage
+        "s3.access-key-id": "AKIA-TEST",
+        "s3.secret-access-key": "very-secret",
+        "s3.path-style-access": "true",
+    }
+
+
+def test_local_storage_path_becomes_the_embedded_warehouse(tmp_path: Path) -> None:
+    text = "storage: {type: local, path: '${FLOE_PROJECT_DIR}/lake'}\n"
+    manifest = PlatformManifest.load(write(tmp_path, text), environ={})
+    assert manifest.catalog_config() == CatalogConfig.embedded(tmp_path / "lake")
+    text = "catalog: {type: sql, uri: 'sqlite:///x.db'}\nstorage: {type: local, path: /data}\n"
+    catalog = PlatformManifest.load(write(tmp_path, text), environ={}).catalog_config()
+    assert catalog.warehouse == "/data" and catalog.uri == "sqlite:///x.db"
+
+
+def test_project_dir_can_be_given(tmp_path: Path) -> None:
+    text = "storage: {type: local, path: '${FLOE_PROJECT_DIR}/lake'}\n"
+    manifest = PlatformManifest.load(write(tmp_path, text), environ={}, project_dir="/p")
+    assert manifest.storage is not None and manifest.storage.path == "/p/lake"
+
+
+def test_unknown_plugin_key_suggests(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "plugins:\n  ingestion:\n    typ: dlt\n")
+    assert err.field == "plugins.ingestion.typ"
+    assert "did you mean 'type'?" in err.message
+
+
+def test_bad_catalog_type_lists_valid(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "catalog: {type: glue}\n")
+    assert err.field == "catalog.type"
+    assert "'sql' or 'rest'" in err.message
+
+
+def test_rest_catalog_without_uri(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "catalog: {type: rest}\n")
+    assert err.field == "catalog"
+    assert "needs 'uri'" in err.message
+
+
+def test_retry_rejects_configuration_and_bad_numbers(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path, "plugins: {ingestion: {retry: {retryable_categories: [CONFIGURATION]}}}\n"
+    )
+    assert err.field == "plugins.ingestion.retry.retryable_categories"
+    assert "never retried" in err.message
+    err = load_error(tmp_path, "plugins: {ingestion: {retry: {max_attempts: 0}}}\n")
+    assert err.field == "plugins.ingestion.retry.max_attempts"
+    err = load_error(
+        tmp_path,
+        "plugins: {ingestion: {retry: {initial_delay_seconds: 5, max_delay_seconds: 1}}}\n",
+    )
+    assert err.field == "plugins.ingestion.retry.max_delay_seconds"
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "observability: {lineage: {enabled: maybe}}\n")
+    assert err.field == "observability.lineage.enabled"
+    assert "valid boolean" in err.message
+
+
+def test_missing_env_secret_ref(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV.items() if k != "CATALOG_CREDENTIAL"}
+    err = load_error(tmp_path, FULL, env=env)
+    assert err.code is ErrorCode.SECRET_NOT_FOUND
+    assert err.field == "catalog.credential"
+    assert "export CATALOG_CREDENTIAL" in err.message
+
+
+def test_missing_file_secret_ref(tmp_path: Path) -> None:
+    err = load_error(tmp_path, FULL.replace("file:s3-key", "file:other-key"))
+    assert err.code is ErrorCode.SECRET_NOT_FOUND
+    assert err.field == "storage.access_key_id"
+    assert "other-key" in err.message
+
+
+def test_bad_secret_ref_syntax(tmp_path: Path) -> None:
+    err = load_error(tmp_path, FULL.replace('"env:CATALOG_CREDENTIAL"', '"vault:x"'))
+    assert err.field == "catalog.credential"
+    assert "must be 'env:VARIABLE' or 'file:NAME'" in err.message
+    err = load_error(tmp_path, FULL.replace('{secret_ref: "env:CATALOG_CREDENTIAL"}', "{env: X}"))
+    assert err.field == "catalog.credential"
+    assert "secret_ref" in err.message
+
+
+def test_missing_env_var_in_manifest(tmp_path: Path) -> None:
+    err = load_error(tmp_path, FULL, env={"CATALOG_CREDENTIAL": "x", "S3_SECRET": "y"})
+    assert err.field == "storage.endpoint"
+    assert "S3_ENDPOINT is not set" in err.message
+
+
+def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
+    text = FULL.replace("warehouse: bronze", "warehouse: ${S3_SECRET}\n  bogus: ${S3_SECRET}")
+    err = load_error(tmp_path, text.replace("name: lake", "name: [lake]"))
+    assert "very-secret" not in err.message and "very-secret" not in str(err.details)
+
+
+def test_error_helper_names_file_and_field(tmp_path: Path) -> None:
+    manifest = PlatformManifest.load(write(tmp_path, "plugins: {ingestion: {type: dtl}}\n"))
+    err = manifest.error("plugins.ingestion.type", "no plugin 'dtl'")
+    assert err.field == "plugins.ingestion.type" and str(manifest.file) in err.message
+    assert "(default platform manifest)" in PlatformManifest.default().error("x", "y").message
