@@ -36,6 +36,7 @@ from floe_core.plugin import (
 )
 from floe_core.project import FloeProject
 from floe_core.registry import PluginEntry, PluginRegistry
+from floe_core.retry import RetryPolicy
 from floe_core.secret import SecretRef
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "PluginRegistry",
     "PluginType",
     "RetryConfig",
+    "RetryPolicy",
     "SchemaContract",
     "SchemaContractViolation",
     "SecretRef",
