@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from floe_core.catalog import CatalogConfig
-from floe_core.errors import ErrorCode, PipelineConfigurationError
 
 __all__ = ["DESTINATION_CONNECTOR", "destination_config"]
 
@@ -29,22 +28,29 @@ def destination_config(catalog: CatalogConfig) -> dict[str, Any]:
         catalog: The platform's catalog.
 
     Returns:
-        ``{"connector", "informational", "configuration", "notes"}``, JSON-serialisable and
-        free of secret values.
-
-    Raises:
-        PipelineConfigurationError: DESTINATION_CONFIG_ERROR for a catalog Airbyte cannot
-            write to (pyiceberg's SQL catalog, the embedded default).
+        ``{"connector", "informational", "supported", "configuration", "notes", ...}``,
+        JSON-serialisable and free of secret values. For a catalog Airbyte cannot write to
+        (pyiceberg's SQL catalog, the embedded default) ``supported`` is False,
+        ``configuration`` None and ``notes`` say what to change.
     """
     if catalog.type != "rest":
-        raise PipelineConfigurationError(
-            f"catalog {catalog.name!r} is pyiceberg's SQL catalog (type 'sql'), which Airbyte "
-            "cannot write to: its Iceberg destination (S3 Data Lake) needs a REST, Glue, Nessie "
-            "or Polaris catalog. Run the platform with catalog type 'rest' (uri, warehouse) "
-            "on S3-compatible storage so Airbyte and floe share the same tables",
-            code=ErrorCode.DESTINATION_CONFIG_ERROR,
-            details={"catalog_type": catalog.type, "catalog_name": catalog.name},
-        )
+        # Informational, not an error: the embedded default must stay usable by every plugin,
+        # but an admin must know Airbyte cannot write a pyiceberg SQL catalog.
+        return {
+            "connector": DESTINATION_CONNECTOR,
+            "informational": True,
+            "supported": False,
+            "catalog_name": catalog.name,
+            "catalog_type": catalog.type,
+            "configuration": None,
+            "notes": [
+                f"Catalog {catalog.name!r} is pyiceberg's SQL catalog (type 'sql'), which "
+                "Airbyte cannot write to: its Iceberg destination (S3 Data Lake) needs a REST, "
+                "Glue, Nessie or Polaris catalog.",
+                "Run the platform with catalog type 'rest' (uri, warehouse) on S3-compatible "
+                "storage so Airbyte and floe write the same tables.",
+            ],
+        }
     props = catalog.properties
     warehouse = props.get("warehouse.location") or _s3_location(catalog.warehouse)
     bucket = urlparse(warehouse).netloc if warehouse else None
@@ -82,7 +88,9 @@ def destination_config(catalog: CatalogConfig) -> dict[str, Any]:
     return {
         "connector": DESTINATION_CONNECTOR,
         "informational": True,
+        "supported": True,
         "catalog_name": catalog.name,
+        "catalog_type": catalog.type,
         "configuration": configuration,
         "notes": notes,
     }

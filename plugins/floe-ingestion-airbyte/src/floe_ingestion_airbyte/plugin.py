@@ -9,6 +9,7 @@ says what to set there.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -61,6 +62,10 @@ class AirbytePipeline(IngestionPipeline):
 
     connection_id: str = ""
     connection_name: str | None = None
+    label: str = ""
+    """How messages, logs and spans name the connection: its id, or where the secret lives."""
+    secret: bool = False
+    """True when the id came from a secret; it is then scrubbed from everything reported."""
 
 
 class AirbyteIngestionPlugin(IngestionPlugin):
@@ -91,6 +96,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         self._sleep = sleep
         self._clock = clock
         self._client: AirbyteClient | None = None
+        self._log_filter = _RedactingFilter()
 
     @property
     def settings(self) -> AirbyteConfig:
@@ -139,12 +145,15 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             self._client = AirbyteClient(
                 self.settings, transport=self._transport, sleep=self._sleep, clock=self._clock
             )
+            # httpx logs every request URL; a connection id given as a secret is in the path.
+            logging.getLogger("httpx").addFilter(self._log_filter)
 
     @override
     def shutdown(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+            logging.getLogger("httpx").removeFilter(self._log_filter)
 
     @property
     def client(self) -> AirbyteClient:
@@ -186,45 +195,55 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 f"use {SOURCE_TYPE!r}",
                 source=config.name,
             )
-        connection_id = _connection_id(config)
+        connection_id, label, secret = _connection_id(config)
+        if secret:
+            self._log_filter.secrets.add(connection_id)
+        scrub = _Scrubber([connection_id] if secret else [])
         with span(
             "validate",
             source_type=config.source_type,
             pipeline_name=config.name,
-            **{"airbyte.connection_id": connection_id},
+            **{"airbyte.connection_id": label},
         ):
             try:
                 connection = self.client.get_connection(connection_id)
             except IngestionError as exc:
                 exc.source = config.name
                 if exc.code is ErrorCode.SOURCE_NOT_FOUND:
-                    raise PipelineConfigurationError(
-                        f"Airbyte has no connection {connection_id} (404): check "
-                        "source_config.connection_id, and that the credentials' workspace owns it",
-                        code=ErrorCode.SOURCE_NOT_FOUND,
-                        source=config.name,
-                        details=exc.details,
-                    ) from exc
-                raise
+                    raise scrub.error(
+                        PipelineConfigurationError(
+                            f"Airbyte has no connection {label} (404): check "
+                            "source_config.connection_id, and that the credentials' workspace "
+                            "owns it",
+                            code=ErrorCode.SOURCE_NOT_FOUND,
+                            source=config.name,
+                            details=exc.details,
+                        )
+                    ) from None
+                raise scrub.error(exc)  # noqa: B904 - the same exception, scrubbed
         status = connection.known_status
         if status is not ConnectionStatus.ACTIVE:
             reason = f" ({connection.status_reason})" if connection.status_reason else ""
             raise PipelineConfigurationError(
-                f"Airbyte connection {connection_id} ({connection.name or 'unnamed'}) is "
+                f"Airbyte connection {label} ({connection.name or 'unnamed'}) is "
                 f"{connection.status or 'of unknown status'}{reason}, not active: enable it in "
                 "Airbyte before syncing",
                 code=ErrorCode.INVALID_CONFIG,
                 source=config.name,
-                details={"connection_id": connection_id, "connection_status": connection.status},
+                details={"connection_id": label, "connection_status": connection.status},
             )
         log.info(
             "airbyte_connection_checked",
             pipeline=config.name,
-            connection_id=connection_id,
+            connection_id=label,
             connection_name=connection.name,
         )
         return AirbytePipeline(
-            config=config, connection_id=connection_id, connection_name=connection.name
+            config=config,
+            connection_id=connection_id,
+            connection_name=connection.name,
+            label=label,
+            secret=secret,
         )
 
     @override
@@ -236,7 +255,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             source_type=config.source_type,
             pipeline_name=config.name,
             destination_table=config.destination_table,
-            **{"airbyte.connection_id": getattr(pipeline, "connection_id", None)},
+            **{"airbyte.connection_id": getattr(pipeline, "label", None)},
         ) as current:
             try:
                 result = self._sync(pipeline, started, kwargs)
@@ -249,6 +268,8 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                     IngestionError(f"unexpected failure in the airbyte plugin: {exc!r}"),
                     started,
                 )
+            if isinstance(pipeline, AirbytePipeline) and pipeline.secret:
+                result = _Scrubber([pipeline.connection_id]).result(result)
             current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
             current.set_attribute("ingestion.bytes_written", result.bytes_written)
             current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
@@ -286,13 +307,13 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         log.info(
             "airbyte_sync_started",
             pipeline=pipeline.config.name,
-            connection_id=pipeline.connection_id,
+            connection_id=pipeline.label,
             job_id=job.job_id,
             status=job.status,
             attached=attached,
         )
         facts: dict[str, Any] = {
-            "connection_id": pipeline.connection_id,
+            "connection_id": pipeline.label,
             "job_id": job.job_id,
             "attached": attached,
         }
@@ -322,26 +343,26 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             if exc.code is not ErrorCode.SYNC_ALREADY_RUNNING:
                 if exc.details.get("problem") == "state-conflict":
                     exc.message = (
-                        f"Airbyte refused to start a sync of connection {pipeline.connection_id}: "
+                        f"Airbyte refused to start a sync of connection {pipeline.label}: "
                         f"{exc.message} (is the connection still active?)"
                     )
                 raise
             if self.settings.on_running_sync is RunningSyncPolicy.FAIL:
                 exc.message = (
-                    f"a sync of connection {pipeline.connection_id} is already running "
+                    f"a sync of connection {pipeline.label} is already running "
                     "(on_running_sync: fail); try again when it ends"
                 )
                 raise
             running = self._running_job(pipeline.connection_id)
             if running is None:
                 exc.message = (
-                    f"Airbyte says a sync of connection {pipeline.connection_id} is already "
+                    f"Airbyte says a sync of connection {pipeline.label} is already "
                     "running, but lists no unfinished job to attach to; try again later"
                 )
                 raise
             log.info(
                 "airbyte_sync_attached",
-                connection_id=pipeline.connection_id,
+                connection_id=pipeline.label,
                 job_id=running.job_id,
                 status=running.status,
             )
@@ -487,7 +508,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
             return SyncError(
                 f"Airbyte sync job {job.job_id} failed with nothing synced and Airbyte now marks "
-                f"connection {pipeline.connection_id} {connection.status!r}"
+                f"connection {pipeline.label} {connection.status!r}"
                 + (f" ({connection.status_reason})" if connection.status_reason else "")
                 + "; fix it in Airbyte before retrying",
                 code=ErrorCode.SYNC_FAILED,
@@ -536,7 +557,8 @@ def _public_facts(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: details[k] for k in keys if k in details}
 
 
-def _connection_id(config: IngestionConfig) -> str:
+def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
+    """Return ``(connection_id, label, from_secret)`` from the source config or a secret ref."""
     unknown = sorted(set(config.source_config) - _SOURCE_KEYS)
     if unknown:
         raise PipelineConfigurationError(
@@ -544,8 +566,9 @@ def _connection_id(config: IngestionConfig) -> str:
             "takes only connection_id (the connection's UUID, or a secret ref to it)",
             source=config.name,
         )
-    value: Any = config.source_config_with_secrets().get("connection_id")
     ref = config.secret_refs.get("connection_id")
+    secret = ref is not None or "connection_id" in config.secrets
+    value: Any = config.source_config_with_secrets().get("connection_id")
     if value is None and ref is not None:
         value = ref.resolve().get_secret_value()
     if value is None or not str(value).strip():
@@ -554,11 +577,66 @@ def _connection_id(config: IngestionConfig) -> str:
             "(the id in the connection's URL), inline or in secret_refs",
             source=config.name,
         )
+    label = f"<connection id from secret {ref.describe()}>" if ref is not None else None
+    if secret and label is None:
+        label = "<connection id from a secret>"
     try:
-        return str(uuid.UUID(str(value).strip()))
+        connection_id = str(uuid.UUID(str(value).strip()))
     except ValueError:
+        shown = label if secret else repr(str(value))
         raise PipelineConfigurationError(
-            f"source_config.connection_id {str(value)!r} is not a UUID: give the Airbyte "
+            f"source_config.connection_id {shown} is not a UUID: give the Airbyte "
             "connection's id (the UUID in the connection's URL)",
             source=config.name,
         ) from None
+    return connection_id, label or connection_id, secret
+
+
+class _RedactingFilter(logging.Filter):
+    """Masks secret values in the records of the logger it is attached to (httpx's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = _Scrubber(list(self.secrets)).text(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+class _Scrubber:
+    """Replaces secret values (a connection id given as a secret) in what the plugin reports."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._secrets = [s for s in secrets if s]
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, "***")
+        return value
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def error(self, exc: IngestionError) -> IngestionError:
+        if self._secrets:
+            exc.message = self.text(exc.message)
+            exc.args = (exc.message,)
+            exc.details = self.value(exc.details)
+        return exc
+
+    def result(self, result: IngestionResult) -> IngestionResult:
+        if not self._secrets:
+            return result
+        return IngestionResult.model_validate(self.value(result.model_dump(mode="json")))
