@@ -1,0 +1,185 @@
+"""``python -m benchmarks``: run the workloads over every path and print one comparison table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from benchmarks import dataset, workload
+from benchmarks.report import Row, render_table, render_targets
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PATHS = ("floe", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
+_SLOW_PATH = "dlt-sqlalchemy"
+_SLOW_ROWS = 2_000_000
+_MERGE_PATHS = ("floe", "dlt-connectorx", "floor")
+BIG_ROWS = 10_000_000
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="floe against dlt and the physical floor: one table from one run.",
+    )
+    parser.add_argument("--rows", type=int, help="bulk rows (default 1,000,000; --quick 10,000)")
+    parser.add_argument("--big", action="store_true", help="bulk workload at 10,000,000 rows")
+    parser.add_argument(
+        "--workload", choices=(*workload.WORKLOADS, "all"), default="all", help="default: all"
+    )
+    parser.add_argument(
+        "--source", choices=("sqlite", "postgres", "all"), default=None, help="default: all"
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        choices=PATHS,
+        help="paths to run (default: all for bulk/tpch, floe/dlt-connectorx/floor for merge and "
+        f"incremental; {_SLOW_PATH} only up to {_SLOW_ROWS:,} rows unless named here)",
+    )
+    parser.add_argument(
+        "--tpch-scale", type=float, help="TPC-H scale factor (default 1; --quick 0.01)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 10,000 rows, SQLite only, TPC-H left out unless --workload tpch",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds one step may take (default 3600)"
+    )
+    args = parser.parse_args(argv)
+    if args.rows is None:
+        args.rows = 10_000 if args.quick else 1_000_000
+    try:
+        dataset.check_rows(args.rows)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.source is None:
+        args.source = "sqlite" if args.quick else "all"
+    if args.tpch_scale is None:
+        args.tpch_scale = 0.01 if args.quick else 1.0
+    return args
+
+
+def _paths_for(name: str, rows: int, chosen: list[str] | None) -> tuple[list[str], list[str]]:
+    """Return the paths to run for a workload and the notes on the ones left out."""
+    if chosen:
+        return list(chosen), []
+    notes: list[str] = []
+    paths = list(PATHS)
+    if name in ("merge", "incremental"):
+        left = [p for p in paths if p not in _MERGE_PATHS]
+        notes.append(
+            f"{name}: {', '.join(left)} left out (dlt's merge and cursor do not depend on the "
+            "extract backend; name them with --paths to run them)"
+        )
+        paths = list(_MERGE_PATHS)
+    elif rows > _SLOW_ROWS:
+        paths.remove(_SLOW_PATH)
+        notes.append(
+            f"{name}: {_SLOW_PATH} left out at {rows:,} rows (~100 s per million rows here); "
+            f"name it with --paths to run it"
+        )
+    return paths, notes
+
+
+def _versions() -> str:
+    names = ("dlt", "pyiceberg", "pyarrow", "connectorx", "floe-ingestion-dlt")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} -")
+    return ", ".join(found)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected workloads and print the table; return the exit code."""
+    args = _parse(argv)
+    started = time.monotonic()
+    workloads = list(workload.WORKLOADS) if args.workload == "all" else [args.workload]
+    if args.quick and args.workload == "all":
+        workloads.remove("tpch")
+    sources = ["sqlite", "postgres"] if args.source == "all" else [args.source]
+    dsn = dataset.postgres_dsn()
+    notes: list[str] = []
+    if "postgres" in sources:
+        problem = dataset.postgres_error(dsn)
+        if problem:
+            notes.append(f"postgres: left out: {problem}")
+            sources.remove("postgres")
+
+    scratch = Path(tempfile.mkdtemp(prefix="floe-bench-"))
+    settings = workload.Settings(scratch=scratch, timeout=args.timeout)
+    rows: list[Row] = []
+    try:
+        for name in workloads:
+            if name == "tpch":
+                problem = dataset.tpch_error(dsn)
+                if problem:
+                    notes.append(f"tpch: left out: {problem}")
+                    continue
+                source, count = dataset.ensure_lineitem(dsn, args.tpch_scale)
+                paths, why = _paths_for(name, count, args.paths)
+                notes.extend(why)
+                for path in paths:
+                    rows.append(workload.tpch(settings, source, count, args.tpch_scale, path))
+                continue
+            size = BIG_ROWS if (name == "bulk" and args.big) else args.rows
+            paths, why = _paths_for(name, size, args.paths)
+            notes.extend(why)
+            for kind in sources:
+                data = (
+                    dataset.ensure_sqlite(size)
+                    if kind == "sqlite"
+                    else dataset.ensure_postgres(dsn, size)
+                )
+                for path in paths:
+                    rows.append(workload.RUNNERS[name](settings, data, path))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    header = (
+        f"floe benchmarks {stamp} on {platform.node()} ({os.cpu_count()} cores, "
+        f"Python {platform.python_version()}): {_versions()}"
+    )
+    text = "\n".join(
+        [
+            header,
+            "",
+            render_table(rows),
+            "",
+            "time/floe: the path's wall time ÷ floe's; * fastest correct path of the group.",
+            "Targets (issue 5):",
+            render_targets(rows, BIG_ROWS if args.big else None) or "  (floe not run)",
+            *(["Notes:", *(f"  {n}" for n in notes)] if notes else []),
+            f"Total {time.monotonic() - started:.0f} s.",
+        ]
+    )
+    print(text)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{stamp}.txt").write_text(text + "\n")
+    (RESULTS_DIR / f"{stamp}.json").write_text(
+        json.dumps(
+            {"args": vars(args), "notes": notes, "rows": [asdict(r) for r in rows]},
+            indent=2,
+            default=str,
+        )
+    )
+    return 0 if all(r.status == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
