@@ -1,0 +1,32 @@
+"""The Iceberg write path of the dlt plugin: catalogs, atomic streaming writes, load state.
+
+Public API::
+
+    load_catalog(config) -> pyiceberg Catalog          # sql (embedded default) or rest
+    destination_settings(config) -> dict               # what the plugin uses; no secrets
+    write_table(catalog, TableWrite(...), batches, state=...) -> CommittedWrite
+    read_state(catalog, "ns.table", state_key) -> dict | None
+
+Type and JSON rules: :mod:`floe_ingestion_dlt.iceberg.schema`. State storage:
+:mod:`floe_ingestion_dlt.iceberg.state`. Commit semantics: :mod:`floe_ingestion_dlt.iceberg.writer`.
+This package imports pyarrow and pyiceberg: import it where a load runs, not at plugin discovery.
+"""
+
+from floe_ingestion_dlt.iceberg.catalog import destination_settings, load_catalog
+from floe_ingestion_dlt.iceberg.state import read_state
+from floe_ingestion_dlt.iceberg.writer import (
+    DEFAULT_TARGET_FILE_BYTES,
+    CommittedWrite,
+    TableWrite,
+    write_table,
+)
+
+__all__ = [
+    "DEFAULT_TARGET_FILE_BYTES",
+    "CommittedWrite",
+    "TableWrite",
+    "destination_settings",
+    "load_catalog",
+    "read_state",
+    "write_table",
+]

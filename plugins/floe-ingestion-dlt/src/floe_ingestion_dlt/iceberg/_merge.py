@@ -1,0 +1,215 @@
+"""Merge (upsert on a primary key) as copy-on-write: dedupe incoming, rewrite only hit files.
+
+Incoming rows are deduplicated on the key, last one wins: within a chunk before its file is
+written, and across chunks at the end (only files holding a superseded row are rewritten).
+Existing files are pruned by each key column's min/max, then their key columns alone are read
+and semi-joined with the incoming keys: a file with no hit stays, a file whose rows all match
+is dropped, any other file is rewritten without the matching rows. Everything lands in the
+load's single overwrite snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from functools import reduce
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    GreaterThanOrEqual,
+    LessThanOrEqual,
+)
+from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import DataScan, FileScanTask
+from pyiceberg.table.metadata import TableMetadata
+
+from floe_ingestion_dlt.iceberg._files import FileWriter, WrittenFile
+
+_POS = "__floe_pos"
+_FILE = "__floe_file"
+
+
+def dedupe(table: pa.Table, keys: Sequence[str]) -> tuple[pa.Table, int]:
+    """Keep the last row of each key, in input order.
+
+    Args:
+        table: Incoming rows.
+        keys: Primary-key columns.
+
+    Returns:
+        The deduplicated rows and how many were dropped.
+    """
+    n = table.num_rows
+    if n < 2:
+        return table, 0
+    indexed = table.select(list(keys)).append_column(_POS, pa.array(range(n), pa.int64()))
+    last = indexed.group_by(list(keys), use_threads=False).aggregate([(_POS, "max")])
+    if last.num_rows == n:
+        return table, 0
+    positions = pc.sort_indices(last[f"{_POS}_max"])
+    keep = pc.take(last[f"{_POS}_max"], positions)
+    return table.take(keep), n - last.num_rows
+
+
+class KeyIndex:
+    """The keys of every incoming row written so far, by file."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self._parts: list[pa.Table] = []
+
+    def add(self, file_no: int, table: pa.Table) -> None:
+        """Record the keys of one written file.
+
+        Args:
+            file_no: The file's number in the load.
+            table: The file's rows (already deduplicated).
+        """
+        n = table.num_rows
+        part = table.select(self.keys)
+        part = part.append_column(_FILE, pa.array([file_no] * n, pa.int32()))
+        part = part.append_column(_POS, pa.array(range(n), pa.int64()))
+        self._parts.append(part)
+
+    def resolve(self) -> tuple[pa.Table, dict[int, pa.Array]]:
+        """Find rows superseded by a later file and the final distinct incoming keys.
+
+        Returns:
+            ``(keys, losers)``: the distinct incoming keys, and per file number the row
+            positions to drop from it (empty when no key repeats across files).
+        """
+        if not self._parts:
+            return pa.table({}), {}
+        table = pa.concat_tables(self._parts)
+        self._parts = [table]
+        ordinal = pc.add(
+            pc.multiply(pc.cast(table[_FILE], pa.int64()), pa.scalar(1 << 32, pa.int64())),
+            table[_POS],
+        )
+        table = table.append_column("__floe_ord", ordinal)
+        winners = table.group_by(self.keys, use_threads=False).aggregate([("__floe_ord", "max")])
+        keys = winners.select(self.keys)
+        if winners.num_rows == table.num_rows:
+            return keys, {}
+        is_winner = pc.is_in(table["__floe_ord"], value_set=winners["__floe_ord_max"])
+        losers = table.filter(pc.invert(is_winner))
+        out: dict[int, pa.Array] = {}
+        for file_no in pc.unique(losers[_FILE]).to_pylist():
+            rows = losers.filter(pc.equal(losers[_FILE], file_no))
+            out[int(file_no)] = rows[_POS].combine_chunks()
+        return keys, out
+
+
+def _read(
+    metadata: TableMetadata, io: FileIO, task: FileScanTask, columns: Sequence[str] | None
+) -> pa.Table:
+    schema = metadata.schema()
+    projected = schema if columns is None else schema.select(*columns)
+    return ArrowScan(
+        table_metadata=metadata, io=io, projected_schema=projected, row_filter=AlwaysTrue()
+    ).to_table([task])
+
+
+def _without(table: pa.Table, positions: pa.Array) -> pa.Table:
+    everything = pa.array(range(table.num_rows), pa.int64())
+    return table.filter(pc.invert(pc.is_in(everything, value_set=positions)))
+
+
+def drop_rows(
+    writer: FileWriter,
+    metadata: TableMetadata,
+    io: FileIO,
+    written: WrittenFile,
+    positions: pa.Array,
+) -> Future[WrittenFile] | None:
+    """Rewrite an uncommitted file without the rows at ``positions``.
+
+    Args:
+        writer: The load's file writer (the old file is deleted through it).
+        metadata: The transaction's table metadata.
+        io: The table's FileIO.
+        written: The file to rewrite.
+        positions: Row positions to drop.
+
+    Returns:
+        The pending replacement, or None when no row is left.
+    """
+    task = FileScanTask(written.data_file)
+    kept = _without(_read(metadata, io, task, None), positions)
+    writer.delete(written.data_file.file_path)
+    if kept.num_rows == 0:
+        return None
+    return writer.submit(metadata, kept.to_batches())
+
+
+def _key_range(keys: pa.Table, names: Sequence[str]) -> BooleanExpression:
+    parts: list[BooleanExpression] = []
+    for name in names:
+        column = keys[name]
+        if not (
+            pa.types.is_integer(column.type)
+            or pa.types.is_string(column.type)
+            or pa.types.is_large_string(column.type)
+            or pa.types.is_date(column.type)
+        ):
+            continue
+        bounds = pc.min_max(column)
+        low: Any = bounds["min"].as_py()
+        high: Any = bounds["max"].as_py()
+        if low is None or high is None:
+            continue
+        parts.append(GreaterThanOrEqual(term=name, value=low))
+        parts.append(LessThanOrEqual(term=name, value=high))
+    if not parts:
+        return AlwaysTrue()
+    return reduce(And, parts)
+
+
+def delete_matching(
+    writer: FileWriter,
+    metadata: TableMetadata,
+    io: FileIO,
+    keys: pa.Table,
+    names: Sequence[str],
+) -> tuple[list[DataFile], list[Future[WrittenFile]], int]:
+    """Remove existing rows whose key is among ``keys`` (copy-on-write).
+
+    Args:
+        writer: The load's file writer (rewritten files go through it).
+        metadata: The transaction's table metadata (current schema and snapshot).
+        io: The table's FileIO.
+        keys: Distinct incoming keys (columns ``names``, table types).
+        names: Primary-key columns.
+
+    Returns:
+        ``(removed, rewritten, rows_deleted)``: files to delete from the table, pending
+        replacements, and how many existing rows the merge replaces.
+    """
+    if keys.num_rows == 0 or metadata.current_snapshot() is None:
+        return [], [], 0
+    scan = DataScan(table_metadata=metadata, io=io, row_filter=_key_range(keys, names))
+    removed: list[DataFile] = []
+    rewritten: list[Future[WrittenFile]] = []
+    deleted = 0
+    for task in scan.plan_files():
+        existing = _read(metadata, io, task, names)
+        if existing.num_rows == 0:
+            continue
+        existing = pa.table([existing[n].cast(keys[n].type) for n in names], names=list(names))
+        existing = existing.append_column(_POS, pa.array(range(existing.num_rows), pa.int64()))
+        hits = existing.join(keys, keys=list(names), join_type="left semi", use_threads=False)
+        if hits.num_rows == 0:
+            continue
+        removed.append(task.file)
+        deleted += hits.num_rows
+        if hits.num_rows < existing.num_rows:
+            kept = _without(_read(metadata, io, task, None), hits[_POS].combine_chunks())
+            rewritten.append(writer.submit(metadata, kept.to_batches()))
+    return removed, rewritten, deleted

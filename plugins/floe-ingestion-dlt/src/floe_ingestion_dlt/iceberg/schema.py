@@ -1,0 +1,468 @@
+"""Arrow types as Iceberg takes them, and the schema contract between a batch and a table.
+
+Type rule (applied to every incoming batch before it meets the table):
+
+============================================  ===============================================
+Arrow type from a source                      Iceberg column
+============================================  ===============================================
+bool                                          boolean
+int8 / int16 / int32, uint8 / uint16          int
+int64, uint32                                 long
+uint64                                        decimal(20, 0) (widened: every value fits)
+float16 / float32                             float
+float64                                       double
+decimal32/64/128(p, s), decimal256(p <= 38)   decimal(p, s): precision and scale kept
+decimal256 with p > 38                        rejected (Iceberg stops at 38 digits)
+string / large_string / string_view           string
+binary / large_binary / binary_view           binary
+fixed_size_binary(n)                          fixed(n)
+arrow.uuid extension                          string (canonical 8-4-4-4-12 text)
+arrow.json extension                          string (the JSON text)
+date32 / date64                               date
+time32 / time64                               time (microseconds; nanoseconds truncated)
+timestamp without zone (any unit)             timestamp (microseconds; ns truncated)
+timestamp with any zone (any unit)            timestamptz, normalised to UTC, microseconds
+dictionary<value>                             the value type (decoded)
+list / large_list / fixed_size_list<T>        list<T>
+struct<...>                                   struct<...> (field by field, same rules)
+map<K, V>                                     map<K, V>
+null (an all-null column)                     skipped until a batch brings a typed value
+duration / interval / union / ...             rejected, naming the column
+============================================  ===============================================
+
+JSON: sources hand JSON objects and arrays over as JSON text (strings); they stay strings, so
+every engine reads them (``json_extract`` in DuckDB/Trino, ``from_json`` in Spark). Arrow struct
+and list columns stay struct and list.
+
+Contracts compare the top-level columns of a batch with the table's (``SchemaContract``):
+``evolve`` adds new columns and applies safe promotions (int -> long, float -> double, decimal
+precision widening); ``freeze`` refuses new columns; ``discard_value`` drops them;
+``discard_row`` drops rows carrying a value in one. Any other type change is
+SCHEMA_CORRUPTION. Columns the batch lacks are filled with nulls. Every column is created
+optional (nullable), so later loads may omit it.
+"""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.io.pyarrow import _pyarrow_to_schema_without_ids, schema_to_pyarrow
+from pyiceberg.schema import Schema
+from pyiceberg.types import (
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    NestedField,
+)
+
+from floe_core import (
+    DestinationWriteError,
+    ErrorCode,
+    SchemaContract,
+    SchemaContractViolation,
+)
+
+__all__ = [
+    "ContractPlan",
+    "conform",
+    "iceberg_schema_of",
+    "normalize_batch",
+    "plan_contract",
+    "target_arrow_schema",
+]
+
+_UTC = "UTC"
+
+
+class _Unsupported(Exception):
+    def __init__(self, path: str, arrow_type: pa.DataType) -> None:
+        super().__init__(path)
+        self.path = path
+        self.arrow_type = arrow_type
+
+
+def _check_name(name: str, path: str) -> None:
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif "." in name:
+        problem = "contains '.', which Iceberg uses as its nested-field separator"
+    elif any(ord(ch) < 32 for ch in name):
+        problem = "contains a control character"
+    if problem is not None:
+        raise DestinationWriteError(
+            f"column {path!r} {problem}; rename it in the source (e.g. a SQL alias or the "
+            "source's column mapping) so the Iceberg table can take it",
+            code=ErrorCode.SCHEMA_CORRUPTION,
+            details={"column": path},
+        )
+
+
+def _target_type(arrow_type: pa.DataType, path: str) -> pa.DataType:
+    t = arrow_type
+    if isinstance(t, pa.ExtensionType):
+        if t.extension_name in ("arrow.uuid", "arrow.json"):
+            return pa.string()
+        return _target_type(t.storage_type, path)
+    if pa.types.is_dictionary(t):
+        return _target_type(t.value_type, path)
+    if pa.types.is_null(t) or pa.types.is_boolean(t):
+        return t
+    if pa.types.is_integer(t):
+        if t in (pa.int8(), pa.int16(), pa.uint8(), pa.uint16()):
+            return pa.int32()
+        if t == pa.uint32():
+            return pa.int64()
+        if t == pa.uint64():
+            return pa.decimal128(20, 0)
+        return t
+    if pa.types.is_float16(t):
+        return pa.float32()
+    if pa.types.is_floating(t):
+        return t
+    if pa.types.is_decimal(t):
+        if t.precision > 38:
+            raise _Unsupported(path, t)
+        return pa.decimal128(t.precision, t.scale)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_fixed_size_binary(t):
+        return t
+    if pa.types.is_date(t):
+        return pa.date32()
+    if pa.types.is_time(t):
+        return pa.time64("us")
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=_UTC if t.tz is not None else None)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        value = t.value_field
+        return pa.large_list(
+            pa.field(value.name, _target_type(value.type, f"{path}.element"), nullable=True)
+        )
+    if pa.types.is_map(t):
+        key = _target_type(t.key_type, f"{path}.key")
+        item = _target_type(t.item_type, f"{path}.value")
+        return pa.map_(key, pa.field("value", item, nullable=True))
+    if pa.types.is_struct(t):
+        fields = []
+        for child in t:
+            _check_name(child.name, f"{path}.{child.name}")
+            fields.append(pa.field(child.name, _target_type(child.type, f"{path}.{child.name}")))
+        return pa.struct(fields)
+    raise _Unsupported(path, t)
+
+
+def _has_null_type(t: pa.DataType) -> bool:
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_null_type(child.type) for child in t)
+    if pa.types.is_large_list(t):
+        return _has_null_type(t.value_type)
+    if pa.types.is_map(t):
+        return _has_null_type(t.key_type) or _has_null_type(t.item_type)
+    return False
+
+
+def _uuid_to_string(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    storage = column.storage if isinstance(column, pa.ExtensionArray) else column
+    if isinstance(storage, pa.ChunkedArray):
+        storage = storage.combine_chunks()
+        storage = storage.storage if isinstance(storage, pa.ExtensionArray) else storage
+    return pa.array(
+        [None if b is None else str(_uuid.UUID(bytes=b)) for b in storage.to_pylist()],
+        type=pa.large_string(),
+    )
+
+
+def _cast(column: pa.Array, target: pa.DataType, path: str) -> pa.Array:
+    source = column.type
+    if source == target:
+        return column
+    if isinstance(source, pa.ExtensionType) and source.extension_name == "arrow.uuid":
+        return _uuid_to_string(column)
+    if isinstance(column, pa.ExtensionArray):
+        column = column.storage
+        source = column.type
+    if pa.types.is_dictionary(source):
+        column = column.dictionary_decode()
+        source = column.type
+    # Timestamps and times lose sub-microsecond digits on purpose (Iceberg keeps microseconds).
+    lossy_time = (pa.types.is_timestamp(source) and source.unit == "ns") or (
+        pa.types.is_time(source) and source.unit == "ns"
+    )
+    try:
+        return pc.cast(column, target, safe=not lossy_time)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaContractViolation(
+            f"column {path!r}: cannot convert {source} to {target}: {exc}",
+            code=ErrorCode.SCHEMA_CORRUPTION,
+            details={"column": path},
+        ) from exc
+
+
+def normalize_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Convert a source batch to the types Iceberg takes (see the module docstring).
+
+    Columns whose type is null (all values null) are dropped; every column becomes nullable.
+
+    Args:
+        batch: The batch as a source produced it.
+
+    Returns:
+        The batch with Iceberg-ready Arrow types.
+
+    Raises:
+        DestinationWriteError: SCHEMA_CORRUPTION when a column name or type cannot be stored.
+    """
+    names = batch.schema.names
+    seen: set[str] = set()
+    fields: list[pa.Field] = []
+    columns: list[pa.Array] = []
+    for name, column in zip(names, batch.columns, strict=True):
+        _check_name(name, name)
+        if name in seen:
+            raise DestinationWriteError(
+                f"column {name!r} appears twice in the data; give the columns distinct names",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                details={"column": name},
+            )
+        seen.add(name)
+        try:
+            target = _target_type(column.type, name)
+        except _Unsupported as exc:
+            raise DestinationWriteError(
+                f"column {exc.path!r} has Arrow type {exc.arrow_type}, which Iceberg cannot store;"
+                " cast it in the source (e.g. to string or a number)",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                details={"column": exc.path, "arrow_type": str(exc.arrow_type)},
+            ) from None
+        if _has_null_type(target):
+            if pa.types.is_null(target):
+                continue
+            raise DestinationWriteError(
+                f"column {name!r} has a nested all-null part ({target}); its type is unknown",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                details={"column": name},
+            )
+        columns.append(_cast(column, target, name))
+        fields.append(pa.field(name, target, nullable=True))
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+
+
+def iceberg_schema_of(arrow_schema: pa.Schema) -> Schema:
+    """Return the Iceberg schema a new table gets for a normalised Arrow schema.
+
+    Args:
+        arrow_schema: A schema produced by :func:`normalize_batch`.
+
+    Returns:
+        The Iceberg schema (field ids assigned by the catalog on create).
+    """
+    return _pyarrow_to_schema_without_ids(arrow_schema)
+
+
+def target_arrow_schema(schema: Schema) -> pa.Schema:
+    """Return the Arrow schema data files of a table with ``schema`` are written with.
+
+    Args:
+        schema: The table's current Iceberg schema.
+
+    Returns:
+        The Arrow schema (no field-id metadata).
+    """
+    return schema_to_pyarrow(schema, include_field_ids=False)
+
+
+def _promotion(old: IcebergType, new: IcebergType) -> str:
+    """Classify writing ``new`` values into a column of type ``old``.
+
+    Returns ``same``, ``castable`` (old is wider: cast the incoming values), ``promote`` (the
+    column must widen, a safe Iceberg promotion) or ``incompatible``.
+    """
+    if old == new:
+        return "same"
+    if isinstance(old, LongType) and isinstance(new, IntegerType):
+        return "castable"
+    if isinstance(old, IntegerType) and isinstance(new, LongType):
+        return "promote"
+    if isinstance(old, DoubleType) and isinstance(new, FloatType):
+        return "castable"
+    if isinstance(old, FloatType) and isinstance(new, DoubleType):
+        return "promote"
+    if isinstance(old, DecimalType) and isinstance(new, DecimalType) and old.scale == new.scale:
+        return "castable" if new.precision <= old.precision else "promote"
+    if old.is_struct and new.is_struct:
+        return "castable"  # nested differences are resolved by name when conforming
+    if not old.is_primitive and type(old) is type(new):
+        return "castable"
+    return "incompatible"
+
+
+@dataclass
+class ContractPlan:
+    """What a batch needs before it can be written under the table's contract.
+
+    Attributes:
+        new_columns: Columns the table lacks (in batch order).
+        promotions: Existing columns that must widen (``evolve`` only).
+        evolve: True when the table schema must change (new columns or promotions).
+        drop: Columns to remove from the batch (``discard_value`` / ``discard_row``).
+        discard_rows_with: Columns whose non-null values make a row be dropped.
+    """
+
+    new_columns: list[str] = field(default_factory=list)
+    promotions: list[str] = field(default_factory=list)
+    evolve: bool = False
+    drop: list[str] = field(default_factory=list)
+    discard_rows_with: list[str] = field(default_factory=list)
+
+
+def plan_contract(
+    table_schema: Schema,
+    batch_schema: pa.Schema,
+    contract: SchemaContract,
+    *,
+    table: str,
+    contract_applies: bool = True,
+) -> ContractPlan:
+    """Compare a normalised batch with the table and decide what the contract allows.
+
+    Args:
+        table_schema: The table's current Iceberg schema.
+        batch_schema: The normalised batch's Arrow schema.
+        contract: The table's schema contract.
+        table: The table name, for messages.
+        contract_applies: False while the table is being created by this load (the first
+            load defines the schema: every contract evolves then).
+
+    Returns:
+        The plan.
+
+    Raises:
+        SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION), or a
+            type change that is not a safe promotion (SCHEMA_CORRUPTION).
+    """
+    incoming = iceberg_schema_of(batch_schema)
+    plan = ContractPlan()
+    existing = {f.name: f for f in table_schema.fields}
+    effective = contract if contract_applies else SchemaContract.EVOLVE
+    for new_field in incoming.fields:
+        old: NestedField | None = existing.get(new_field.name)
+        if old is None:
+            plan.new_columns.append(new_field.name)
+            continue
+        kind = _promotion(old.field_type, new_field.field_type)
+        if kind == "promote" and effective is not SchemaContract.EVOLVE:
+            kind = "castable"  # values are cast down safely; an overflow fails loudly later
+        if kind == "incompatible":
+            raise SchemaContractViolation(
+                f"table {table!r}, column {new_field.name!r}: the data has type "
+                f"{new_field.field_type} but the table has {old.field_type}; that is not a safe "
+                "promotion (int->long, float->double, wider decimal). Cast the column in the "
+                "source, or load into a new table",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                details={
+                    "table": table,
+                    "column": new_field.name,
+                    "table_type": str(old.field_type),
+                    "data_type": str(new_field.field_type),
+                },
+            )
+        if kind == "promote":
+            plan.promotions.append(new_field.name)
+    if plan.new_columns:
+        if effective is SchemaContract.FREEZE:
+            names = ", ".join(repr(n) for n in plan.new_columns)
+            raise SchemaContractViolation(
+                f"table {table!r} has schema_contract 'freeze' and the data brings new "
+                f"column(s) {names}; the table is unchanged. Add the columns to the table, or "
+                "set schema_contract to evolve, discard_value or discard_row",
+                details={"table": table, "new_columns": list(plan.new_columns)},
+            )
+        if effective is SchemaContract.DISCARD_VALUE:
+            plan.drop = list(plan.new_columns)
+        elif effective is SchemaContract.DISCARD_ROW:
+            plan.drop = list(plan.new_columns)
+            plan.discard_rows_with = list(plan.new_columns)
+    plan.evolve = effective is SchemaContract.EVOLVE and bool(plan.new_columns or plan.promotions)
+    return plan
+
+
+def discard(batch: pa.RecordBatch, plan: ContractPlan) -> tuple[pa.RecordBatch, int]:
+    """Apply ``discard_row`` / ``discard_value`` to a batch.
+
+    Args:
+        batch: The normalised batch.
+        plan: The plan from :func:`plan_contract`.
+
+    Returns:
+        The batch without the discarded columns (and rows), and how many rows were dropped.
+    """
+    dropped = 0
+    if plan.discard_rows_with:
+        keep = None
+        for name in plan.discard_rows_with:
+            is_null = pc.is_null(batch.column(name))
+            keep = is_null if keep is None else pc.and_(keep, is_null)
+        before = batch.num_rows
+        batch = batch.filter(keep)
+        dropped = before - batch.num_rows
+    if plan.drop:
+        batch = batch.drop_columns(plan.drop)
+    return batch, dropped
+
+
+def conform(batch: pa.RecordBatch, target: pa.Schema, *, table: str) -> pa.RecordBatch:
+    """Cast a normalised batch to the table's Arrow schema, filling missing columns with nulls.
+
+    Args:
+        batch: The normalised batch, already stripped of discarded columns.
+        target: :func:`target_arrow_schema` of the table.
+        table: The table name, for messages.
+
+    Returns:
+        A batch whose schema equals ``target``.
+
+    Raises:
+        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not fit the column.
+    """
+    if batch.schema.equals(target):
+        return batch
+    present = set(batch.schema.names)
+    columns: list[pa.Array] = []
+    for target_field in target:
+        if target_field.name in present:
+            columns.append(
+                _cast(
+                    batch.column(target_field.name),
+                    target_field.type,
+                    f"{table}.{target_field.name}",
+                )
+            )
+        else:
+            columns.append(pa.nulls(batch.num_rows, type=target_field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+def key_columns_missing(schema: pa.Schema, keys: Sequence[str]) -> list[str]:
+    """Return the primary-key columns a schema lacks.
+
+    Args:
+        schema: An Arrow schema.
+        keys: The primary-key column names.
+
+    Returns:
+        The missing names, in key order.
+    """
+    names = set(schema.names)
+    return [k for k in keys if k not in names]
