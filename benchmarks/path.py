@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -233,6 +234,12 @@ def run_step(step: Step, conn: Any) -> None:
     work = Path(step.workdir)
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)
+    # the tools' logs (structlog, dlt, native libraries) go to a file, not into the table
+    log = work / f"{step.path}.log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
     # dlt reads these on every access: keep its state and config lookups in the work folder
     os.environ["DLT_DATA_DIR"] = str(work / "dlt_data")
     os.environ["DLT_PROJECT_DIR"] = str(work)
@@ -243,6 +250,8 @@ def run_step(step: Step, conn: Any) -> None:
     except BaseException as exc:
         out.error = f"{type(exc).__name__}: {exc}".strip()[:2000]
         out.details["traceback"] = traceback.format_exc()[-4000:]
+        sys.stdout.flush()
+        out.details["log_tail"] = log.read_text(errors="replace")[-2000:]
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out.maxrss_kib = max(own, kids)
