@@ -138,8 +138,13 @@ class AirbyteConfig(BaseModel):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError(
-                f"base_url {value!r} must start with http:// or https:// "
+                "base_url must start with http:// or https:// "
                 f"(Cloud: {AIRBYTE_CLOUD_URL}; self-managed: http://HOST:8000/api/public/v1)"
+            )
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "base_url must not carry credentials (user:password@host); "
+                "use username/password or secret_refs"
             )
         return value
 

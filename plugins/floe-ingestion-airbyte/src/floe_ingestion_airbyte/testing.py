@@ -238,6 +238,7 @@ class FakeAirbyte:
         self.jobs: dict[int, FakeJob] = {}
         self.tokens: dict[str, float] = {}
         self.requests: list[httpx.Request] = []
+        self.responses: list[httpx.Response] = []
         self._injections: list[_Injection] = []
         self._job_ids = itertools.count(1234)
         self._token_ids = itertools.count(1)
@@ -377,7 +378,7 @@ class FakeAirbyte:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else path
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request.
+        """Answer one request, recording both in :attr:`requests` and :attr:`responses`.
 
         Args:
             request: The request.
@@ -386,6 +387,11 @@ class FakeAirbyte:
             The response.
         """
         self.requests.append(request)
+        response = self._answer(request)
+        self.responses.append(response)
+        return response
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         path = self._path(request)
         for injection in self._injections:
             if (
