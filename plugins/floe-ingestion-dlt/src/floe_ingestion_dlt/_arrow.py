@@ -97,7 +97,7 @@ def _conform(table: pa.Table, previous: pa.Schema | None) -> pa.Table:
 
 
 def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
-    """Convert a resource's items into Arrow tables of at most about ``batch_rows`` rows.
+    """Convert a resource's items into Arrow tables; dict rows are chunked by ``batch_rows``.
 
     Args:
         items: What iterating a dlt resource yields: Arrow tables/batches, dicts, or lists of
@@ -112,8 +112,8 @@ def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
 
     def flush() -> pa.Table:
         nonlocal buffer, schema
-        table = _conform(_rows_to_table(buffer), schema)
-        buffer = []
+        table = _conform(_rows_to_table(buffer[:batch_rows]), schema)
+        buffer = buffer[batch_rows:]
         schema = table.schema
         return table
 
@@ -121,7 +121,7 @@ def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
         if isinstance(item, pa.RecordBatch):
             item = pa.Table.from_batches([item])
         if isinstance(item, pa.Table):
-            if buffer:
+            while buffer:
                 yield flush()
             if item.num_rows:
                 table = _flatten_nested(item)
@@ -132,7 +132,7 @@ def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
             buffer.append(item)
         else:
             buffer.extend(item)
-        if len(buffer) >= batch_rows:
+        while len(buffer) >= batch_rows:
             yield flush()
-    if buffer:
+    while buffer:
         yield flush()

@@ -237,7 +237,7 @@ class DltIngestionPlugin(IngestionPlugin):
             current.set_attribute("ingestion.bytes_written", result.bytes_written)
             current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
             log.info(
-                "load_committed",
+                "run_finished",
                 source=config.name,
                 rows=result.rows_loaded,
                 bytes=result.bytes_written,

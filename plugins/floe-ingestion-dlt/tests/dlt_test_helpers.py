@@ -1,0 +1,94 @@
+"""Helpers shared by the dlt plugin tests (imported by name: the tests folder is on sys.path)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_sqlite(path: Path, rows: int, *, start: int = 0) -> Path:
+    """Create (or extend) ``orders``: id, amount numeric(12,2), updated_at (+1 min per id), note."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, amount NUMERIC(12, 2), "
+            "updated_at TIMESTAMP NOT NULL, note TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO orders (id, amount, updated_at, note) VALUES (?, ?, ?, ?)",
+            [
+                (i, f"{i}.25", str(datetime(2024, 1, 1) + timedelta(minutes=i)), f"n{i}")
+                for i in range(start, start + rows)
+            ],
+        )
+    return path
+
+
+# --- a REST API served on 127.0.0.1 -------------------------------------------------------
+
+
+@dataclass
+class Api:
+    """A paginated JSON API: GET /items?page=N returns {items, next}; records requests."""
+
+    base_url: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 3
+    requests: list[str] = field(default_factory=list)
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+
+
+def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            api.requests.append(self.path)
+            if api.token is not None and self.headers.get("Authorization") != f"Bearer {api.token}":
+                self._send(401, {"error": "unauthorized"})
+                return
+            if api.status != 200:
+                self._send(api.status, {"error": "nope"}, api.headers)
+                return
+            url = urlparse(self.path)
+            if url.path != "/items":
+                self._send(404, {"error": "no such endpoint"})
+                return
+            query = parse_qs(url.query)
+            page = int(query.get("page", ["1"])[0])
+            since = query.get("since", [None])[0]
+            items = [i for i in api.items if since is None or i["updated_at"] >= since]
+            chunk = items[(page - 1) * api.page_size : page * api.page_size]
+            more = page * api.page_size < len(items)
+            nxt = f"{api.base_url}/items?page={page + 1}" if more else None
+            if since is not None and nxt is not None:
+                nxt += f"&since={since}"
+            self._send(200, {"items": chunk, "next": nxt})
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

@@ -1,0 +1,149 @@
+"""Per-source config validation happens at create_pipeline time and names source, field and fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from floe_core import ErrorCategory, ErrorCode, IngestionConfig, PipelineConfigurationError
+from floe_ingestion_dlt import DltIngestionPlugin, DltPluginConfig
+
+
+def _config(source_type: str, source_config: dict[str, Any], **kw: Any) -> IngestionConfig:
+    return IngestionConfig(
+        name="src",
+        source_type=source_type,
+        source_config=source_config,
+        destination_table=kw.pop("destination_table", "bronze.t"),
+        **kw,
+    )
+
+
+def _error(config: IngestionConfig) -> PipelineConfigurationError:
+    with pytest.raises(PipelineConfigurationError) as info:
+        DltIngestionPlugin().create_pipeline(config)
+    assert info.value.category is ErrorCategory.CONFIGURATION
+    return info.value
+
+
+def test_plugin_identity() -> None:
+    plugin = DltIngestionPlugin()
+    assert plugin.name == "dlt"
+    assert plugin.is_external is False
+    assert plugin.list_available_sources() == ["filesystem", "rest_api", "sql_database"]
+    assert plugin.get_config_schema() is DltPluginConfig
+    assert plugin.floe_api_version == "1.0"
+
+
+def test_plugin_config_is_validated() -> None:
+    assert DltIngestionPlugin({"batch_rows": 10}).settings.batch_rows == 10
+    with pytest.raises(PipelineConfigurationError, match="sql_backend"):
+        DltIngestionPlugin({"sql_backend": "pandas"})
+
+
+def test_unknown_field_names_source_field_and_fix() -> None:
+    err = _error(_config("sql_database", {"connection_string": "sqlite://", "tabels": ["a"]}))
+    assert err.code is ErrorCode.INVALID_CONFIG
+    assert "'src'" in err.message
+    assert "'tabels'" in err.message
+    assert "did you mean 'tables'" in err.message
+
+
+def test_unknown_source_type_lists_implemented_ones() -> None:
+    err = _error(_config("sql_databse", {}))
+    assert "did you mean 'sql_database'" in err.message
+    assert "filesystem, rest_api, sql_database" in err.message
+
+
+def test_sql_needs_one_way_to_connect() -> None:
+    err = _error(_config("sql_database", {"tables": ["a"]}))
+    assert "connection_string" in err.message
+
+
+def test_sql_one_table_destination_with_several_tables_is_rejected() -> None:
+    err = _error(_config("sql_database", {"connection_string": "sqlite://", "tables": ["a", "b"]}))
+    assert "bronze.*" in err.message
+    err = _error(_config("sql_database", {"connection_string": "sqlite://"}))
+    assert "all tables" in err.message
+
+
+def test_sql_malformed_url_does_not_echo_it() -> None:
+    err = _error(
+        _config("sql_database", {"connection_string": "::not a url s3cret", "tables": ["a"]})
+    )
+    assert "connection_string" in err.message
+    assert "s3cret" not in err.message
+
+
+def test_sql_url_password_from_secret_and_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe_ingestion_dlt._config import SqlDatabaseSourceConfig, parse_source_config
+    from floe_ingestion_dlt._sql import sql_url
+
+    monkeypatch.setenv("FLOE_T_HOST", "127.0.0.1")
+    monkeypatch.setenv("PG_PW", "p@ss word")
+    config = IngestionConfig(
+        name="pg",
+        source_type="sql_database",
+        source_config={
+            "credentials": {
+                "drivername": "postgresql",
+                "host": "${FLOE_T_HOST}",
+                "port": 5432,
+                "username": "u",
+                "database": "d",
+            },
+            "tables": ["t"],
+        },
+        destination_table="bronze.t",
+        secret_refs={"credentials.password": "env:PG_PW"},
+        secrets={"credentials.password": "p@ss word"},
+    )
+    source = parse_source_config(config)
+    assert isinstance(source, SqlDatabaseSourceConfig)
+    url = sql_url(source, "pg")
+    assert url.password == "p@ss word"
+    assert url.host == "127.0.0.1"
+    assert url.drivername.startswith("postgresql+")
+    assert "p@ss" not in repr(DltIngestionPlugin().create_pipeline(config))
+
+
+def test_unset_variable_is_secret_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLOE_NOPE", raising=False)
+    err = _error(_config("sql_database", {"connection_string": "${FLOE_NOPE}", "tables": ["a"]}))
+    assert err.code is ErrorCode.SECRET_NOT_FOUND
+    assert "FLOE_NOPE" in err.message
+
+
+def test_filesystem_format_inferred_or_required(tmp_path: Any) -> None:
+    plugin = DltIngestionPlugin()
+    ok = plugin.create_pipeline(
+        _config("filesystem", {"bucket_url": str(tmp_path), "file_glob": "*.jsonl"})
+    )
+    assert ok.source.file_format == "jsonl"  # type: ignore[attr-defined]
+    err = _error(_config("filesystem", {"bucket_url": str(tmp_path), "file_glob": "*"}))
+    assert "format" in err.message
+    err = _error(_config("filesystem", {"bucket_url": str(tmp_path), "format": "xml"}))
+    assert "format" in err.message
+
+
+def test_rest_api_config_is_validated_by_dlt_at_create_time() -> None:
+    err = _error(
+        _config(
+            "rest_api",
+            {
+                "client": {"base_url": "http://127.0.0.1:1/", "paginator": {"type": "no_such"}},
+                "resources": ["items"],
+            },
+        )
+    )
+    assert "rest_api" in err.message
+    err = _error(_config("rest_api", {"client": {"base_url": "http://x"}, "resources": []}))
+    assert "resources" in err.message
+
+
+def test_rest_api_several_resources_need_wildcard_destination() -> None:
+    source = {"client": {"base_url": "http://127.0.0.1:1/"}, "resources": ["a", "b"]}
+    err = _error(_config("rest_api", source))
+    assert "bronze.*" in err.message
+    DltIngestionPlugin().create_pipeline(_config("rest_api", source, destination_table="bronze.*"))
