@@ -86,6 +86,8 @@ class FileWriter:
 
     def _write(self, metadata: TableMetadata, task: WriteTask, rows: int) -> WrittenFile:
         (data_file,) = list(write_file(self._io, metadata, iter([task])))
+        if not hasattr(data_file, "_spec_id"):  # needed to read the file back before commit
+            data_file.spec_id = metadata.default_spec_id
         task.record_batches.clear()  # release the rows as soon as they are on storage
         return WrittenFile(data_file=data_file, rows=rows)
 

@@ -309,13 +309,21 @@ class _Load:
     def _buffer(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        self.buffer.append(batch)
-        self.buffer_bytes += batch.nbytes
-        self.buffer_rows += batch.num_rows
-        if self.buffer_bytes >= self.target_file_bytes or (
-            self.target_file_rows is not None and self.buffer_rows >= self.target_file_rows
-        ):
-            self.flush()
+        row_bytes = max(1.0, batch.nbytes / batch.num_rows)
+        while batch.num_rows > 0:
+            room_rows = int((self.target_file_bytes - self.buffer_bytes) / row_bytes)
+            if self.target_file_rows is not None:
+                room_rows = min(room_rows, self.target_file_rows - self.buffer_rows)
+            room_rows = max(1, room_rows)
+            piece = batch if batch.num_rows <= room_rows else batch.slice(0, room_rows)
+            batch = batch.slice(piece.num_rows)
+            self.buffer.append(piece)
+            self.buffer_bytes += int(piece.num_rows * row_bytes)
+            self.buffer_rows += piece.num_rows
+            if self.buffer_bytes >= self.target_file_bytes or (
+                self.target_file_rows is not None and self.buffer_rows >= self.target_file_rows
+            ):
+                self.flush()
 
     def flush(self) -> None:
         if not self.buffer:

