@@ -1,0 +1,232 @@
+"""OpenLineage run events for every load: START, then COMPLETE or FAIL.
+
+Job: ``ingestion.<source>`` in the configured namespace (``floe`` by default), with a
+``jobType`` facet (``BATCH`` / ``FLOE`` / ``INGESTION``). Outputs: the destination tables as
+datasets named ``namespace.table`` in the catalog's dataset namespace (:func:`dataset_namespace`),
+with ``outputStatistics`` (rows, bytes) on COMPLETE. FAIL carries the standard ``errorMessage``
+facet and a custom ``ingestionError`` run facet::
+
+    {"code": "SOURCE_UNAVAILABLE", "category": "TRANSIENT", "message": "...", "retryable": true}
+
+Lineage is off unless ``observability.lineage.enabled``; the transport is any openlineage-python
+transport config (``http``, ``file``, ``console``, ``kafka``, ...). Emitting never breaks a load:
+a transport failure is logged and dropped. This module imports openlineage-python, so the runner
+imports it only when lineage is enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import attr
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import (
+    OutputDatasetFacet,
+    RunFacet,
+    error_message_run,
+    job_type_job,
+    output_statistics_output_dataset,
+)
+from openlineage.client.uuid import generate_new_uuid
+
+from floe_core.catalog import CatalogConfig
+from floe_core.ingestion import IngestionConfig, IngestionResult
+from floe_core.log import get_logger
+from floe_core.manifest import LineageConfig
+
+__all__ = ["PRODUCER", "IngestionErrorRunFacet", "LineageEmitter", "dataset_namespace"]
+
+PRODUCER = "https://github.com/floe-dev/floe-ingestion"
+"""The ``producer`` URI of every event and facet floe emits."""
+
+_log = get_logger("floe_core.lineage")
+
+
+@attr.define
+class IngestionErrorRunFacet(RunFacet):
+    """Why a load failed, in floe's taxonomy (the first error of the result)."""
+
+    code: str
+    category: str
+    message: str
+    retryable: bool
+    _additional_skip_redact: ClassVar[list[str]] = ["code", "category", "retryable"]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/blob/main/spec/IngestionErrorRunFacet.json"
+
+
+def dataset_namespace(catalog: CatalogConfig) -> str:
+    """Return the OpenLineage dataset namespace of a catalog's tables.
+
+    A REST catalog is named by its URI; a SQL catalog by its warehouse location (``file://``
+    for a local folder). Any user:password in a URL is dropped.
+
+    Args:
+        catalog: The catalog.
+
+    Returns:
+        e.g. ``http://127.0.0.1:8181/catalog`` or ``file:///srv/warehouse``.
+    """
+    location = catalog.uri if catalog.type == "rest" else catalog.warehouse
+    if not location:
+        return f"iceberg://{catalog.name}"
+    if "://" not in location:
+        return f"file://{location}"
+    parts = urlsplit(location)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class LineageEmitter:
+    """Emits a START and a COMPLETE/FAIL event per load.
+
+    Args:
+        namespace: The OpenLineage job namespace.
+        catalog: The catalog the outputs live in (names the dataset namespace).
+        client: An OpenLineage client; built from ``transport`` when None.
+        transport: An openlineage-python transport config; the client's own configuration
+            (``OPENLINEAGE_URL``, ``openlineage.yml``) when None.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "floe",
+        catalog: CatalogConfig | None = None,
+        client: OpenLineageClient | None = None,
+        transport: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.catalog = catalog if catalog is not None else CatalogConfig.embedded()
+        if client is None:
+            config = {"transport": dict(transport)} if transport is not None else None
+            client = OpenLineageClient(config=config)
+        self.client = client
+
+    @classmethod
+    def from_config(cls, config: LineageConfig, catalog: CatalogConfig) -> LineageEmitter:
+        """Build an emitter from the manifest's ``observability.lineage``.
+
+        Args:
+            config: The lineage settings.
+            catalog: The platform catalog.
+
+        Returns:
+            The emitter.
+        """
+        return cls(namespace=config.namespace, catalog=catalog, transport=config.transport)
+
+    def start(self, config: IngestionConfig) -> str:
+        """Emit START for a load of ``config``.
+
+        Args:
+            config: The source about to load.
+
+        Returns:
+            The run id, for :meth:`finish`.
+        """
+        run_id = str(generate_new_uuid())
+        self._emit(RunState.START, run_id, config, outputs=self._outputs(config, None))
+        return run_id
+
+    def finish(self, run_id: str, config: IngestionConfig, result: IngestionResult) -> None:
+        """Emit COMPLETE (success) or FAIL (with the ``ingestionError`` facet).
+
+        Args:
+            run_id: What :meth:`start` returned.
+            config: The source.
+            result: The final result.
+        """
+        outputs = self._outputs(config, result)
+        if result.success:
+            self._emit(RunState.COMPLETE, run_id, config, outputs=outputs)
+            return
+        facets: dict[str, RunFacet] = {}
+        if result.errors:
+            first = result.errors[0]
+            facets["ingestionError"] = IngestionErrorRunFacet(
+                code=str(first.code),
+                category=str(first.category),
+                message=first.message,
+                retryable=first.retryable,
+                producer=PRODUCER,
+            )
+            facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+                message=f"[{first.category}/{first.code}] {first.message}",
+                programmingLanguage="python",
+                producer=PRODUCER,
+            )
+        self._emit(RunState.FAIL, run_id, config, outputs=outputs, run_facets=facets)
+
+    def close(self) -> None:
+        """Flush and close the transport."""
+        try:
+            self.client.close(timeout=5.0)
+        except Exception as exc:
+            _log.warning("lineage_close_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _outputs(
+        self, config: IngestionConfig, result: IngestionResult | None
+    ) -> list[OutputDataset]:
+        namespace = dataset_namespace(self.catalog)
+        if result is not None and result.tables:
+            return [
+                OutputDataset(
+                    namespace=namespace,
+                    name=table.table,
+                    outputFacets=_statistics(table.rows_loaded, table.bytes_written),
+                )
+                for table in result.tables
+            ]
+        if config.table is None:
+            return []  # 'namespace.*': the tables are known only from the result
+        return [OutputDataset(namespace=namespace, name=config.destination_table)]
+
+    def _emit(
+        self,
+        state: RunState,
+        run_id: str,
+        config: IngestionConfig,
+        *,
+        outputs: list[OutputDataset],
+        run_facets: dict[str, RunFacet] | None = None,
+    ) -> None:
+        job_type = job_type_job.JobTypeJobFacet(
+            processingType="BATCH", integration="FLOE", jobType="INGESTION", producer=PRODUCER
+        )
+        event = RunEvent(
+            eventType=state,
+            eventTime=datetime.now(UTC).isoformat(),
+            run=Run(runId=run_id, facets=run_facets or {}),
+            job=Job(
+                namespace=self.namespace,
+                name=f"ingestion.{config.name}",
+                facets={"jobType": job_type},
+            ),
+            outputs=outputs,
+            producer=PRODUCER,
+        )
+        try:
+            self.client.emit(event)
+        except Exception as exc:
+            _log.warning(
+                "lineage_emit_failed",
+                source=config.name,
+                event_type=str(state.value),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+
+def _statistics(rows: int, size: int) -> dict[str, OutputDatasetFacet]:
+    return {
+        "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+            rowCount=rows, size=size, producer=PRODUCER
+        )
+    }

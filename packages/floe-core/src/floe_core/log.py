@@ -1,0 +1,122 @@
+"""Structured logs: an event name plus keyword fields, JSON by default, secrets redacted.
+
+::
+
+    log = get_logger(__name__)
+    log.info("load_committed", source="orders", table="bronze.orders", rows=1200)
+
+:func:`configure_logging` sets the format (``json`` one object per line, or ``console`` for
+people) and level, from ``observability.logs``. Every event passes :func:`redact_secrets`, which
+masks :class:`~pydantic.SecretStr` values, values under keys that look like secrets (password,
+token, secret, credential, api key, access key, authorization; nested mappings too) and the
+password in URLs such as ``postgresql://user:pass@host/db``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+from pydantic import SecretBytes, SecretStr
+
+__all__ = ["REDACTED", "configure_logging", "get_logger", "redact_secrets"]
+
+REDACTED = "**********"
+"""What a secret value is replaced with."""
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd)?$|passphrase|token|secret|credential|api[_-]?key|access[_-]?key|"
+    r"authorization|private[_-]?key|^auth$|^dsn$",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?P<tail>@)")
+
+
+def _is_secret_key(key: Any) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<tail>", value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _is_secret_key(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor that masks secrets in every field of an event.
+
+    Args:
+        logger: The wrapped logger (unused).
+        method_name: The log method (unused).
+        event_dict: The event.
+
+    Returns:
+        The event with secret values replaced by :data:`REDACTED`.
+    """
+    for key, value in list(event_dict.items()):
+        event_dict[key] = REDACTED if _is_secret_key(key) else _redact(value)
+    return event_dict
+
+
+def configure_logging(
+    format: Literal["json", "console"] = "json",
+    level: str = "INFO",
+    *,
+    stream: TextIO | None = None,
+) -> None:
+    """Configure structlog for floe (process-wide).
+
+    Args:
+        format: ``json`` (one object per line) or ``console`` (human-readable).
+        level: Minimum level name (``DEBUG`` ... ``CRITICAL``).
+        stream: Where to write; standard error by default.
+    """
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None, **fields: Any) -> Any:
+    """Return a lazy structlog logger bound to ``logger_name=name`` and ``fields``.
+
+    The logger follows the configuration current when it logs, so module-level loggers pick up
+    a later :func:`configure_logging`.
+
+    Args:
+        name: Usually ``__name__``.
+        **fields: Fields added to every event.
+
+    Returns:
+        A bound logger: ``log.info("event_name", key=value)``.
+    """
+    initial = {"logger_name": name, **fields} if name else fields
+    return structlog.get_logger(**initial)

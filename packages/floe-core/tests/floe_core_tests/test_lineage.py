@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from openlineage.client import OpenLineageClient
+from openlineage.client.serde import Serde
+from openlineage.client.transport import Transport
+
+from floe_core import (
+    CatalogConfig,
+    ErrorCategory,
+    ErrorCode,
+    ErrorDetail,
+    IngestionConfig,
+    IngestionResult,
+    TableResult,
+)
+from floe_core.lineage import LineageEmitter, dataset_namespace
+from floe_core.manifest import LineageConfig
+
+
+class ListTransport(Transport):
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, event: Any) -> None:
+        self.events.append(json.loads(Serde.to_json(event)))
+
+
+class BrokenTransport(Transport):
+    kind = "broken"
+
+    def emit(self, event: Any) -> None:
+        raise ConnectionError("lineage backend down")
+
+
+CONFIG = IngestionConfig(name="orders", source_type="memory", destination_table="bronze.orders")
+CATALOG = CatalogConfig(type="rest", uri="http://user:pw@127.0.0.1:8181/catalog", name="lake")
+
+
+def emitter(transport: Transport) -> LineageEmitter:
+    client = OpenLineageClient(transport=transport)
+    return LineageEmitter(namespace="prod", catalog=CATALOG, client=client)
+
+
+def test_start_and_complete_with_outputs_and_statistics() -> None:
+    transport = ListTransport()
+    lineage = emitter(transport)
+    run_id = lineage.start(CONFIG)
+    result = IngestionResult(
+        source="orders",
+        success=True,
+        rows_loaded=12,
+        bytes_written=4096,
+        tables=[TableResult(table="bronze.orders", rows_loaded=12, bytes_written=4096)],
+    )
+    lineage.finish(run_id, CONFIG, result)
+    start, complete = transport.events
+    assert [start["eventType"], complete["eventType"]] == ["START", "COMPLETE"]
+    assert start["run"]["runId"] == complete["run"]["runId"] == run_id
+    assert start["job"]["namespace"] == "prod" and start["job"]["name"] == "ingestion.orders"
+    assert start["job"]["facets"]["jobType"]["jobType"] == "INGESTION"
+    [planned] = start["outputs"]
+    assert (planned["namespace"], planned["name"]) == (
+        "http://127.0.0.1:8181/catalog",
+        "bronze.orders",
+    )
+    [output] = complete["outputs"]
+    assert output["namespace"] == "http://127.0.0.1:8181/catalog"  # no user:password
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 12
+    assert output["outputFacets"]["outputStatistics"]["size"] == 4096
+    assert "ingestionError" not in complete["run"]["facets"]
+
+
+def test_fail_carries_ingestion_error_facet() -> None:
+    transport = ListTransport()
+    lineage = emitter(transport)
+    run_id = lineage.start(CONFIG)
+    error = ErrorDetail(
+        code=ErrorCode.AUTH_FAILED,
+        category=ErrorCategory.PERMANENT,
+        message="password authentication failed for user app",
+        retryable=False,
+    )
+    lineage.finish(run_id, CONFIG, IngestionResult(source="orders", success=False, errors=[error]))
+    fail = transport.events[-1]
+    assert fail["eventType"] == "FAIL"
+    facet = fail["run"]["facets"]["ingestionError"]
+    assert {k: facet[k] for k in ("code", "category", "message", "retryable")} == {
+        "code": "AUTH_FAILED",
+        "category": "PERMANENT",
+        "message": "password authentication failed for user app",
+        "retryable": False,
+    }
+    assert facet["_schemaURL"].endswith("IngestionErrorRunFacet.json")
+    assert "AUTH_FAILED" in fail["run"]["facets"]["errorMessage"]["message"]
+    assert [o["name"] for o in fail["outputs"]] == ["bronze.orders"]
+
+
+def test_wildcard_destination_has_no_output_until_tables_are_known() -> None:
+    transport = ListTransport()
+    config = CONFIG.model_copy(update={"destination_table": "bronze.*"})
+    emitter(transport).start(config)
+    assert transport.events[0]["outputs"] == []
+
+
+def test_file_transport_from_config(tmp_path: Path) -> None:
+    target = tmp_path / "lineage.jsonl"
+    config = LineageConfig(
+        enabled=True,
+        namespace="floe",
+        transport={"type": "file", "log_file_path": str(target), "append": True},
+    )
+    lineage = LineageEmitter.from_config(config, CatalogConfig.embedded(tmp_path / "wh"))
+    run_id = lineage.start(CONFIG)
+    lineage.finish(run_id, CONFIG, IngestionResult(source="orders", success=True))
+    lineage.close()
+    events = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[0]["outputs"][0]["namespace"] == f"file://{(tmp_path / 'wh').absolute()}"
+
+
+def test_emit_failure_never_raises() -> None:
+    lineage = emitter(BrokenTransport())
+    run_id = lineage.start(CONFIG)
+    lineage.finish(run_id, CONFIG, IngestionResult(source="orders", success=True))
+
+
+def test_dataset_namespace_rules() -> None:
+    assert dataset_namespace(CatalogConfig(warehouse="s3://bucket/wh")) == "s3://bucket/wh"
+    assert dataset_namespace(CatalogConfig()) == "iceberg://floe"
+    assert dataset_namespace(CatalogConfig(warehouse="/srv/wh")) == "file:///srv/wh"
