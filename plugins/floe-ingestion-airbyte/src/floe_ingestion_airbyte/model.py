@@ -173,7 +173,8 @@ class Problem(BaseModel):
         if self.title and " " not in self.title.strip():
             return self.title.strip().lower()
         if self.type:
-            return self.type.rsplit("#", 1)[-1].rsplit("/", 1)[-1].lower()
+            fragment = self.type.rsplit("#", 1)[-1].rsplit("/", 1)[-1].lower()
+            return re.sub(r"^\d+-", "", fragment)  # "#409-state-conflict"
         return (self.title or "").strip().lower()
 
     @property
