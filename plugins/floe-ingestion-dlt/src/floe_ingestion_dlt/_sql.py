@@ -163,6 +163,7 @@ def build_sql_extracts(
             backend=backend,
             reflection_level=source.reflection_level,
             backend_kwargs=backend_kwargs,
+            type_adapter_callback=_adapt_type,
         )
         resources = list(dlt_source.resources.values())
         if not resources:
@@ -204,6 +205,23 @@ def build_sql_extracts(
                     details={"field": "primary_key", "table": extract.name},
                 )
     return extracts, engine
+
+
+def _adapt_type(sql_type: Any) -> Any:
+    """Give dlt a type hint where it has none or the default would overflow.
+
+    - ``BIGINT UNSIGNED`` (MySQL/MariaDB) holds values above int64: decimal(20, 0).
+    - Floats (SQLAlchemy 2.1 no longer derives ``Float`` from ``Numeric``, so dlt 1.31 does not
+      recognise ``DOUBLE``/``REAL``): a float-returning numeric, which dlt maps to ``double``,
+      so an all-NULL first chunk still gets its type.
+    """
+    import sqlalchemy as sa
+
+    if isinstance(sql_type, sa.BigInteger) and getattr(sql_type, "unsigned", False):
+        return sa.Numeric(20, 0)
+    if isinstance(sql_type, sa.Float) and not isinstance(sql_type, sa.Numeric):
+        return sa.Numeric(asdecimal=False)
+    return sql_type
 
 
 def _reflected_key(resource: Any) -> tuple[str, ...]:
