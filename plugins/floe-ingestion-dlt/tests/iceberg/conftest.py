@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from floe_core import CatalogConfig
 from pyiceberg.catalog import Catalog
 
+from floe_core import CatalogConfig
 from floe_ingestion_dlt.iceberg import load_catalog
 
 _KEY = "floetestaccess"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from floe_core import CatalogConfig, WriteMode
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, ValidationException
 
+from floe_core import CatalogConfig, WriteMode
 from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
 
 

@@ -107,7 +107,7 @@ def _check_name(name: str, path: str) -> None:
 
 def _target_type(arrow_type: pa.DataType, path: str) -> pa.DataType:
     t = arrow_type
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         if t.extension_name in ("arrow.uuid", "arrow.json"):
             return pa.string()
         return _target_type(t.storage_type, path)
@@ -188,7 +188,7 @@ def _cast(column: pa.Array, target: pa.DataType, path: str) -> pa.Array:
     source = column.type
     if source == target:
         return column
-    if isinstance(source, pa.ExtensionType) and source.extension_name == "arrow.uuid":
+    if isinstance(source, pa.BaseExtensionType) and source.extension_name == "arrow.uuid":
         return _uuid_to_string(column)
     if isinstance(column, pa.ExtensionArray):
         column = column.storage

@@ -1,0 +1,202 @@
+"""Schema contracts (dlt's meaning) and the names/types the table refuses."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+
+from floe_core import (
+    DestinationWriteError,
+    ErrorCategory,
+    ErrorCode,
+    PipelineConfigurationError,
+    SchemaContract,
+    SchemaContractViolation,
+    WriteMode,
+)
+from floe_ingestion_dlt.iceberg import TableWrite, write_table
+
+
+def _seed(catalog: Catalog, table: str) -> int:
+    result = write_table(
+        catalog,
+        TableWrite(table, WriteMode.APPEND),
+        [pa.table({"id": pa.array([1, 2], pa.int32()), "name": ["a", "b"]})],
+    )
+    assert result.snapshot_id is not None
+    return result.snapshot_id
+
+
+def _rows(catalog: Catalog, table: str) -> list[dict[str, object]]:
+    rows = catalog.load_table(table).scan().to_arrow().to_pylist()
+    return sorted(rows, key=lambda r: (r["id"] is None, r["id"] or 0))
+
+
+NEW = pa.table({"id": [3, 4], "name": ["c", "d"], "extra": [None, "x"]})
+
+
+def test_evolve_adds_columns_and_promotes_int_to_long(catalog: Catalog, table_name: str) -> None:
+    _seed(catalog, table_name)
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.EVOLVE),
+        [NEW.set_column(0, "id", pa.array([3, 2**40], pa.int64()))],
+    )
+
+    table = catalog.load_table(table_name)
+    assert [f.name for f in table.schema().fields] == ["id", "name", "extra"]
+    assert str(table.schema().find_field("id").field_type) == "long"
+    assert [r["id"] for r in _rows(catalog, table_name)] == [1, 2, 3, 2**40]
+    assert len(table.snapshots()) == 2
+
+
+def test_missing_columns_are_filled_with_nulls(catalog: Catalog, table_name: str) -> None:
+    _seed(catalog, table_name)
+    write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [9]})])
+
+    assert _rows(catalog, table_name)[-1] == {"id": 9, "name": None}
+
+
+def test_freeze_rejects_new_columns_and_leaves_the_table(catalog: Catalog, table_name: str) -> None:
+    snapshot = _seed(catalog, table_name)
+    with pytest.raises(SchemaContractViolation) as info:
+        write_table(
+            catalog,
+            TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE),
+            [NEW],
+        )
+
+    error = info.value
+    assert error.category is ErrorCategory.PERMANENT
+    assert error.code is ErrorCode.SCHEMA_CONTRACT_VIOLATION
+    assert "'extra'" in error.message
+    assert error.details["new_columns"] == ["extra"]
+    table = catalog.load_table(table_name)
+    assert [s.snapshot_id for s in table.snapshots()] == [snapshot]
+    assert [f.name for f in table.schema().fields] == ["id", "name"]
+
+
+def test_freeze_accepts_known_columns(catalog: Catalog, table_name: str) -> None:
+    _seed(catalog, table_name)
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE),
+        [pa.table({"name": ["z"], "id": pa.array([7], pa.int64())})],  # order and width differ
+    )
+    assert _rows(catalog, table_name)[-1] == {"id": 7, "name": "z"}
+
+
+def test_freeze_on_a_new_table_takes_the_first_schema(catalog: Catalog, table_name: str) -> None:
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE),
+        [NEW],
+    )
+    assert [f.name for f in catalog.load_table(table_name).schema().fields] == [
+        "id",
+        "name",
+        "extra",
+    ]
+
+
+def test_discard_value_drops_new_columns(catalog: Catalog, table_name: str) -> None:
+    _seed(catalog, table_name)
+    result = write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.DISCARD_VALUE),
+        [NEW],
+    )
+
+    assert result.rows_loaded == 2 and result.rows_discarded == 0
+    assert [f.name for f in catalog.load_table(table_name).schema().fields] == ["id", "name"]
+    assert [r["name"] for r in _rows(catalog, table_name)] == ["a", "b", "c", "d"]
+
+
+def test_discard_row_drops_rows_with_values_in_new_columns(
+    catalog: Catalog, table_name: str
+) -> None:
+    _seed(catalog, table_name)
+    result = write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.DISCARD_ROW),
+        [NEW],
+    )
+
+    assert result.rows_loaded == 1 and result.rows_discarded == 1
+    assert [f.name for f in catalog.load_table(table_name).schema().fields] == ["id", "name"]
+    assert [r["name"] for r in _rows(catalog, table_name)] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("contract", list(SchemaContract))
+def test_incompatible_type_is_schema_corruption(
+    sql_catalog: Catalog, table_name: str, contract: SchemaContract
+) -> None:
+    snapshot = _seed(sql_catalog, table_name)
+    with pytest.raises(SchemaContractViolation) as info:
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND, schema_contract=contract),
+            [pa.table({"id": ["not a number"]})],
+        )
+    assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
+    assert info.value.category is ErrorCategory.PERMANENT
+    assert "'id'" in info.value.message
+    assert [s.snapshot_id for s in sql_catalog.load_table(table_name).snapshots()] == [snapshot]
+
+
+def test_frozen_narrow_column_rejects_values_that_do_not_fit(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    _seed(sql_catalog, table_name)  # id is int (32-bit)
+    spec = TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE)
+    with pytest.raises(SchemaContractViolation) as info:
+        write_table(sql_catalog, spec, [pa.table({"id": [2**40]})])
+    assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
+
+
+def test_merge_with_null_key_is_rejected(sql_catalog: Catalog, table_name: str) -> None:
+    with pytest.raises(SchemaContractViolation) as info:
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.MERGE, primary_key=("id",)),
+            [pa.table({"id": [1, None]})],
+        )
+    assert info.value.failed_records == 1
+    with pytest.raises(NoSuchTableError):
+        sql_catalog.load_table(table_name)
+
+
+@pytest.mark.parametrize("name", ["a.b", "", "tab\there"])
+def test_column_names_iceberg_cannot_take_are_rejected(
+    sql_catalog: Catalog, table_name: str, name: str
+) -> None:
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({name: [1]})])
+    assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
+    assert repr(name) in info.value.message
+
+
+def test_unsupported_arrow_type_names_the_column(sql_catalog: Catalog, table_name: str) -> None:
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND),
+            [pa.table({"took": pa.array([1], pa.duration("s"))})],
+        )
+    assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
+    assert "'took'" in info.value.message
+
+
+@pytest.mark.parametrize("table", ["no_namespace", "ns._hidden", "ns.bad-name", "ns."])
+def test_bad_table_names_are_config_errors(sql_catalog: Catalog, table: str) -> None:
+    with pytest.raises(PipelineConfigurationError) as info:
+        write_table(sql_catalog, TableWrite(table, WriteMode.APPEND), [pa.table({"id": [1]})])
+    assert info.value.code is ErrorCode.DESTINATION_CONFIG_ERROR
+
+
+def test_merge_without_primary_key_is_a_config_error(sql_catalog: Catalog, table_name: str) -> None:
+    with pytest.raises(PipelineConfigurationError) as info:
+        write_table(sql_catalog, TableWrite(table_name, WriteMode.MERGE), [pa.table({"id": [1]})])
+    assert info.value.code is ErrorCode.INVALID_CONFIG
