@@ -16,13 +16,21 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from benchmarks import dataset, workload
+from benchmarks.path import PATHS
 from benchmarks.report import Row, render_table, render_targets
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PATHS = ("floe", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
+DEFAULT_PATHS = (
+    "floe",
+    "floe-connectorx",
+    "dlt-sqlalchemy",
+    "dlt-pyarrow",
+    "dlt-connectorx",
+    "floor",
+)
 _SLOW_PATH = "dlt-sqlalchemy"
 _SLOW_ROWS = 2_000_000
-_MERGE_PATHS = ("floe", "dlt-connectorx", "floor")
+_MERGE_PATHS = ("floe", "floe-connectorx", "dlt-connectorx", "floor")
 BIG_ROWS = 10_000_000
 
 
@@ -43,8 +51,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--paths",
         nargs="+",
         choices=PATHS,
-        help="paths to run (default: all for bulk/tpch, floe/dlt-connectorx/floor for merge and "
-        f"incremental; {_SLOW_PATH} only up to {_SLOW_ROWS:,} rows unless named here)",
+        metavar="PATH",
+        help=f"paths to run, of: {', '.join(PATHS)}. Default: {', '.join(DEFAULT_PATHS)} for "
+        f"bulk/tpch ({_SLOW_PATH} only up to {_SLOW_ROWS:,} rows), "
+        f"{', '.join(_MERGE_PATHS)} for merge/incremental",
     )
     parser.add_argument(
         "--tpch-scale", type=float, help="TPC-H scale factor (default 1; --quick 0.01)"
@@ -53,6 +63,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="smoke run: 10,000 rows, SQLite only, TPC-H left out unless --workload tpch",
+    )
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        metavar="PATH",
+        help="write a pyinstrument profile of each timed step of these paths (default floe) to "
+        "benchmarks/results/; profiled timings are slower than unprofiled ones",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds one step may take (default 3600)"
@@ -76,7 +93,7 @@ def _paths_for(name: str, rows: int, chosen: list[str] | None) -> tuple[list[str
     if chosen:
         return list(chosen), []
     notes: list[str] = []
-    paths = list(PATHS)
+    paths = list(DEFAULT_PATHS)
     if name in ("merge", "incremental"):
         left = [p for p in paths if p not in _MERGE_PATHS]
         notes.append(
@@ -121,7 +138,18 @@ def main(argv: list[str] | None = None) -> int:
             sources.remove("postgres")
 
     scratch = Path(tempfile.mkdtemp(prefix="floe-bench-"))
-    settings = workload.Settings(scratch=scratch, timeout=args.timeout)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    profile_dir = None
+    if args.profile is not None:
+        profile_dir = RESULTS_DIR / f"{stamp}-profiles"
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        notes.append(f"profiled (slower) paths: {', '.join(args.profile or ['floe'])}")
+    settings = workload.Settings(
+        scratch=scratch,
+        timeout=args.timeout,
+        profile_dir=profile_dir,
+        profile_paths=tuple(args.profile or ["floe"]),
+    )
     rows: list[Row] = []
     try:
         for name in workloads:
@@ -150,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     header = (
         f"floe benchmarks {stamp} on {platform.node()} ({os.cpu_count()} cores, "
         f"Python {platform.python_version()}): {_versions()}"

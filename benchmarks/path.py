@@ -5,6 +5,7 @@ Every path loads one source table into the Iceberg table ``bench.t`` and returns
 already paid for by the fork server, the same for every path.
 
 - ``floe``: ``DltIngestionPlugin`` with its defaults, embedded SQL catalog in the work folder.
+- ``floe-connectorx``: the same with ``sql_backend: connectorx`` (what the default costs).
 - ``dlt-<backend>``: plain dlt, ``sql_table(backend=...)`` into the ``filesystem`` destination
   with ``table_format="iceberg"`` (dlt's own defaults otherwise).
 - ``floor``: connectorx → one Arrow table → one pyiceberg append (merge: one transaction that
@@ -45,7 +46,8 @@ try:  # the product; absent (or broken) while it is being written
 except Exception as _exc:  # pragma: no cover - depends on the product's state
     FLOE_IMPORT_ERROR = f"{type(_exc).__name__}: {_exc}"
 
-PATHS = ("floe", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
+PATHS = ("floe", "floe-connectorx", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
+"""Every path. ``floe-connectorx`` is floe with its one setting ``sql_backend: connectorx``."""
 NAMESPACE = "bench"
 TABLE = "t"
 _ = pyiceberg.io.pyarrow  # keep the preload
@@ -63,6 +65,7 @@ class Step:
         primary_key: Key columns for merge.
         cursor: Cursor column for an incremental load, or None for a full one.
         name: Pipeline name, the same for every step of one path in one workload.
+        profile: Write a pyinstrument profile of the load to this file (slows it down).
     """
 
     path: str
@@ -72,6 +75,7 @@ class Step:
     primary_key: tuple[str, ...] = ("id",)
     cursor: str | None = None
     name: str = "bench"
+    profile: str | None = None
 
 
 @dataclass
@@ -108,11 +112,11 @@ def catalog_ref(folder: Path) -> dict[str, str]:
 # --- floe ---------------------------------------------------------------------------------------
 
 
-def _floe(step: Step, out: StepResult) -> None:
+def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = None) -> None:
     if FLOE_IMPORT_ERROR is not None:
         raise RuntimeError(f"floe plugin unavailable: {FLOE_IMPORT_ERROR}")
     folder = Path(step.workdir) / "floe"
-    plugin = DltIngestionPlugin(catalog=CatalogConfig.embedded(folder))
+    plugin = DltIngestionPlugin(plugin_config, catalog=CatalogConfig.embedded(folder))
     config = IngestionConfig(
         name=step.name,
         source_type="sql_database",
@@ -226,6 +230,7 @@ _RUNNERS: dict[str, Callable[[Step, StepResult], None]] = {
     "dlt-pyarrow": lambda s, o: _dlt(s, o, "pyarrow"),
     "dlt-connectorx": lambda s, o: _dlt(s, o, "connectorx"),
     "floor": _floor,
+    "floe-connectorx": lambda s, o: _floe(s, o, {"sql_backend": "connectorx"}),
 }
 
 
@@ -245,6 +250,12 @@ def run_step(step: Step, conn: Any) -> None:
     os.environ["DLT_PROJECT_DIR"] = str(work)
     os.environ["RUNTIME__LOG_LEVEL"] = "ERROR"
     out = StepResult()
+    profiler = None
+    if step.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.002)
+        profiler.start()
     try:
         _RUNNERS[step.path](step, out)
     except BaseException as exc:
@@ -252,6 +263,9 @@ def run_step(step: Step, conn: Any) -> None:
         out.details["traceback"] = traceback.format_exc()[-4000:]
         sys.stdout.flush()
         out.details["log_tail"] = log.read_text(errors="replace")[-2000:]
+    if profiler is not None and step.profile:
+        profiler.stop()
+        Path(step.profile).write_text(profiler.output_text(unicode=True, show_all=False))
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out.maxrss_kib = max(own, kids)

@@ -25,10 +25,14 @@ class Settings:
     Attributes:
         scratch: Parent folder of every path's work folder.
         timeout: Seconds one step may take.
+        profile_dir: Where to write pyinstrument profiles of timed steps, if anywhere.
+        profile_paths: The paths to profile.
     """
 
     scratch: Path
     timeout: float
+    profile_dir: Path | None = None
+    profile_paths: tuple[str, ...] = ()
 
 
 def _label_rows(rows: int) -> str:
@@ -56,11 +60,19 @@ class _Run:
 
     def step(self, source: Source, *, timed: bool, **kwargs: object) -> StepResult | None:
         """Run one step; on failure mark the row FAILED and return None."""
+        profile = None
+        if timed and self.settings.profile_dir and self.row.path in self.settings.profile_paths:
+            label = self.row.label.replace(" ", "_").replace("→", "-into-")
+            profile = str(
+                self.settings.profile_dir / f"{label}-{self.row.source}-{self.row.path}.txt"
+            )
+            self.row.extra["profile"] = profile
         step = Step(
             path=self.row.path,
             workdir=str(self.workdir),
             source=source,
             name=self.name,
+            profile=profile,
             **kwargs,  # type: ignore[arg-type]
         )
         result = run_in_child(step, self.settings.timeout)
