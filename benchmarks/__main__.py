@@ -42,7 +42,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="bulk rows (default 1,000,000; --quick 10,000)")
     parser.add_argument("--big", action="store_true", help="bulk workload at 10,000,000 rows")
     parser.add_argument(
-        "--workload", choices=(*workload.WORKLOADS, "all"), default="all", help="default: all"
+        "--workload",
+        nargs="+",
+        choices=(*workload.WORKLOADS, "all"),
+        default=["all"],
+        help="one or more workloads (default: all)",
     )
     parser.add_argument(
         "--source", choices=("sqlite", "postgres", "all"), default=None, help="default: all"
@@ -125,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected workloads and print the table; return the exit code."""
     args = _parse(argv)
     started = time.monotonic()
-    workloads = list(workload.WORKLOADS) if args.workload == "all" else [args.workload]
-    if args.quick and args.workload == "all":
-        workloads.remove("tpch")
+    if "all" in args.workload:
+        workloads = [w for w in workload.WORKLOADS if not (args.quick and w == "tpch")]
+    else:
+        workloads = [w for w in workload.WORKLOADS if w in args.workload]
     sources = ["sqlite", "postgres"] if args.source == "all" else [args.source]
     dsn = dataset.postgres_dsn()
     notes: list[str] = []
