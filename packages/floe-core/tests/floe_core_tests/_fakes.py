@@ -26,6 +26,7 @@ from floe_core import (
     IngestionPlugin,
     IngestionResult,
     PipelineConfigurationError,
+    SourceConnectionError,
     TableResult,
     default_category,
 )
@@ -35,6 +36,7 @@ class FakeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     greeting: str = "hello"
+    fail_startup: bool = False
 
 
 class FakePlugin(IngestionPlugin):
@@ -66,6 +68,8 @@ class FakePlugin(IngestionPlugin):
     def startup(self) -> None:
         FakePlugin.calls.append("startup")
         FakePlugin.seen_catalogs.append(self.catalog)
+        if getattr(self.config, "fail_startup", False):
+            raise SourceConnectionError("engine unreachable at 127.0.0.1:1")
 
     def shutdown(self) -> None:
         FakePlugin.calls.append("shutdown")
@@ -92,6 +96,8 @@ class FakePlugin(IngestionPlugin):
         FakePlugin.attempts[config.name] = attempt + 1
         FakePlugin.calls.append(f"run:{config.name}")
         FakePlugin.seen_secrets[config.name] = config.source_config_with_secrets()
+        if config.source_config.get("explode"):
+            raise RuntimeError("plugin bug")
         script = list(config.source_config.get("fail", []))
         if attempt < len(script):
             step = script[attempt]

@@ -187,7 +187,7 @@ def test_create_instantiates_with_config_and_catalog() -> None:
     catalog = CatalogConfig(type="rest", uri="http://127.0.0.1:1")
     plugin = reg.create("fake", {"greeting": "hey"}, catalog=catalog)
     assert isinstance(plugin, FakePlugin)
-    assert plugin.config.model_dump() == {"greeting": "hey"}
+    assert plugin.config.model_dump() == {"greeting": "hey", "fail_startup": False}
     assert plugin.catalog is catalog
 
 

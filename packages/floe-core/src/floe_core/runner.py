@@ -1,0 +1,364 @@
+"""Run the sources of a floe.yaml with the plugin, catalog and policies of a platform manifest.
+
+For each source: open the ``floe.ingestion.run`` span, emit lineage START, ``create_pipeline``,
+``run`` under the :class:`~floe_core.retry.RetryPolicy`, then record metrics, lineage
+COMPLETE/FAIL and a log line. The plugin is started once before the first source and shut down
+after the last, always.
+
+What raises and what comes back as a result: problems found before any load starts (a file,
+a secret, the plugin or its config) raise :class:`~floe_core.errors.PipelineConfigurationError`;
+everything about one source, a ``create_pipeline`` CONFIGURATION error included, comes back in
+its :class:`~floe_core.ingestion.IngestionResult`, so one bad source does not stop the others.
+A CONFIGURATION failure is never retried. ``IngestionResult.duration_seconds`` is the source's
+wall time including retries and waits; ``attempts`` says how many runs it took.
+
+The catalog passed to the plugin is :meth:`PlatformManifest.catalog_config
+<floe_core.manifest.PlatformManifest.catalog_config>`: ``storage`` folded into pyiceberg
+properties (``s3.endpoint``, ``s3.access-key-id``, ...) or the local ``warehouse`` folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+
+from floe_core._loader import ConfigFileError, Problem
+from floe_core.errors import ErrorCode, IngestionError, PipelineConfigurationError, PluginError
+from floe_core.ingestion import IngestionConfig, IngestionResult
+from floe_core.log import configure_logging, get_logger
+from floe_core.manifest import PlatformManifest
+from floe_core.metric import IngestionMetrics
+from floe_core.plugin import IngestionPipeline, IngestionPlugin
+from floe_core.project import FloeProject
+from floe_core.registry import PluginRegistry
+from floe_core.retry import RetryAttempt, RetryPolicy
+from floe_core.telemetry import record_error, span
+
+if TYPE_CHECKING:
+    from floe_core.lineage import LineageEmitter
+
+__all__ = ["Runner", "SourceEvent"]
+
+_log = get_logger("floe_core.runner")
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """Progress of one source, passed to ``run_sources(on_event=...)``.
+
+    Attributes:
+        kind: ``started``, ``retrying`` (an attempt failed; another follows after
+            ``delay_seconds``) or ``finished`` (``result`` is final).
+        source: The source name.
+        attempt: The attempt the event is about (1-based).
+        result: The failed attempt's result (``retrying``) or the final one (``finished``).
+        delay_seconds: The wait before the next attempt (``retrying``).
+    """
+
+    kind: Literal["started", "retrying", "finished"]
+    source: str
+    attempt: int = 1
+    result: IngestionResult | None = None
+    delay_seconds: float | None = None
+
+
+class Runner:
+    """Runs floe.yaml sources.
+
+    Args:
+        manifest: The platform manifest; :meth:`PlatformManifest.default` when None.
+        registry: Where plugins come from; the installed ones when None.
+        sleep: Used for retry waits (tests pass a recorder).
+        metrics: The metric instruments; built on the global meter provider when None.
+        lineage: The lineage emitter; built from ``observability.lineage`` when None and
+            enabled there.
+        environ: Environment for ``env:`` secrets; ``os.environ`` when None.
+    """
+
+    def __init__(
+        self,
+        manifest: PlatformManifest | None = None,
+        registry: PluginRegistry | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        metrics: IngestionMetrics | None = None,
+        lineage: LineageEmitter | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.manifest = manifest if manifest is not None else PlatformManifest.default()
+        self.registry = registry if registry is not None else PluginRegistry()
+        self.metrics = metrics if metrics is not None else IngestionMetrics()
+        self.catalog = self.manifest.catalog_config()
+        self._sleep = sleep
+        self._environ = environ
+        lineage_config = self.manifest.observability.lineage
+        if lineage is None and lineage_config.enabled:
+            from floe_core.lineage import LineageEmitter
+
+            lineage = LineageEmitter.from_config(lineage_config, self.catalog)
+        self.lineage = lineage
+        if not structlog.is_configured():
+            logs = self.manifest.observability.logs
+            configure_logging(logs.format, logs.level)
+
+    def create_plugin(self) -> IngestionPlugin:
+        """Instantiate the manifest's ingestion plugin with its config and the catalog.
+
+        Returns:
+            The plugin, not started.
+
+        Raises:
+            PluginError: The plugin is missing, broken or incompatible (names the manifest
+                field ``plugins.ingestion.type``).
+            ConfigFileError: ``plugins.ingestion.config`` does not match the plugin's schema.
+        """
+        section = self.manifest.plugins.ingestion
+        where = str(self.manifest.file or "(default platform manifest)")
+        try:
+            return self.registry.create(section.type, section.config, catalog=self.catalog)
+        except PluginError as exc:
+            raise PluginError(
+                f"{where}: plugins.ingestion.type: {exc.message}",
+                code=exc.code,
+                details={**exc.details, "file": where, "field": "plugins.ingestion.type"},
+            ) from exc
+        except PipelineConfigurationError as exc:
+            problem = Problem("plugins.ingestion.config", exc.message)
+            raise ConfigFileError(
+                f"{where}: {exc.message}",
+                file=self.manifest.file,
+                problems=[problem],
+                code=exc.code,
+            ) from exc
+
+    def configs(
+        self, project: FloeProject, only: Collection[str] | None = None
+    ) -> list[IngestionConfig]:
+        """Return the sources to run, secrets resolved with the manifest's ``secrets_dir``.
+
+        Args:
+            project: The floe.yaml.
+            only: Source names (all when None).
+
+        Returns:
+            The configs in file order.
+
+        Raises:
+            PipelineConfigurationError: A missing secret or an unknown name in ``only``.
+        """
+        return project.to_ingestion_configs(
+            secrets_dir=self.manifest.secrets_dir, environ=self._environ, only=only
+        )
+
+    def validate(
+        self, project: FloeProject, only: Collection[str] | None = None
+    ) -> list[tuple[IngestionConfig, IngestionError | None]]:
+        """Check every source with the plugin's ``create_pipeline`` without loading anything.
+
+        Args:
+            project: The floe.yaml.
+            only: Source names (all when None).
+
+        Returns:
+            Each source with the error ``create_pipeline`` raised, or None when valid.
+
+        Raises:
+            PipelineConfigurationError: As :meth:`create_plugin` and :meth:`configs`.
+        """
+        configs = self.configs(project, only)
+        plugin = self.create_plugin()
+        checked: list[tuple[IngestionConfig, IngestionError | None]] = []
+        with plugin:
+            for config in configs:
+                try:
+                    plugin.create_pipeline(config)
+                    checked.append((config, None))
+                except IngestionError as exc:
+                    checked.append((config, exc))
+        return checked
+
+    def run_sources(
+        self,
+        project: FloeProject,
+        only: Collection[str] | None = None,
+        on_event: Callable[[SourceEvent], None] | None = None,
+    ) -> list[IngestionResult]:
+        """Load the sources of ``project`` one after another.
+
+        Args:
+            project: The floe.yaml.
+            only: Source names to run (all when None).
+            on_event: Called with progress events (for a CLI progress display).
+
+        Returns:
+            One result per source, in file order.
+
+        Raises:
+            PipelineConfigurationError: Before any load starts: a missing secret, an unknown
+                source name, or a missing, broken or misconfigured plugin.
+        """
+        configs = self.configs(project, only)
+        plugin = self.create_plugin()
+        notify = on_event or (lambda event: None)
+        results: list[IngestionResult] = []
+        try:
+            startup_error = _call(plugin.startup)
+            for config in configs:
+                results.append(self._run_source(plugin, config, notify, startup_error))
+        finally:
+            shutdown_error = _call(plugin.shutdown)
+            if shutdown_error is not None:
+                _log.warning(
+                    "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
+                )
+            if self.lineage is not None:
+                self.lineage.close()
+        return results
+
+    def _run_source(
+        self,
+        plugin: IngestionPlugin,
+        config: IngestionConfig,
+        notify: Callable[[SourceEvent], None],
+        startup_error: IngestionError | None,
+    ) -> IngestionResult:
+        started = time.monotonic()
+        log = _log.bind(source=config.name, source_type=config.source_type, plugin=plugin.name)
+        with span(
+            "run",
+            pipeline_name=config.name,
+            source_type=config.source_type,
+            destination_table=config.destination_table,
+            write_mode=config.write_mode.value,
+            schema_contract=config.schema_contract.value,
+            **{"ingestion.plugin": plugin.name},
+        ) as current:
+            notify(SourceEvent("started", config.name))
+            log.info("source_started", destination_table=config.destination_table)
+            run_id = self.lineage.start(config) if self.lineage is not None else None
+            if startup_error is not None:
+                error = IngestionError.from_detail(startup_error.to_detail())
+                error.source = config.name
+                result = IngestionPlugin.failure(config, error, started=started)
+            else:
+                result = self._load(plugin, config, notify, log)
+            result = result.model_copy(update={"duration_seconds": time.monotonic() - started})
+            current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
+            current.set_attribute("ingestion.bytes_written", result.bytes_written)
+            current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
+            current.set_attribute("ingestion.attempts", result.attempts)
+            if not result.success:
+                record_error(current, _as_error(result))
+            self.metrics.record_result(result, source_type=config.source_type)
+            if self.lineage is not None and run_id is not None:
+                self.lineage.finish(run_id, config, result)
+            _log_result(log, result)
+            notify(SourceEvent("finished", config.name, result.attempts, result))
+            return result
+
+    def _load(
+        self,
+        plugin: IngestionPlugin,
+        config: IngestionConfig,
+        notify: Callable[[SourceEvent], None],
+        log: Any,
+    ) -> IngestionResult:
+        started = time.monotonic()
+        try:
+            pipeline = plugin.create_pipeline(config)
+        except IngestionError as exc:
+            return IngestionPlugin.failure(config, exc, started=started)
+        except Exception as exc:
+            return IngestionPlugin.failure(config, _internal(plugin, "create_pipeline", exc))
+
+        def on_retry(attempt: RetryAttempt) -> None:
+            first = attempt.result.errors[0]
+            self.metrics.record_retry(config.name)
+            log.warning(
+                "source_retrying",
+                attempt=attempt.attempt,
+                delay_seconds=round(attempt.delay_seconds, 3),
+                code=str(first.code),
+                category=str(first.category),
+                error=first.message,
+            )
+            notify(
+                SourceEvent(
+                    "retrying", config.name, attempt.attempt, attempt.result, attempt.delay_seconds
+                )
+            )
+
+        policy = RetryPolicy(
+            self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
+        )
+        return policy.call(lambda: _run_once(plugin, pipeline))
+
+
+def _run_once(plugin: IngestionPlugin, pipeline: IngestionPipeline) -> IngestionResult:
+    """One attempt; a plugin that breaks the never-raise contract still yields a result."""
+    try:
+        result = plugin.run(pipeline)
+    except IngestionError as exc:
+        return IngestionPlugin.failure(pipeline.config, exc)
+    except Exception as exc:
+        return IngestionPlugin.failure(pipeline.config, _internal(plugin, "run", exc))
+    if not isinstance(result, IngestionResult):
+        error = IngestionError(
+            f"plugin {plugin.name!r} run() returned {type(result).__name__}, not IngestionResult",
+            code=ErrorCode.INTERNAL_ERROR,
+        )
+        return IngestionPlugin.failure(pipeline.config, error)
+    return result
+
+
+def _internal(plugin: IngestionPlugin, method: str, exc: Exception) -> IngestionError:
+    return IngestionError(
+        f"plugin {plugin.name!r} {method}() raised {type(exc).__name__}: {exc}",
+        code=ErrorCode.INTERNAL_ERROR,
+        details={"plugin": plugin.name, "method": method},
+    )
+
+
+def _call(hook: Callable[[], None]) -> IngestionError | None:
+    try:
+        hook()
+    except IngestionError as exc:
+        return exc
+    except Exception as exc:
+        name = getattr(hook, "__name__", "hook")
+        return IngestionError(
+            f"plugin {name}() raised {type(exc).__name__}: {exc}", code=ErrorCode.INTERNAL_ERROR
+        )
+    return None
+
+
+def _as_error(result: IngestionResult) -> IngestionError:
+    if result.errors:
+        return IngestionError.from_detail(result.errors[0])
+    return IngestionError("the load failed without reporting an error")
+
+
+def _log_result(log: Any, result: IngestionResult) -> None:
+    fields = {
+        "rows_loaded": result.rows_loaded,
+        "bytes_written": result.bytes_written,
+        "tables": [t.table for t in result.tables],
+        "duration_seconds": round(result.duration_seconds, 3),
+        "attempts": result.attempts,
+    }
+    if result.success:
+        log.info("source_finished", **fields)
+        return
+    first = result.errors[0] if result.errors else None
+    log.error(
+        "source_failed",
+        **fields,
+        code=str(first.code) if first else None,
+        category=str(first.category) if first else None,
+        error=first.message if first else None,
+        errors=len(result.errors),
+    )
