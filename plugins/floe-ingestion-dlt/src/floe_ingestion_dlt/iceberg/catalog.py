@@ -234,7 +234,7 @@ def destination_settings(
     public = {
         k: v
         for k, v in sorted(props.items())
-        if k not in {"uri", "warehouse", "credential", "token"} and not _is_secret(k)
+        if k not in {"uri", "warehouse", "credential", "token", "scope"} and not _is_secret(k)
     }
     return {
         "destination": "iceberg",
