@@ -48,11 +48,13 @@ to fix it (``contract rule 'run.never-raises' broken: ...``). The rules:
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn, TypeVar
@@ -144,6 +146,31 @@ def _secret_values(value: Any, path: str = "") -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from _secret_values(item, f"{path}[{index}]")
+
+
+@contextmanager
+def _structlog_into(stream: io.StringIO) -> Iterator[None]:
+    """Send structlog output to ``stream`` for a while, keeping the configured processors.
+
+    structlog's print logger holds the stream it was configured with (often a ``sys.stderr``
+    captured before the test), which capsys cannot see; the processors, redaction included,
+    stay as the application configured them.
+    """
+    try:
+        import structlog
+    except ImportError:  # pragma: no cover - floe-core depends on structlog
+        yield
+        return
+    was_configured = structlog.is_configured()
+    previous = structlog.get_config()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stream))
+    try:
+        yield
+    finally:
+        if was_configured:
+            structlog.configure(**previous)
+        else:
+            structlog.reset_defaults()
 
 
 class IngestionPluginContract:
@@ -733,6 +760,31 @@ class IngestionPluginContract:
                 "report the unexpected failure as an INTERNAL_ERROR ErrorDetail",
             )
 
+    @staticmethod
+    def _leak_candidates(
+        plugin: IngestionPlugin, configs: dict[str, IngestionConfig]
+    ) -> dict[str, str]:
+        """Run the plugin through every outcome; return the text each one let out."""
+        texts: dict[str, str] = {}
+        for role in ("valid_config", "failing_config"):
+            try:
+                result = plugin.run(plugin.create_pipeline(configs[role]))
+            except Exception as exc:  # other rules report the raise; here only leaks count
+                texts[f"{role} error"] = f"{exc} {exc!r} {getattr(exc, 'details', None)!r}"
+            else:
+                dumped = result.model_dump_json() if isinstance(result, IngestionResult) else ""
+                texts[f"run({role}) result"] = dumped + repr(result)
+        try:
+            plugin.create_pipeline(configs["invalid_config"])
+        except Exception as exc:
+            details = getattr(exc, "details", None)
+            texts["create_pipeline(invalid_config) error"] = f"{exc} {exc!r} {details!r}"
+        try:
+            texts["health_check()"] = repr(plugin.health_check())
+        except Exception as exc:  # health.never-raises reports this; here only leaks count
+            texts["health_check() error"] = f"{exc} {exc!r}"
+        return texts
+
     # Secrets -------------------------------------------------------------------------------
 
     def test_secrets_never_leak(
@@ -767,28 +819,13 @@ class IngestionPluginContract:
                 "the plugin really uses",
             )
         caplog.set_level(logging.DEBUG)
-        texts: dict[str, str] = {}
-        plugin = started_plugin
-        for role in ("valid_config", "failing_config"):
-            try:
-                result = plugin.run(plugin.create_pipeline(configs[role]))
-            except Exception as exc:  # other rules report the raise; here only leaks count
-                texts[f"{role} error"] = f"{exc} {exc!r} {getattr(exc, 'details', None)!r}"
-            else:
-                dumped = result.model_dump_json() if isinstance(result, IngestionResult) else ""
-                texts[f"run({role}) result"] = dumped + repr(result)
-        try:
-            plugin.create_pipeline(invalid_config)
-        except Exception as exc:
-            details = getattr(exc, "details", None)
-            texts["create_pipeline(invalid_config) error"] = f"{exc} {exc!r} {details!r}"
-        try:
-            texts["health_check()"] = repr(plugin.health_check())
-        except Exception as exc:  # health.never-raises reports this; here only leaks count
-            texts["health_check() error"] = f"{exc} {exc!r}"
+        structlog_output = io.StringIO()
+        with _structlog_into(structlog_output):
+            texts = self._leak_candidates(started_plugin, configs)
         captured = capsys.readouterr()
         texts["log records"] = caplog.text + repr([r.__dict__ for r in caplog.records])
         texts["stdout/stderr"] = captured.out + captured.err
+        texts["structlog output"] = structlog_output.getvalue()
         for where, text in texts.items():
             leaked = [name for name, value in secrets.items() if value in text]
             if leaked:

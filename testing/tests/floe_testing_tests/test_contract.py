@@ -73,6 +73,8 @@ $entry_point
     @pytest.fixture
     def failing_config(self):
         return self._config(rows=[{"id": 1}, {"id": 2}], fail_after=1)
+
+$extra
 ''')
 
 _OURS = [("floe-broken-example", "test_broken:Broken")]
@@ -84,14 +86,33 @@ def _module(
     entry_point: str | None = 'expected_entry_point = "reference"',
     declared: list[tuple[str, str]] = _OURS,
     secrets: str = "{'token': SecretStr(TOKEN)}",
+    extra: str = "",
 ) -> str:
     return _MODULE.substitute(
         body=textwrap.indent(textwrap.dedent(body).strip(), "    "),
         entry_point=f"    {entry_point}" if entry_point else "",
         declared=repr(declared),
         secrets=secrets,
+        extra=textwrap.dedent(extra).strip(),
     )
 
+
+# floe's structlog setup, configured before capsys starts (as an application would): its
+# stream is the sys.stderr of that moment, which capsys does not see.
+_STRUCTLOG = """
+    import sys
+
+    import structlog
+    from floe_core.log import configure_logging, get_logger
+
+
+    @pytest.fixture(autouse=True)
+    def _floe_logging():
+        previous = structlog.get_config()
+        configure_logging("json", "DEBUG", stream=sys.stderr)
+        yield
+        structlog.configure(**previous)
+"""
 
 # (case id, module source, {failing test: rule it must name})
 CASES: list[tuple[str, str, dict[str, str]]] = [
@@ -448,6 +469,32 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
                 return super().run(pipeline, **kwargs)
         """),
         {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    (
+        "secret-structlogged",
+        _module(
+            """
+            def run(self, pipeline, **kwargs):
+                token = pipeline.config.secrets["token"].get_secret_value()
+                get_logger(__name__).debug("connecting", note=f"using {token}")
+                return super().run(pipeline, **kwargs)
+            """,
+            extra=_STRUCTLOG,
+        ),
+        {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    (
+        "secret-structlogged-under-a-secret-key-is-redacted",
+        _module(
+            """
+            def run(self, pipeline, **kwargs):
+                token = pipeline.config.secrets["token"].get_secret_value()
+                get_logger(__name__).debug("connecting", token=token)
+                return super().run(pipeline, **kwargs)
+            """,
+            extra=_STRUCTLOG,
+        ),
+        {},
     ),
     (
         "configs-without-secrets",
