@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-import structlog
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -41,6 +40,7 @@ from floe_core.errors import (
     SourceConnectionError,
     SyncError,
 )
+from floe_core.log import get_logger
 from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
 from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
 from floe_ingestion_airbyte.model import (
@@ -53,7 +53,7 @@ from floe_ingestion_airbyte.model import (
 
 __all__ = ["AirbyteClient", "resolve_credentials"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _EXCERPT = 300
 _BASE_URL_HINT = (

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
-
 from floe_core.errors import ErrorCode, IngestionError
+from floe_core.log import get_logger
 from floe_core.telemetry import span
 from floe_ingestion_airbyte._client import AirbyteClient, backoff_delay
 from floe_ingestion_airbyte.model import JobResponse, JobStatus
 
 __all__ = ["PollOutcome", "wait_for_job"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SOURCE_UNAVAILABLE})
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import structlog
 from pydantic import BaseModel
 from typing_extensions import override
 
@@ -31,6 +30,7 @@ from floe_core.errors import (
     SyncError,
 )
 from floe_core.ingestion import IngestionConfig, IngestionResult, TableResult
+from floe_core.log import get_logger
 from floe_core.plugin import (
     FLOE_API_VERSION,
     HealthState,
@@ -53,7 +53,7 @@ SOURCE_TYPE = "airbyte_connection"
 _SOURCE_KEYS = frozenset({"connection_id"})
 _RUN_OPTIONS = frozenset({"sync_timeout_seconds", "poll_interval_seconds"})
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

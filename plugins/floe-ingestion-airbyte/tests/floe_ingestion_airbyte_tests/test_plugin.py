@@ -227,9 +227,7 @@ def test_destination_config_for_a_rest_catalog() -> None:
     assert "catalog-token-canary" not in json.dumps(value)
 
 
-def test_destination_config_for_the_embedded_catalog_says_airbyte_cannot_use_it(
-    tmp_path: object,
-) -> None:
+def test_destination_config_for_the_embedded_catalog_says_airbyte_cannot_use_it() -> None:
     value = AirbyteIngestionPlugin().get_destination_config(CatalogConfig.embedded("wh"))
     assert value["supported"] is False
     assert value["configuration"] is None
