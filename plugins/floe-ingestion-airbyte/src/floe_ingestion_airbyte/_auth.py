@@ -83,7 +83,7 @@ class ApplicationTokenAuth(httpx.Auth):
     def _fresh(self) -> bool:
         if self._token is None:
             return False
-        return self._expires_at is None or self._clock() < self._expires_at - self._margin
+        return self._expires_at is None or self._clock() < self._expires_at
 
     def _token_request(self, like: httpx.Request) -> httpx.Request:
         return httpx.Request(
@@ -102,7 +102,12 @@ class ApplicationTokenAuth(httpx.Auth):
         response = yield self._token_request(like)
         token, expires_in = self._handle(response)
         self._token = token
-        self._expires_at = asked_at + expires_in if expires_in else None
+        if expires_in:
+            # refresh `margin` early, but never so early that a short-lived token is never used
+            early = min(self._margin, expires_in / 2)
+            self._expires_at = asked_at + expires_in - early
+        else:
+            self._expires_at = None
         self.refreshes += 1
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

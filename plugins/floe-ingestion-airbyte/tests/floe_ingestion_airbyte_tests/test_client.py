@@ -59,6 +59,20 @@ def test_token_is_cached_between_requests(fake: FakeAirbyte) -> None:
     assert api.token_refreshes == 1
 
 
+def test_a_token_shorter_lived_than_the_margin_is_still_reused(fake: FakeAirbyte) -> None:
+    fake.token_lifetime = 20.0  # shorter than the 30 s refresh margin
+    fake.add_connection(CONNECTION)
+    api = client(fake)
+    api.get_connection(CONNECTION)
+    fake.clock.advance(5.0)
+    api.get_connection(CONNECTION)
+    assert api.token_refreshes == 1
+    fake.clock.advance(6.0)  # past half its life: refreshed before the next request
+    api.get_connection(CONNECTION)
+    assert api.token_refreshes == 2
+    assert 401 not in [r.status_code for r in fake.responses]
+
+
 def test_wrong_client_secret_is_permanent_auth_failed_without_the_secret(
     fake: FakeAirbyte,
 ) -> None:
