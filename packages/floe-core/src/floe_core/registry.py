@@ -37,7 +37,7 @@ from floe_core.catalog import CatalogConfig
 from floe_core.errors import ErrorCode, IngestionError, PluginError
 from floe_core.plugin import FLOE_API_VERSION, IngestionPlugin, PluginType
 
-__all__ = ["MANUAL_DISTRIBUTION", "PluginEntry", "PluginRegistry"]
+__all__ = ["MANUAL_DISTRIBUTION", "PluginEntry", "PluginInfo", "PluginRegistry"]
 
 MANUAL_DISTRIBUTION = "(manual)"
 """The distribution recorded for plugins added with :meth:`PluginRegistry.register`."""
@@ -61,6 +61,25 @@ class PluginEntry:
     value: str
     distribution: str
     version: str | None
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What a loaded plugin class declares, read without running its ``__init__``.
+
+    Attributes:
+        entry: Where it came from.
+        version: The plugin's own ``version``.
+        floe_api_version: The plugin API it speaks.
+        is_external: True when it drives an engine it does not run.
+        description: One line about it.
+    """
+
+    entry: PluginEntry
+    version: str | None
+    floe_api_version: str
+    is_external: bool | None
+    description: str
 
 
 @dataclass(frozen=True)
@@ -224,6 +243,36 @@ class PluginRegistry:
                 code=ErrorCode.PLUGIN_LOAD_FAILED,
                 details={"plugin": name},
             ) from exc
+
+    def describe(self, name: str) -> PluginInfo:
+        """Load the plugin called ``name`` and return what it declares.
+
+        Args:
+            name: The plugin name.
+
+        Returns:
+            Its metadata; ``version``/``is_external`` are None when they need ``__init__``.
+
+        Raises:
+            PluginError: As :meth:`get`.
+        """
+        cls = self.get(name)
+        entry = next(c.entry for c in self._all_candidates(name))
+
+        def soft(attribute: str) -> Any:
+            try:
+                return _constant(cls, attribute, entry)
+            except PluginError:
+                return None
+
+        doc = (cls.__doc__ or "").strip()
+        return PluginInfo(
+            entry=entry,
+            version=soft("version"),
+            floe_api_version=str(_constant(cls, "floe_api_version", entry)),
+            is_external=soft("is_external"),
+            description=doc.splitlines()[0] if doc else "",
+        )
 
     def all(self) -> dict[str, type[IngestionPlugin]]:
         """Load every plugin.

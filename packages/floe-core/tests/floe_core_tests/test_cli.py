@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+import structlog
+from click.testing import CliRunner, Result
+
+from floe_core.cli import main
+from floe_core.registry import PluginRegistry
+from floe_core_tests._fakes import FakePlugin
+
+MANIFEST = """
+plugins:
+  ingestion:
+    type: fake
+    retry: {max_attempts: 2, initial_delay_seconds: 0, max_delay_seconds: 0}
+observability:
+  logs: {format: json, level: WARNING}
+"""
+
+GOOD = """
+ingestion:
+  sources:
+    - name: orders
+      type: memory
+      config: {rows: 1234}
+      destination: {table: bronze.orders}
+    - name: flaky
+      type: memory
+      config: {rows: 2, fail: [SOURCE_UNAVAILABLE]}
+      destination: {table: bronze.flaky}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "platform-manifest.yaml").write_text(textwrap.dedent(MANIFEST))
+    return tmp_path
+
+
+def write(folder: Path, text: str, name: str = "floe.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def invoke(*args: str, registry: PluginRegistry | None = None) -> Result:
+    if registry is None:
+        registry = PluginRegistry(entry_points=[])
+        registry.register("fake", FakePlugin)
+    return CliRunner().invoke(main, list(args), obj={"registry": registry})
+
+
+def test_ingest_success_prints_summary_and_exits_0(workdir: Path) -> None:
+    result = invoke("ingest", str(write(workdir, GOOD)))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "orders" in out and "bronze.orders" in out and "1,234" in out
+    assert "flaky" in out and "ok" in out
+    assert "→ orders: loading" in result.stderr
+    assert "↻ flaky: attempt 1 failed (SOURCE_UNAVAILABLE)" in result.stderr
+    assert "✓ orders: 1,234 rows" in result.stderr
+
+
+def test_ingest_json_output(workdir: Path) -> None:
+    result = invoke("ingest", str(write(workdir, GOOD)), "--json", "--source", "flaky")
+    assert result.exit_code == 0
+    [flaky] = json.loads(result.stdout)
+    assert flaky["source"] == "flaky" and flaky["attempts"] == 2 and flaky["success"] is True
+
+
+def test_ingest_runtime_failure_exits_1(workdir: Path) -> None:
+    text = GOOD.replace("fail: [SOURCE_UNAVAILABLE]", "fail: [AUTH_FAILED]")
+    result = invoke("ingest", str(write(workdir, text)))
+    assert result.exit_code == 1
+    assert "AUTH_FAILED" in result.stdout and "failed" in result.stdout
+    assert "flaky: [PERMANENT/AUTH_FAILED] scripted failure" in result.stdout
+
+
+def test_ingest_source_configuration_failure_exits_2(workdir: Path) -> None:
+    text = GOOD.replace("fail: [SOURCE_UNAVAILABLE]", "invalid: true")
+    result = invoke("ingest", str(write(workdir, text)), "--json")
+    assert result.exit_code == 2
+    orders, flaky = json.loads(result.stdout)
+    assert orders["success"] and flaky["errors"][0]["code"] == "INVALID_CONFIG"
+
+
+def test_ingest_unknown_plugin_exits_2(workdir: Path) -> None:
+    manifest = write(workdir, MANIFEST.replace("type: fake", "type: fkae"), "m.yaml")
+    result = invoke("ingest", str(write(workdir, GOOD)), "--manifest", str(manifest), "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "PLUGIN_NOT_FOUND"
+    assert "plugins.ingestion.type" in result.stderr and "did you mean 'fake'" in result.stderr
+
+
+def test_ingest_unknown_source_exits_2(workdir: Path) -> None:
+    result = invoke("ingest", str(write(workdir, GOOD)), "--source", "ordrs")
+    assert result.exit_code == 2 and "did you mean 'orders'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (
+            GOOD.replace("table: bronze.flaky", "table: flaky"),
+            "ingestion.sources[1].destination.table",
+        ),
+        (
+            GOOD.replace("type: memory\n      config: {rows: 1234}", "typ: memory"),
+            "ingestion.sources[0].typ",
+        ),
+        ("ingestion:\n  sources: {}\n", "ingestion.sources"),
+        (
+            GOOD.replace("rows: 1234", "rows: '${NOT_SET_FOR_FLOE_TESTS}'"),
+            "ingestion.sources[0].config.rows",
+        ),
+    ],
+)
+def test_malformed_floe_yaml_exits_2_naming_the_field(workdir: Path, text: str, field: str) -> None:
+    path = write(workdir, text)
+    result = invoke("ingest", str(path))
+    assert result.exit_code == 2, result.output
+    assert field in result.stderr and str(path) in result.stderr
+    assert result.stdout == ""
+
+
+def test_malformed_manifest_exits_2_naming_the_field(workdir: Path) -> None:
+    manifest = write(workdir, MANIFEST.replace("max_attempts: 2", "max_attempts: many"), "m.yaml")
+    result = invoke("validate", str(write(workdir, GOOD)), "--manifest", str(manifest))
+    assert result.exit_code == 2
+    assert "plugins.ingestion.retry.max_attempts" in result.stderr
+
+
+def test_missing_floe_yaml_exits_2(workdir: Path) -> None:
+    result = invoke("ingest", "nope.yaml")
+    assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_without_manifest_file_uses_default_dlt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", str(write(tmp_path, GOOD)))
+    assert result.exit_code == 2
+    assert "no ingestion plugin named 'dlt'" in result.stderr
+
+
+def test_validate_ok_and_bad(workdir: Path) -> None:
+    result = invoke("validate", str(write(workdir, GOOD)))
+    assert result.exit_code == 0, result.output
+    assert "✓ orders: memory → bronze.orders" in result.stdout
+    assert FakePlugin.attempts == {}
+    bad = GOOD.replace(
+        "type: memory\n      config: {rows: 2", "type: nosuch\n      config: {rows: 2"
+    )
+    result = invoke("validate", str(write(workdir, bad)))
+    assert result.exit_code == 2
+    assert "✗ flaky: [INVALID_CONFIG] source_type 'nosuch'" in result.stdout
+
+
+def test_plugins_lists_kind_and_broken_ones(workdir: Path) -> None:
+    broken = EntryPoint("broken", "floe_core_tests._broken_import:Plugin", "floe.ingestion")
+    registry = PluginRegistry(entry_points=[broken])
+    registry.register("fake", FakePlugin, distribution="floe-fake")
+    result = invoke("plugins", registry=registry)
+    assert result.exit_code == 0
+    fake_row = next(line for line in result.stdout.splitlines() if " fake " in line)
+    assert "0.0.1" in fake_row and "floe-fake" in fake_row and "embedded" in fake_row
+    broken_row = next(line for line in result.stdout.splitlines() if " broken " in line)
+    assert "PLUGIN_LOAD_FAILED" in broken_row
+
+
+def test_plugins_with_real_installed_entry_points() -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0
+    assert "floe-ingestion-dlt" in result.stdout and "floe-ingestion-airbyte" in result.stdout
+
+
+def test_sources_lists_types(workdir: Path) -> None:
+    result = invoke("sources")
+    assert result.exit_code == 0
+    assert "memory, sql_database" in result.stdout
+
+
+def test_health(workdir: Path) -> None:
+    result = invoke("health", "--timeout", "3")
+    assert result.exit_code == 0
+    assert "fake: healthy ok within 3.0" in result.stdout
+    assert FakePlugin.calls == ["startup", "shutdown"]
+
+
+def test_health_startup_failure_exits_1(workdir: Path) -> None:
+    write(
+        workdir,
+        MANIFEST.replace("type: fake", "type: fake\n    config: {fail_startup: true}"),
+        "platform-manifest.yaml",
+    )
+    result = invoke("health")
+    assert result.exit_code == 1 and "SOURCE_UNAVAILABLE" in result.stderr
