@@ -200,3 +200,26 @@ def test_merge_without_primary_key_is_a_config_error(sql_catalog: Catalog, table
     with pytest.raises(PipelineConfigurationError) as info:
         write_table(sql_catalog, TableWrite(table_name, WriteMode.MERGE), [pa.table({"id": [1]})])
     assert info.value.code is ErrorCode.INVALID_CONFIG
+
+
+def test_struct_fields_evolve_and_freeze(sql_catalog: Catalog, table_name: str) -> None:
+    def load(contract: SchemaContract, value: dict[str, object]) -> None:
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND, schema_contract=contract),
+            [pa.table({"id": [len(value)], "s": pa.array([value])})],
+        )
+
+    load(SchemaContract.EVOLVE, {"x": 1})
+    load(SchemaContract.EVOLVE, {"x": 2, "y": "new"})
+    with pytest.raises(SchemaContractViolation) as info:
+        load(SchemaContract.FREEZE, {"x": 3, "z": "frozen out"})
+    assert "'s.z'" in info.value.message
+    load(SchemaContract.DISCARD_VALUE, {"x": 4, "z": "dropped"})
+
+    table = sql_catalog.load_table(table_name)
+    struct = table.schema().find_field("s").field_type
+    assert [f.name for f in struct.fields] == ["x", "y"]
+    values = sorted(table.scan().to_arrow()["s"].to_pylist(), key=lambda v: v["x"])
+    assert values == [{"x": 1, "y": None}, {"x": 2, "y": "new"}, {"x": 4, "y": None}]
+    assert len(table.snapshots()) == 3

@@ -34,11 +34,13 @@ JSON: sources hand JSON objects and arrays over as JSON text (strings); they sta
 every engine reads them (``json_extract`` in DuckDB/Trino, ``from_json`` in Spark). Arrow struct
 and list columns stay struct and list.
 
-Contracts compare the top-level columns of a batch with the table's (``SchemaContract``):
+Contracts compare the columns of a batch with the table's (``SchemaContract``):
 ``evolve`` adds new columns and applies safe promotions (int -> long, float -> double, decimal
 precision widening); ``freeze`` refuses new columns; ``discard_value`` drops them;
 ``discard_row`` drops rows carrying a value in one. Any other type change is
-SCHEMA_CORRUPTION. Columns the batch lacks are filled with nulls. Every column is created
+SCHEMA_CORRUPTION. New fields inside a struct column evolve the struct, fail ``freeze`` (named
+``column.field``) and are dropped by ``discard_value`` and ``discard_row`` (rows are only
+dropped for new top-level columns). Columns the batch lacks are filled with nulls. Every column is created
 optional (nullable), so later loads may omit it.
 """
 
@@ -58,8 +60,11 @@ from pyiceberg.types import (
     FloatType,
     IcebergType,
     IntegerType,
+    ListType,
     LongType,
+    MapType,
     NestedField,
+    StructType,
 )
 
 from floe_core import (
@@ -308,13 +313,33 @@ def _promotion(old: IcebergType, new: IcebergType) -> str:
     return "incompatible"
 
 
+def _new_nested(old: IcebergType, new: IcebergType, path: str) -> list[str]:
+    """Return dotted paths of struct fields ``new`` has and ``old`` lacks (at any depth)."""
+    if isinstance(old, StructType) and isinstance(new, StructType):
+        known = {f.name: f for f in old.fields}
+        found: list[str] = []
+        for child in new.fields:
+            if child.name not in known:
+                found.append(f"{path}.{child.name}")
+            else:
+                found += _new_nested(
+                    known[child.name].field_type, child.field_type, f"{path}.{child.name}"
+                )
+        return found
+    if isinstance(old, ListType) and isinstance(new, ListType):
+        return _new_nested(old.element_type, new.element_type, f"{path}.element")
+    if isinstance(old, MapType) and isinstance(new, MapType):
+        return _new_nested(old.value_type, new.value_type, f"{path}.value")
+    return []
+
+
 @dataclass
 class ContractPlan:
     """What a batch needs before it can be written under the table's contract.
 
     Attributes:
         new_columns: Columns the table lacks (in batch order).
-        promotions: Existing columns that must widen (``evolve`` only).
+        promotions: Existing columns that must widen or gain struct fields (``evolve`` only).
         evolve: True when the table schema must change (new columns or promotions).
         drop: Columns to remove from the batch (``discard_value`` / ``discard_row``).
         discard_rows_with: Columns whose non-null values make a row be dropped.
@@ -380,6 +405,11 @@ def plan_contract(
             )
         if kind == "promote":
             plan.promotions.append(new_field.name)
+        nested = _new_nested(old.field_type, new_field.field_type, old.name)
+        if effective is SchemaContract.FREEZE:
+            plan.new_columns.extend(nested)
+        elif nested and effective is SchemaContract.EVOLVE:
+            plan.promotions.append(old.name)  # the struct widens: a schema change
     if plan.new_columns:
         if effective is SchemaContract.FREEZE:
             names = ", ".join(repr(n) for n in plan.new_columns)
