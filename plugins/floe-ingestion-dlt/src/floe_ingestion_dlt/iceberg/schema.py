@@ -40,8 +40,8 @@ precision widening); ``freeze`` refuses new columns; ``discard_value`` drops the
 ``discard_row`` drops rows carrying a value in one. Any other type change is
 SCHEMA_CORRUPTION. New fields inside a struct column evolve the struct, fail ``freeze`` (named
 ``column.field``) and are dropped by ``discard_value`` and ``discard_row`` (rows are only
-dropped for new top-level columns). Columns the batch lacks are filled with nulls. Every column is created
-optional (nullable), so later loads may omit it.
+dropped for new top-level columns). Columns the batch lacks are filled with nulls. Every
+column is created optional (nullable), so later loads may omit it.
 """
 
 from __future__ import annotations
