@@ -435,3 +435,16 @@ def test_run_options_override_the_config(fake: FakeAirbyte) -> None:
     assert result.errors[0].code is ErrorCode.SYNC_TIMEOUT
     assert unknown.errors[0].category is ErrorCategory.CONFIGURATION
     assert "poll_every" in unknown.errors[0].message
+
+
+def test_connection_disabled_between_check_and_start_is_permanent(fake: FakeAirbyte) -> None:
+    fake.add_connection(CONNECTION)
+    with fake.plugin() as plugin:
+        pipeline = plugin.create_pipeline(source())
+        fake.connections[CONNECTION].status = "inactive"  # Airbyte answers 409 state-conflict
+        result = plugin.run(pipeline)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SYNC_FAILED)
+    assert "still active" in error.message
+    assert error.details["problem"] == "state-conflict"
