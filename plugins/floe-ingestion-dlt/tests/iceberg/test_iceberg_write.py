@@ -335,3 +335,52 @@ def test_state_is_read_after_the_batches(sql_catalog: Catalog, table_name: str) 
         sql_catalog, TableWrite(table_name, WriteMode.APPEND, state_key="s"), batches(), state=state
     )
     assert read_state(sql_catalog, table_name, "s") == {"batches_seen": 3}
+
+
+def test_contract_violation_mid_stream_deletes_written_files(
+    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+) -> None:
+    from floe_core import SchemaContract, SchemaContractViolation
+
+    first = write_table(
+        sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})]
+    )
+    files_before = _parquet_files(Path(sql_catalog_config.warehouse or ""))
+    spec = TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE)
+    with pytest.raises(SchemaContractViolation):
+        write_table(
+            sql_catalog,
+            spec,
+            [pa.table({"id": [2, 3]}), pa.table({"id": [4], "surprise": ["x"]})],
+            target_file_rows=1,  # two files are on disk when the violation arrives
+        )
+
+    assert [s.snapshot_id for s in sql_catalog.load_table(table_name).snapshots()] == [
+        first.snapshot_id
+    ]
+    assert _parquet_files(Path(sql_catalog_config.warehouse or "")) == files_before
+
+
+def test_commit_with_unknown_outcome_keeps_its_files(
+    sql_catalog_config: CatalogConfig,
+    sql_catalog: Catalog,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The commit landed but its answer was lost: the files must stay (they are the table)."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+    real_commit = SqlCatalog.commit_table
+
+    def commit_then_lose_the_answer(self: SqlCatalog, *args: object, **kwargs: object) -> object:
+        real_commit(self, *args, **kwargs)  # type: ignore[arg-type]
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setattr(SqlCatalog, "commit_table", commit_then_lose_the_answer)
+    with pytest.raises(ConnectionResetError):
+        write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [2]})])
+    monkeypatch.undo()
+
+    assert _rows(sql_catalog, table_name) == [(1,), (2,)]  # every referenced file still exists
+    assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2

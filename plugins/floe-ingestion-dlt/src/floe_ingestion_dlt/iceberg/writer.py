@@ -448,14 +448,18 @@ class _Load:
                 snapshot_id = producer.snapshot_id
             self.committing = True
             self.tx.commit_transaction()
-            self.committing = False
+            self.committed = True  # from here on, never delete a file of this load
             current.set_attribute("ingestion.rows_loaded", self.rows)
+            current.set_attribute(
+                "ingestion.bytes_written", sum(w.data_file.file_size_in_bytes for w in files)
+            )
             if snapshot_id is not None:
                 current.set_attribute("ingestion.snapshot_id", snapshot_id)
         self.writer_close()
         return snapshot_id
 
     committing = False
+    committed = False
 
     def writer_close(self) -> None:
         if self.writer is not None:
@@ -464,6 +468,9 @@ class _Load:
     def abort(self, error: BaseException) -> None:
         """Clean up after a failure: delete this load's files unless the commit may have landed."""
         if self.writer is None:
+            return
+        if self.committed:
+            self.writer.close()
             return
         if self.committing and not isinstance(error, _NOT_LANDED):
             self.writer.close()
