@@ -234,7 +234,7 @@ def redact(url: str) -> str:
 def postgres_error(dsn: str) -> str | None:
     """Return why PostgreSQL cannot be used, or None when it answers."""
     try:
-        import psycopg2
+        import psycopg2  # type: ignore[import-untyped]
     except ImportError:
         return "psycopg2 is not installed (uv sync --group bench)"
     try:

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyiceberg.io.pyarrow
 from dlt.sources.sql_database import sql_table
+from dlt.sources.sql_database.helpers import TableBackend
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import And, EqualTo, In, Or
 
@@ -143,7 +144,7 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
 # --- dlt alone ----------------------------------------------------------------------------------
 
 
-def _dlt(step: Step, out: StepResult, backend: str) -> None:
+def _dlt(step: Step, out: StepResult, backend: TableBackend) -> None:
     work = Path(step.workdir)
     started = time.perf_counter()
     kwargs: dict[str, Any] = {}
@@ -173,6 +174,7 @@ def _dlt(step: Step, out: StepResult, backend: str) -> None:
     out.seconds = time.perf_counter() - started
     info.raise_on_failed_jobs()
     trace = pipeline.last_trace
+    assert trace is not None
     counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
     out.rows_reported = int(counts.get(TABLE, 0))
     out.table = {"kind": "location", "location": str(work / "lake" / NAMESPACE / TABLE)}
@@ -182,14 +184,14 @@ def _dlt(step: Step, out: StepResult, backend: str) -> None:
 
 
 def _cursor_text(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return str(value.strftime("%Y-%m-%d %H:%M:%S.%f"))
 
 
 def _key_filter(keys: pa.Table, columns: tuple[str, ...]) -> Any:
     if len(columns) == 1:
-        return In(columns[0], keys.column(0).to_pylist())
+        return In(term=columns[0], literals=keys.column(0).to_pylist())
     rows = keys.to_pylist()
-    terms = [And(*(EqualTo(c, r[c]) for c in columns)) for r in rows]
+    terms = [And(*(EqualTo(term=c, value=r[c]) for c in columns)) for r in rows]
     return terms[0] if len(terms) == 1 else Or(*terms)
 
 
