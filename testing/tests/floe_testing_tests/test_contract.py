@@ -505,7 +505,9 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
 
 
 @pytest.fixture
-def run_suite(pytester: pytest.Pytester) -> object:
+def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> object:
+    # The suite needs no third-party pytest plugin: keep inner runs free of whatever is installed.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeini("[pytest]\nfilterwarnings = error\naddopts = -p no:cacheprovider\n")
 
     def run(source: str) -> pytest.RunResult:
