@@ -656,7 +656,7 @@ class IngestionPluginContract:
     def test_run_valid_config_succeeds(
         self, started_plugin: IngestionPlugin, valid_config: IngestionConfig
     ) -> None:
-        """``run.success``: success, rows and duration not negative, no errors."""
+        """``run.success``: success, counts not negative and adding up, no errors."""
         rule = "run.success"
         pipeline = self._create(started_plugin, valid_config, "valid_config")
         result = self._run(rule, started_plugin, pipeline, "valid_config")
@@ -675,6 +675,14 @@ class IngestionPluginContract:
         bad = {k: v for k, v in counts.items() if not isinstance(v, int | float) or v < 0}
         if bad:
             _broken(rule, f"the result has negative or missing counts {bad}", "report real counts")
+        per_table = sum(table.rows_loaded for table in result.tables)
+        if result.tables and per_table != result.rows_loaded:
+            _broken(
+                rule,
+                f"rows_loaded is {result.rows_loaded} but its tables add up to {per_table}",
+                "report rows_loaded as the sum of tables[*].rows_loaded (or leave tables empty "
+                "when per-table counts are unknown)",
+            )
         if result.errors:
             _broken(
                 rule,

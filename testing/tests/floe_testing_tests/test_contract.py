@@ -396,6 +396,15 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
         {"test_run_valid_config_succeeds": "run.success"},
     ),
     (
+        "run-table-counts-disagree",
+        _module("""
+            def run(self, pipeline, **kwargs):
+                result = super().run(pipeline, **kwargs)
+                return result.model_copy(update={"rows_loaded": result.rows_loaded + 1})
+        """),
+        {"test_run_valid_config_succeeds": "run.success"},
+    ),
+    (
         "run-failure-reported-as-success",
         _module("""
             def run(self, pipeline, **kwargs):
