@@ -368,7 +368,15 @@ class _Load:
         if self.tx is None and self.table is not None:
             self._begin(None)
         if self.tx is None:  # no table and no typed data: nothing to create
-            return CommittedWrite(self.spec.table, None, 0, 0, self.discarded, 0)
+            if self.pending_null_rows:
+                log.warning(
+                    "rows_without_typed_columns",
+                    table=self.spec.table,
+                    rows=self.pending_null_rows,
+                    reason="every column was null, so the new table has no schema",
+                )
+            discarded = self.discarded + self.pending_null_rows
+            return CommittedWrite(self.spec.table, None, 0, 0, discarded, 0)
         assert self.metadata is not None and self.io is not None
         removed: list[DataFile] = []
         rewrites: list[WrittenFile] = []
