@@ -53,6 +53,11 @@ def _fail(error: IngestionError, *, as_json: bool = False) -> NoReturn:
     sys.exit(code)
 
 
+def _unexpected(exc: Exception) -> IngestionError:
+    """Wrap a failure that escaped floe's taxonomy (a bug) so the CLI still reports it."""
+    return IngestionError(f"unexpected {type(exc).__name__}: {exc}")
+
+
 def _load(
     floe_yaml: Path | None, manifest_path: Path | None, log_level: str | None
 ) -> tuple[FloeProject | None, PlatformManifest]:
@@ -122,6 +127,8 @@ def ingest(
         results = runner.run_sources(project, only=sources or None, on_event=_progress(_err()))
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
+    except Exception as exc:
+        _fail(_unexpected(exc), as_json=as_json)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
@@ -209,6 +216,8 @@ def validate(
         checked = Runner(manifest, _registry()).validate(project, only=sources or None)
     except IngestionError as exc:
         _fail(exc)
+    except Exception as exc:
+        _fail(_unexpected(exc))
     worst = EXIT_OK
     for config, error in checked:
         if error is None:
@@ -284,6 +293,8 @@ def health(manifest_path: Path | None, timeout: float) -> None:
             status = plugin.health_check(timeout)
     except IngestionError as exc:
         _fail(exc)
+    except Exception as exc:
+        _fail(_unexpected(exc))
     colour = {"healthy": "green", "degraded": "yellow"}.get(status.state.value, "red")
     _out().print(f"{plugin.name}: [{colour}]{status.state.value}[/] {escape(status.message)}")
     for key, value in status.details.items():

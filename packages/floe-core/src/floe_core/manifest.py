@@ -152,6 +152,19 @@ class CatalogSection(CatalogConfig):
     credential: Secret = None
     token: Secret = None
 
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _scalars_as_strings(cls, value: Any) -> Any:
+        """Pyiceberg properties are strings; accept YAML's true/1/1.5 as 'true'/'1'/'1.5'."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else str(v))
+            if isinstance(v, bool | int | float)
+            else v
+            for k, v in value.items()
+        }
+
     def to_catalog_config(self) -> CatalogConfig:
         """Return a plain :class:`~floe_core.catalog.CatalogConfig` with the same values."""
         return CatalogConfig.model_validate(dict(self))

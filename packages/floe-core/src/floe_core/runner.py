@@ -168,17 +168,25 @@ class Runner:
 
         Raises:
             PipelineConfigurationError: As :meth:`create_plugin` and :meth:`configs`.
+            IngestionError: The plugin's ``startup`` failed.
         """
         configs = self.configs(project, only)
         plugin = self.create_plugin()
         checked: list[tuple[IngestionConfig, IngestionError | None]] = []
-        with plugin:
+        try:
+            startup_error = _call(plugin.startup)
+            if startup_error is not None:
+                raise startup_error
             for config in configs:
                 try:
                     plugin.create_pipeline(config)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
+                except Exception as exc:
+                    checked.append((config, _internal(plugin, "create_pipeline", exc)))
+        finally:
+            _call(plugin.shutdown)
         return checked
 
     def run_sources(

@@ -84,6 +84,8 @@ class FakePlugin(IngestionPlugin):
                 f"source_type {config.source_type!r} is not one of memory, sql_database",
                 source=config.name,
             )
+        if config.source_config.get("explode_create"):
+            raise RuntimeError("create_pipeline bug")
         if config.source_config.get("invalid"):
             raise PipelineConfigurationError(
                 "source config field 'invalid' must not be true", source=config.name

@@ -209,3 +209,10 @@ def test_health_startup_failure_exits_1(workdir: Path) -> None:
     )
     result = invoke("health")
     assert result.exit_code == 1 and "SOURCE_UNAVAILABLE" in result.stderr
+
+
+def test_validate_plugin_bug_exits_1(workdir: Path) -> None:
+    text = GOOD.replace("config: {rows: 1234}", "config: {explode_create: true}")
+    result = invoke("validate", str(write(workdir, text)))
+    assert result.exit_code == 1
+    assert "✗ orders: [INTERNAL_ERROR]" in result.stdout and "create_pipeline bug" in result.stdout

@@ -200,3 +200,9 @@ def test_error_helper_names_file_and_field(tmp_path: Path) -> None:
     err = manifest.error("plugins.ingestion.type", "no plugin 'dtl'")
     assert err.field == "plugins.ingestion.type" and str(manifest.file) in err.message
     assert "(default platform manifest)" in PlatformManifest.default().error("x", "y").message
+
+
+def test_catalog_properties_accept_yaml_scalars(tmp_path: Path) -> None:
+    text = "catalog: {type: sql, properties: {s3.path-style-access: true, downcast: 1}}\n"
+    manifest = PlatformManifest.load(write(tmp_path, text), environ={})
+    assert manifest.catalog_config().properties == {"s3.path-style-access": "true", "downcast": "1"}

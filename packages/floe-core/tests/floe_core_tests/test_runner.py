@@ -318,3 +318,22 @@ def test_validate_reports_each_source(project: FloeProject, registry: PluginRegi
         ("denied", None),
     ]
     assert FakePlugin.attempts == {}
+
+
+def test_validate_reports_plugin_bugs_and_startup_failures(
+    tmp_path: Path, registry: PluginRegistry
+) -> None:
+    path = tmp_path / "floe.yaml"
+    path.write_text(
+        "ingestion:\n  sources:\n    - {name: a, type: memory, config: {explode_create: true},"
+        " destination: {table: b.a}}\n"
+    )
+    runner, _ = make_runner(registry)
+    [(_config, error)] = runner.validate(FloeProject.load(path))
+    assert error is not None and error.code is ErrorCode.INTERNAL_ERROR
+    assert "create_pipeline bug" in error.message
+    runner, _ = make_runner(registry, manifest=manifest(config={"fail_startup": True}))
+    with pytest.raises(Exception, match="engine unreachable") as info:
+        runner.validate(FloeProject.load(path))
+    assert getattr(info.value, "code", None) is ErrorCode.SOURCE_UNAVAILABLE
+    assert FakePlugin.calls[-1] == "shutdown"
