@@ -223,3 +223,15 @@ def test_struct_fields_evolve_and_freeze(sql_catalog: Catalog, table_name: str) 
     values = sorted(table.scan().to_arrow()["s"].to_pylist(), key=lambda v: v["x"])
     assert values == [{"x": 1, "y": None}, {"x": 2, "y": "new"}, {"x": 4, "y": None}]
     assert len(table.snapshots()) == 3
+
+
+def test_names_differing_only_by_case_are_rejected(sql_catalog: Catalog, table_name: str) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(sql_catalog, spec, [pa.table({"id": [1], "ID": [2]})])
+    assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
+
+    _seed(sql_catalog, table_name)
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(sql_catalog, spec, [pa.table({"Name": ["x"]})])
+    assert "'Name'" in info.value.message and "'name'" in info.value.message

@@ -235,13 +235,14 @@ def normalize_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     columns: list[pa.Array] = []
     for name, column in zip(names, batch.columns, strict=True):
         _check_name(name, name)
-        if name in seen:
+        if name.casefold() in seen:
             raise DestinationWriteError(
-                f"column {name!r} appears twice in the data; give the columns distinct names",
+                f"column {name!r} appears twice in the data (names are compared ignoring case, "
+                "as Spark and Trino do); give the columns distinct names",
                 code=ErrorCode.SCHEMA_CORRUPTION,
                 details={"column": name},
             )
-        seen.add(name)
+        seen.add(name.casefold())
         try:
             target = _target_type(column.type, name)
         except _Unsupported as exc:
@@ -376,6 +377,8 @@ def plan_contract(
     Raises:
         SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION), or a
             type change that is not a safe promotion (SCHEMA_CORRUPTION).
+        DestinationWriteError: SCHEMA_CORRUPTION when a new column differs from an existing
+            one only by case.
     """
     incoming = iceberg_schema_of(batch_schema)
     plan = ContractPlan()
@@ -384,6 +387,15 @@ def plan_contract(
     for new_field in incoming.fields:
         old: NestedField | None = existing.get(new_field.name)
         if old is None:
+            clash = [n for n in existing if n.casefold() == new_field.name.casefold()]
+            if clash:
+                raise DestinationWriteError(
+                    f"table {table!r}: the data's column {new_field.name!r} differs from the "
+                    f"table's {clash[0]!r} only by case, which Spark and Trino cannot tell "
+                    "apart; rename it in the source to match",
+                    code=ErrorCode.SCHEMA_CORRUPTION,
+                    details={"table": table, "column": new_field.name},
+                )
             plan.new_columns.append(new_field.name)
             continue
         kind = _promotion(old.field_type, new_field.field_type)
