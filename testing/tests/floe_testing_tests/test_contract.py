@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path
 from string import Template
 
 import pytest
@@ -51,7 +52,7 @@ $entry_point
 
     @pytest.fixture
     def plugin(self, tmp_path):
-        return Broken(catalog=CatalogConfig.embedded(tmp_path / "warehouse"))
+        return $plugin(catalog=CatalogConfig.embedded(tmp_path / "warehouse"))
 
     def _config(self, **source_config):
         return IngestionConfig(
@@ -87,6 +88,7 @@ def _module(
     declared: list[tuple[str, str]] = _OURS,
     secrets: str = "{'token': SecretStr(TOKEN)}",
     extra: str = "",
+    plugin: str = "Broken",
 ) -> str:
     return _MODULE.substitute(
         body=textwrap.indent(textwrap.dedent(body).strip(), "    "),
@@ -94,6 +96,7 @@ def _module(
         declared=repr(declared),
         secrets=secrets,
         extra=textwrap.dedent(extra).strip(),
+        plugin=plugin,
     )
 
 
@@ -147,6 +150,28 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
             "test_entry_point_loads_plugin_class": "discovery.entry-point",
         },
     ),
+    # The ABC
+    (
+        "duck-typed-not-an-ingestion-plugin",
+        _module(
+            extra="""
+            class Duck:
+                \"\"\"Looks like a plugin, but is no IngestionPlugin subclass.\"\"\"
+
+                def __init__(self, **kwargs):
+                    self._inner = Broken(**kwargs)
+
+                def __getattr__(self, name):
+                    return getattr(self._inner, name)
+            """,
+            plugin="Duck",
+        ),
+        {
+            "test_entry_point_loads_plugin_class": "discovery.loads",
+            "test_registry_accepts_plugin": "registry.accepts",
+            "test_is_concrete_ingestion_plugin": "abc.concrete",
+        },
+    ),
     # Metadata
     (
         "name-not-an-identifier",
@@ -193,7 +218,6 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
         """),
         {"test_description_is_set": "metadata.description"},
     ),
-    # The ABC
     (
         "is-external-not-bool",
         _module("""
@@ -567,3 +591,13 @@ def test_leak_report_names_the_secret_not_its_value(run_suite: object) -> None:
     leaked = re.escape("failing_config.secrets['token'] appears in run(failing_config) result")
     result.stdout.re_match_lines([f".*the value of .*{leaked}$"])
     assert "reference-token-7f3a9c" not in result.stdout.str()
+
+
+def test_every_rule_has_a_broken_variant() -> None:
+    covered = {test for _, _, failing in CASES for test in failing}
+    assert set(TESTS) - covered == set()
+
+
+def test_readme_lists_every_test() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert [test for test in TESTS if f"`{test}`" not in readme] == []
