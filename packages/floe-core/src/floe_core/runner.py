@@ -74,8 +74,9 @@ class Runner:
         registry: Where plugins come from; the installed ones when None.
         sleep: Used for retry waits (tests pass a recorder).
         metrics: The metric instruments; built on the global meter provider when None.
-        lineage: The lineage emitter; built from ``observability.lineage`` when None and
-            enabled there.
+        lineage: The lineage emitter (the caller closes it); when None and
+            ``observability.lineage.enabled``, each :meth:`run_sources` builds one from the
+            manifest and closes it (flushing the transport) when it ends.
         environ: Environment for ``env:`` secrets; ``os.environ`` when None.
     """
 
@@ -95,11 +96,6 @@ class Runner:
         self.catalog = self.manifest.catalog_config()
         self._sleep = sleep
         self._environ = environ
-        lineage_config = self.manifest.observability.lineage
-        if lineage is None and lineage_config.enabled:
-            from floe_core.lineage import LineageEmitter
-
-            lineage = LineageEmitter.from_config(lineage_config, self.catalog)
         self.lineage = lineage
         if not structlog.is_configured():
             logs = self.manifest.observability.logs
@@ -212,20 +208,29 @@ class Runner:
         configs = self.configs(project, only)
         plugin = self.create_plugin()
         notify = on_event or (lambda event: None)
+        lineage = self.lineage if self.lineage is not None else self._own_lineage()
         results: list[IngestionResult] = []
         try:
             startup_error = _call(plugin.startup)
             for config in configs:
-                results.append(self._run_source(plugin, config, notify, startup_error))
+                results.append(self._run_source(plugin, config, notify, startup_error, lineage))
         finally:
             shutdown_error = _call(plugin.shutdown)
             if shutdown_error is not None:
                 _log.warning(
                     "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
                 )
-            if self.lineage is not None:
-                self.lineage.close()
+            if lineage is not None and lineage is not self.lineage:
+                lineage.close()
         return results
+
+    def _own_lineage(self) -> LineageEmitter | None:
+        config = self.manifest.observability.lineage
+        if not config.enabled:
+            return None
+        from floe_core.lineage import LineageEmitter
+
+        return LineageEmitter.from_config(config, self.catalog)
 
     def _run_source(
         self,
@@ -233,6 +238,7 @@ class Runner:
         config: IngestionConfig,
         notify: Callable[[SourceEvent], None],
         startup_error: IngestionError | None,
+        lineage: LineageEmitter | None,
     ) -> IngestionResult:
         started = time.monotonic()
         log = _log.bind(source=config.name, source_type=config.source_type, plugin=plugin.name)
@@ -247,7 +253,7 @@ class Runner:
         ) as current:
             notify(SourceEvent("started", config.name))
             log.info("source_started", destination_table=config.destination_table)
-            run_id = self.lineage.start(config) if self.lineage is not None else None
+            run_id = lineage.start(config) if lineage is not None else None
             if startup_error is not None:
                 error = IngestionError.from_detail(startup_error.to_detail())
                 error.source = config.name
@@ -262,8 +268,8 @@ class Runner:
             if not result.success:
                 record_error(current, _as_error(result))
             self.metrics.record_result(result, source_type=config.source_type)
-            if self.lineage is not None and run_id is not None:
-                self.lineage.finish(run_id, config, result)
+            if lineage is not None and run_id is not None:
+                lineage.finish(run_id, config, result)
             _log_result(log, result)
             notify(SourceEvent("finished", config.name, result.attempts, result))
             return result

@@ -302,9 +302,13 @@ def test_lineage_built_from_manifest(
     )
     runner, _ = make_runner(registry, manifest=m)
     runner.run_sources(project, only=["orders"])
-    assert [json.loads(x)["eventType"] for x in target.read_text().splitlines()] == [
-        "START",
-        "COMPLETE",
+    runner.run_sources(project, only=["denied"])  # a second run gets a fresh emitter
+    events = [json.loads(x) for x in target.read_text().splitlines()]
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        ("ingestion.orders", "START"),
+        ("ingestion.orders", "COMPLETE"),
+        ("ingestion.denied", "START"),
+        ("ingestion.denied", "FAIL"),
     ]
 
 
