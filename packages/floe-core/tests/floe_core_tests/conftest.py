@@ -12,28 +12,16 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from floe_core_tests._fakes import FakePlugin
 
-_EXPORTER = InMemorySpanExporter()
-
-
-def _install_exporter() -> None:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-        provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider), "another test set a non-SDK tracer provider"
-    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-
-
-_install_exporter()
-
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Spans finished during the test (the global SDK provider exports here)."""
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+    """Spans finished during the test, from a private tracer provider (the global one is left
+    alone, so other packages' tests in the same session are unaffected)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer", lambda name, *a, **k: provider.get_tracer(name))
+    return exporter
 
 
 @pytest.fixture
