@@ -25,6 +25,8 @@ from pyiceberg.catalog import Catalog
 from floe_core import CatalogConfig
 from floe_ingestion_dlt.iceberg import load_catalog
 
+DATA_BUCKET = "floe-data"
+"""A plain S3 bucket on the test SeaweedFS, for an SQL catalog with an s3:// warehouse."""
 _KEY = "floetestaccess"
 _SECRET = "floetestsecret"  # a throwaway key for a loopback-only test server
 
@@ -102,6 +104,7 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "-admin.ui=false",
         "-webdav=false",
         "-tableBucket=warehouse",
+        f"-bucket={DATA_BUCKET}",
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
         f"-volume.port={volume}",
@@ -145,6 +148,12 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def seaweedfs_data_bucket(seaweedfs_catalog_config: CatalogConfig) -> str:
+    """A plain S3 bucket on the test SeaweedFS (same keys as the catalog's properties)."""
+    return DATA_BUCKET
 
 
 @pytest.fixture

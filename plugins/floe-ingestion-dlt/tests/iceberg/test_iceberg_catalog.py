@@ -134,3 +134,24 @@ def test_rest_catalog_opens_with_client_credentials(
     settings = destination_settings(seaweedfs_catalog_config)
     assert settings["auth"] == "oauth2_client_credentials"
     assert "floetestsecret" not in json.dumps(settings)
+
+
+@pytest.mark.seaweedfs
+def test_sql_catalog_with_an_s3_warehouse(
+    seaweedfs_catalog_config: CatalogConfig, seaweedfs_data_bucket: str, tmp_path: Path
+) -> None:
+    s3 = {k: v for k, v in seaweedfs_catalog_config.properties.items() if k.startswith("s3.")}
+    config = CatalogConfig(
+        uri=f"sqlite:///{tmp_path / 'catalog.db'}",
+        warehouse=f"s3://{seaweedfs_data_bucket}/wh-{tmp_path.name}",
+        properties=s3,
+    )
+    catalog = load_catalog(config)
+    spec = TableWrite("raw.events", WriteMode.MERGE, primary_key=("id",))
+    write_table(catalog, spec, [pa.table({"id": [1, 2], "v": ["a", "b"]})])
+    write_table(catalog, spec, [pa.table({"id": [2, 3], "v": ["B", "c"]})])
+
+    table = catalog.load_table("raw.events")
+    assert table.location().startswith(f"s3://{seaweedfs_data_bucket}/wh-")
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows == [{"id": 1, "v": "a"}, {"id": 2, "v": "B"}, {"id": 3, "v": "c"}]
