@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -39,6 +40,13 @@ def meter_provider(metric_reader: InMemoryMetricReader) -> Iterator[MeterProvide
 @pytest.fixture(autouse=True)
 def _fresh_fake_plugin() -> None:
     FakePlugin.reset()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_left_as_found() -> Iterator[None]:
+    """Runner and CLI configure structlog process-wide; undo it for the next test."""
+    yield
+    structlog.reset_defaults()
 
 
 def metric_points(
