@@ -384,3 +384,36 @@ def test_commit_with_unknown_outcome_keeps_its_files(
 
     assert _rows(sql_catalog, table_name) == [(1,), (2,)]  # every referenced file still exists
     assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2
+
+
+def test_concurrent_loads_of_other_keys_keep_their_state(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    """Load A commits after load B (other state key) landed: B's state must survive."""
+    write_table(
+        sql_catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="b"),
+        [pa.table({"id": [0]})],
+        state=lambda: {"cursor": 1},
+    )
+
+    def a_state() -> dict[str, object]:
+        write_table(  # B lands while A is between its files and its commit
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND, state_key="b"),
+            [pa.table({"id": [2]})],
+            state=lambda: {"cursor": 2},
+        )
+        return {"cursor": 10}
+
+    write_table(
+        sql_catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="a"),
+        [pa.table({"id": [1]})],
+        state=a_state,
+    )
+
+    assert read_state(sql_catalog, table_name, "a") == {"cursor": 10}
+    assert read_state(sql_catalog, table_name, "b") == {"cursor": 2}
+    assert _rows(sql_catalog, table_name) == [(0,), (1,), (2,)]
+    assert _snapshots(sql_catalog, table_name) == 3

@@ -2,9 +2,11 @@
 
 Each load commits its state as JSON in its snapshot's summary, under
 ``floe.state.<state_key>``, in the same commit as the data: the state survives a fresh machine
-(it lives with the table) and advances only when the data does. A snapshot committed without
-new state for a key carries the previous value forward; :func:`read_state` also walks back
-through parent snapshots, so a snapshot written by another tool does not lose it.
+(it lives with the table) and advances only when the data does. A load with a ``state_key`` but
+no new state carries its key's previous value forward; :func:`read_state` walks back through
+parent snapshots to the newest one carrying the key, so loads of other keys (or other tools)
+committing in between do not lose it. Other keys are never copied forward: a copy could
+overwrite a value a concurrent load just committed.
 
 Values keep their Python types across the round trip: ``datetime``, ``date``, ``time``,
 ``Decimal``, ``UUID`` and ``bytes`` are tagged in the JSON (``{"__floe__": "datetime",

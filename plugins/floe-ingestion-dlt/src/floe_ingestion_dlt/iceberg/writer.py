@@ -67,7 +67,6 @@ from floe_ingestion_dlt.iceberg.schema import (
 from floe_ingestion_dlt.iceberg.state import (
     encode_state,
     state_property,
-    states_in_summary,
     stored_state_text,
 )
 
@@ -155,21 +154,6 @@ def _current_data_files(metadata: TableMetadata, io: FileIO) -> list[DataFile]:
         for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)
         if entry.data_file.content == DataFileContent.DATA
     ]
-
-
-def _carried_states(metadata: TableMetadata) -> dict[str, str]:
-    """Every ``floe.state.*`` value as of the current snapshot (newest wins)."""
-    carried: dict[str, str] = {}
-    snapshot = metadata.current_snapshot()
-    seen: set[int] = set()
-    while snapshot is not None and snapshot.snapshot_id not in seen and len(seen) < 10_000:
-        seen.add(snapshot.snapshot_id)
-        if snapshot.summary is not None:
-            for key, value in states_in_summary(snapshot.summary.additional_properties).items():
-                carried.setdefault(key, value)
-        parent = snapshot.parent_snapshot_id
-        snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
-    return carried
 
 
 class _Load:
@@ -434,9 +418,16 @@ class _Load:
             schema_contract=self.spec.schema_contract.value,
         ) as current:
             if needs_snapshot:
-                properties = _carried_states(self.metadata)
-                if key is not None and new_text is not None:
-                    properties[key] = new_text
+                properties: dict[str, str] = {}
+                if key is not None:
+                    # Only this load's own key is carried: copying other keys forward could
+                    # overwrite a value a concurrent load just committed (read_state walks
+                    # back to the newest snapshot that carries a key).
+                    current_text = new_text or stored_state_text(
+                        self.metadata, self.spec.state_key or ""
+                    )
+                    if current_text is not None:
+                        properties[key] = current_text
                 properties.update(
                     {
                         "floe.write-mode": self.spec.write_mode.value,
