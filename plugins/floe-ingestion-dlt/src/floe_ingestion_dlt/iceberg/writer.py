@@ -18,8 +18,30 @@ answer to the commit itself is unknown (a dropped connection) are the files kept
 commit may have landed.
 
 Errors: floe errors for what this module detects (contract violations, bad names or types,
-configuration); pyiceberg, pyarrow and storage exceptions propagate raw for the plugin's error
-boundary.
+configuration); everything else propagates raw for the plugin's error boundary::
+
+    raised by a dependency                          what it means here
+    -------------------------------------------------------------------------------------------
+    pyiceberg CommitFailedException                 a concurrent commit won (after pyiceberg's
+                                                    own retries); nothing landed: TRANSIENT
+    pyiceberg ValidationException                   a concurrent commit conflicts with this
+                                                    replace/merge; nothing landed: TRANSIENT
+    pyiceberg TableAlreadyExistsError               a concurrent load created the table first:
+                                                    TRANSIENT (the re-run appends to it)
+    pyiceberg CommitStateUnknownException,          the commit's outcome is unknown (files kept):
+      ServerError, ServiceUnavailableError,         TRANSIENT
+      requests ConnectionError / Timeout
+    pyiceberg UnauthorizedError, OAuthError,        catalog credentials: PERMANENT AUTH_FAILED
+      ForbiddenError, AuthorizationExpiredError
+    pyiceberg BadRequestError, NoSuchNamespaceError the catalog refused a name: CONFIGURATION
+    pyiceberg ValidationError, ResolveError         inconsistent table metadata: PERMANENT
+    OSError (FileNotFoundError, PermissionError),   storage failed while writing files (S3 errors
+      pyarrow ArrowIOError                          arrive as OSError): TRANSIENT
+    sqlalchemy OperationalError                     the SQL catalog's database (locked SQLite,
+                                                    unreachable PostgreSQL): TRANSIENT
+    pyarrow ArrowInvalid / ArrowNotImplementedError a key type pyarrow cannot hash (merge):
+                                                    PERMANENT
+    TypeError                                       ``state()`` returned a non-JSON value (a bug)
 """
 
 from __future__ import annotations
@@ -193,7 +215,6 @@ class _Load:
         self.discarded = 0
         self.pending_null_rows = 0
         self.producer: _SnapshotProducer[Any] | None = None
-        self.keep_files = False
         self.keys = _merge.KeyIndex(spec.primary_key) if self.merging else None
 
     @property
