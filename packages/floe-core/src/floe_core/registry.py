@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
-import inspect
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from floe_core._plugin_check import (
+    clash,
+    load_entry_point,
+    read_constant,
+    validate_plugin_class,
+)
 from floe_core.catalog import CatalogConfig
 from floe_core.errors import ErrorCode, IngestionError, PluginError
-from floe_core.plugin import FLOE_API_VERSION, IngestionPlugin, PluginType
+from floe_core.plugin import IngestionPlugin, PluginType
 
 __all__ = ["MANUAL_DISTRIBUTION", "PluginEntry", "PluginInfo", "PluginRegistry"]
 
@@ -43,7 +47,6 @@ MANUAL_DISTRIBUTION = "(manual)"
 """The distribution recorded for plugins added with :meth:`PluginRegistry.register`."""
 
 _UNKNOWN_DISTRIBUTION = "(unknown distribution)"
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,8 @@ class PluginRegistry:
         entry = PluginEntry(name, value, distribution, None)
         others = [c for c in self._all_candidates(name) if c.entry.distribution != distribution]
         if others:
-            raise _clash(name, [entry, *(c.entry for c in others)])
-        checked = _validate(cls, entry)
+            raise clash(name, [entry, *(c.entry for c in others)])
+        checked = validate_plugin_class(cls, entry)
         self._manual[name] = _Candidate(entry, cls=checked)
         self._loaded.pop(name, None)
 
@@ -199,13 +202,14 @@ class PluginRegistry:
         if not candidates:
             raise self._not_found(name)
         if len(candidates) > 1:
-            raise _clash(name, [c.entry for c in candidates])
+            raise clash(name, [c.entry for c in candidates])
         candidate = candidates[0]
         if candidate.cls is not None:
             cls = candidate.cls
         else:
             assert candidate.entry_point is not None
-            cls = _validate(_load(candidate.entry_point, candidate.entry), candidate.entry)
+            loaded = load_entry_point(candidate.entry_point, candidate.entry)
+            cls = validate_plugin_class(loaded, candidate.entry)
         self._loaded[name] = cls
         return cls
 
@@ -261,7 +265,7 @@ class PluginRegistry:
 
         def soft(attribute: str) -> Any:
             try:
-                return _constant(cls, attribute, entry)
+                return read_constant(cls, attribute, entry)
             except PluginError:
                 return None
 
@@ -269,7 +273,7 @@ class PluginRegistry:
         return PluginInfo(
             entry=entry,
             version=soft("version"),
-            floe_api_version=str(_constant(cls, "floe_api_version", entry)),
+            floe_api_version=str(read_constant(cls, "floe_api_version", entry)),
             is_external=soft("is_external"),
             description=doc.splitlines()[0] if doc else "",
         )
@@ -291,11 +295,12 @@ class PluginRegistry:
         close = difflib.get_close_matches(name, installed, n=1)
         if close:
             message += f"; did you mean {close[0]!r}?"
-        message += (
-            f". Installed plugins: {', '.join(installed) or '(none)'}. Plugins register "
-            f"under the {self.group.value!r} entry-point group; the floe ones install with "
-            f"`pip install floe-ingestion-{name}`"
-        )
+        message += f". Installed plugins: {', '.join(installed) or '(none)'}"
+        if not close:
+            message += (
+                f". Plugins register under the {self.group.value!r} entry-point group; "
+                f"floe's own install as `pip install floe-ingestion-{name}`"
+            )
         return PluginError(
             message,
             code=ErrorCode.PLUGIN_NOT_FOUND,
@@ -311,136 +316,3 @@ def _entry_of(ep: importlib.metadata.EntryPoint) -> PluginEntry:
     if dist is None:
         return PluginEntry(ep.name, ep.value, _UNKNOWN_DISTRIBUTION, None)
     return PluginEntry(ep.name, ep.value, dist.name, dist.version)
-
-
-def _where(entry: PluginEntry) -> str:
-    version = f" {entry.version}" if entry.version else ""
-    return f"entry point '{entry.name} = {entry.value}' from {entry.distribution}{version}"
-
-
-def _clash(name: str, entries: list[PluginEntry]) -> PluginError:
-    listed = "; ".join(f"{e.distribution} ({e.value})" for e in entries)
-    return PluginError(
-        f"ingestion plugin name {name!r} is provided by more than one distribution: {listed}. "
-        "Uninstall all but one of them",
-        code=ErrorCode.PLUGIN_INCOMPATIBLE,
-        details={"plugin": name, "distributions": [e.distribution for e in entries]},
-    )
-
-
-def _load(ep: importlib.metadata.EntryPoint, entry: PluginEntry) -> Any:
-    try:
-        return ep.load()
-    except ImportError as exc:
-        hint = _install_hint(exc, entry)
-        raise PluginError(
-            f"cannot load {_where(entry)}: {type(exc).__name__}: {exc}{hint}",
-            code=ErrorCode.PLUGIN_LOAD_FAILED,
-            details={"plugin": entry.name, "distribution": entry.distribution},
-        ) from exc
-    except Exception as exc:
-        raise PluginError(
-            f"cannot load {_where(entry)}: {type(exc).__name__}: {exc}",
-            code=ErrorCode.PLUGIN_LOAD_FAILED,
-            details={"plugin": entry.name, "distribution": entry.distribution},
-        ) from exc
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _install_hint(exc: ImportError, entry: PluginEntry) -> str:
-    """Say which ``pip install`` provides the module an ImportError names, when we can tell."""
-    module = (exc.name or "").split(".")[0]
-    if not module or module == entry.value.split(".")[0].split(":")[0]:
-        return ""
-    wanted = _normalise(module)
-    try:
-        requires = importlib.metadata.requires(entry.distribution) or []
-    except importlib.metadata.PackageNotFoundError:
-        requires = []
-    for requirement in requires:
-        req_name = _normalise(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0])
-        if not (req_name == wanted or req_name.startswith(wanted + "-")):
-            continue
-        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
-        if extra:
-            return (
-                f". The optional dependency {module!r} is missing: "
-                f"pip install '{entry.distribution}[{extra.group(1)}]'"
-            )
-        return f". The dependency {module!r} is missing: pip install {req_name}"
-    return f". The module {module!r} is missing: pip install {module} (or the extra that has it)"
-
-
-def _constant(cls: type[Any], attribute: str, entry: PluginEntry) -> Any:
-    """Read a class-level constant or a constant-returning property without ``__init__``."""
-    value = inspect.getattr_static(cls, attribute, None)
-    if isinstance(value, property):
-        if value.fget is None or getattr(value.fget, "__isabstractmethod__", False):
-            return None
-        try:
-            return value.fget(object.__new__(cls))
-        except Exception as exc:
-            raise PluginError(
-                f"{_where(entry)}: {cls.__qualname__}.{attribute} must return a constant "
-                f"without needing __init__; it raised {type(exc).__name__}: {exc}",
-                code=ErrorCode.PLUGIN_INCOMPATIBLE,
-                details={"plugin": entry.name, "distribution": entry.distribution},
-            ) from exc
-    return value
-
-
-def _incompatible(entry: PluginEntry, reason: str) -> PluginError:
-    return PluginError(
-        f"{_where(entry)} is not a usable ingestion plugin: {reason}",
-        code=ErrorCode.PLUGIN_INCOMPATIBLE,
-        details={"plugin": entry.name, "distribution": entry.distribution},
-    )
-
-
-def _validate(obj: Any, entry: PluginEntry) -> type[IngestionPlugin]:
-    if not inspect.isclass(obj):
-        raise _incompatible(
-            entry, f"it points at {type(obj).__name__} {obj!r}, not a class (want module:Class)"
-        )
-    if not issubclass(obj, IngestionPlugin):
-        raise _incompatible(
-            entry, f"{obj.__qualname__} does not subclass floe_core.plugin.IngestionPlugin"
-        )
-    if inspect.isabstract(obj):
-        missing = ", ".join(sorted(obj.__abstractmethods__))
-        raise _incompatible(
-            entry, f"{obj.__qualname__} is abstract; it does not implement {missing}"
-        )
-    api = _constant(obj, "floe_api_version", entry)
-    _check_api(api, obj, entry)
-    name = _constant(obj, "name", entry)
-    if name != entry.name:
-        raise _incompatible(
-            entry,
-            f"{obj.__qualname__}.name is {name!r} but the entry point is named {entry.name!r}; "
-            "they must be equal",
-        )
-    return obj
-
-
-def _check_api(api: Any, cls: type[Any], entry: PluginEntry) -> None:
-    ours = _VERSION.match(FLOE_API_VERSION)
-    assert ours is not None
-    major, minor = int(ours.group(1)), int(ours.group(2))
-    theirs = _VERSION.match(api) if isinstance(api, str) else None
-    if theirs is None:
-        raise _incompatible(
-            entry,
-            f"{cls.__qualname__}.floe_api_version is {api!r}; it must be 'MAJOR.MINOR' "
-            f"(this floe-core speaks {FLOE_API_VERSION})",
-        )
-    if int(theirs.group(1)) != major or int(theirs.group(2)) > minor:
-        raise _incompatible(
-            entry,
-            f"it needs floe plugin API {api} but this floe-core speaks {FLOE_API_VERSION} "
-            f"(compatible: {major}.0 to {FLOE_API_VERSION}); upgrade floe-core or install a "
-            f"{entry.distribution} release built for API {major}.x",
-        )

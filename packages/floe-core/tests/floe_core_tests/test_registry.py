@@ -93,7 +93,7 @@ def test_missing_module_says_what_to_install() -> None:
 
 
 def test_missing_optional_extra_names_the_extra() -> None:
-    from floe_core.registry import _install_hint
+    from floe_core._plugin_check import install_hint as _install_hint
 
     exc = ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2")
     entry = PluginEntry("dlt", "floe_ingestion_dlt.plugin:X", "floe-ingestion-dlt", "0.1.0")
