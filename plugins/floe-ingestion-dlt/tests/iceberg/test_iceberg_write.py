@@ -417,3 +417,26 @@ def test_concurrent_loads_of_other_keys_keep_their_state(
     assert read_state(sql_catalog, table_name, "b") == {"cursor": 2}
     assert _rows(sql_catalog, table_name) == [(0,), (1,), (2,)]
     assert _snapshots(sql_catalog, table_name) == 3
+
+
+def test_losing_a_create_race_lands_nothing(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.exceptions import CommitFailedException, TableAlreadyExistsError
+
+    def other_load_creates_it_first() -> None:
+        write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+        return None
+
+    with pytest.raises((TableAlreadyExistsError, CommitFailedException)):
+        write_table(
+            catalog,
+            TableWrite(table_name, WriteMode.APPEND),
+            [pa.table({"id": [2]})],
+            state=other_load_creates_it_first,
+        )
+
+    assert _rows(catalog, table_name) == [(1,)]
+    assert _snapshots(catalog, table_name) == 1
+    if catalog_config.type == "sql":
+        assert len(_parquet_files(Path(catalog_config.warehouse or ""))) == 1
