@@ -235,3 +235,30 @@ def test_names_differing_only_by_case_are_rejected(sql_catalog: Catalog, table_n
     with pytest.raises(DestinationWriteError) as info:
         write_table(sql_catalog, spec, [pa.table({"Name": ["x"]})])
     assert "'Name'" in info.value.message and "'name'" in info.value.message
+
+
+def test_required_columns_of_a_foreign_table_are_enforced(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    sql_catalog.create_namespace_if_not_exists(table_name.split(".")[0])
+    sql_catalog.create_table(
+        table_name,
+        schema=Schema(
+            NestedField(1, "id", LongType(), required=True),
+            NestedField(2, "name", StringType(), required=False),
+        ),
+    )
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    write_table(sql_catalog, spec, [pa.table({"id": [1], "name": ["a"]})])
+    with pytest.raises(SchemaContractViolation) as info:
+        write_table(sql_catalog, spec, [pa.table({"name": ["no id"]})])
+    assert "'id'" in info.value.message
+    with pytest.raises(SchemaContractViolation):
+        write_table(sql_catalog, spec, [pa.table({"id": [None, 2]})])
+
+    assert sql_catalog.load_table(table_name).scan().to_arrow().to_pylist() == [
+        {"id": 1, "name": "a"}
+    ]

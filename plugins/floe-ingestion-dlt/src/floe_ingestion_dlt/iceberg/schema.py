@@ -476,7 +476,8 @@ def conform(batch: pa.RecordBatch, target: pa.Schema, *, table: str) -> pa.Recor
         A batch whose schema equals ``target``.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not fit the column.
+        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not fit the column;
+            SCHEMA_CONTRACT_VIOLATION when a column the table requires is null or missing.
     """
     if batch.schema.equals(target):
         return batch
@@ -484,15 +485,19 @@ def conform(batch: pa.RecordBatch, target: pa.Schema, *, table: str) -> pa.Recor
     columns: list[pa.Array] = []
     for target_field in target:
         if target_field.name in present:
-            columns.append(
-                _cast(
-                    batch.column(target_field.name),
-                    target_field.type,
-                    f"{table}.{target_field.name}",
-                )
+            column = _cast(
+                batch.column(target_field.name), target_field.type, f"{table}.{target_field.name}"
             )
         else:
-            columns.append(pa.nulls(batch.num_rows, type=target_field.type))
+            column = pa.nulls(batch.num_rows, type=target_field.type)
+        if not target_field.nullable and column.null_count:
+            raise SchemaContractViolation(
+                f"table {table!r}: column {target_field.name!r} is required in the table but "
+                f"{column.null_count} row(s) have no value for it",
+                failed_records=column.null_count,
+                details={"table": table, "column": target_field.name},
+            )
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
 
