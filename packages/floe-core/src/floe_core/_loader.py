@@ -290,15 +290,21 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 
 def validate_file(
-    model: type[_M], data: Any, *, file: Path, context: Mapping[str, Any] | None = None
+    model: type[_M],
+    data: Any,
+    *,
+    file: Path | str,
+    context: Mapping[str, Any] | None = None,
+    prefix: tuple[str | int, ...] = (),
 ) -> _M:
     """Validate parsed YAML against ``model``, turning every error into one ConfigFileError.
 
     Args:
-        model: The file's model.
+        model: The file's model (or the model of the section at ``prefix``).
         data: Parsed, interpolated YAML.
         file: The file, for messages.
         context: pydantic validation context (secrets directory, environment).
+        prefix: Where ``data`` sits in the file, e.g. ``("plugins", "ingestion", "config")``.
 
     Returns:
         The validated model.
@@ -310,14 +316,16 @@ def validate_file(
         return model.model_validate(data, context=dict(context or {}))
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        problems = [_problem(model, err) for err in errors]
+        problems = [_problem(model, err, prefix) for err in errors]
         secret = any(err["type"] == SECRET_NOT_FOUND_ERROR for err in errors)
         raise ConfigFileError.of(
             file, problems, code=ErrorCode.SECRET_NOT_FOUND if secret else None
         ) from None
 
 
-def _problem(model: type[BaseModel], err: ErrorDetails) -> Problem:
+def _problem(
+    model: type[BaseModel], err: ErrorDetails, prefix: tuple[str | int, ...] = ()
+) -> Problem:
     loc = tuple(err["loc"])
     ctx = err.get("ctx") or {}
     if isinstance(ctx.get("field"), tuple):
@@ -342,7 +350,7 @@ def _problem(model: type[BaseModel], err: ErrorDetails) -> Problem:
     if err["type"].endswith("_type") and "input" in err:
         # Only the input's kind, never its value: it may be an interpolated secret.
         message += f" (got {_yaml_kind(err['input'])})"
-    return Problem(format_loc(loc), message)
+    return Problem(format_loc((*prefix, *loc)), message)
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:

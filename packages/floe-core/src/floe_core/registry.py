@@ -293,9 +293,8 @@ class PluginRegistry:
         installed = self.names()
         message = f"no ingestion plugin named {name!r}"
         close = difflib.get_close_matches(name, installed, n=1)
-        if close:
-            message += f"; did you mean {close[0]!r}?"
-        message += f". Installed plugins: {', '.join(installed) or '(none)'}"
+        message += f"; did you mean {close[0]!r}?" if close else "."
+        message += f" Installed plugins: {', '.join(installed) or '(none)'}"
         if not close:
             message += (
                 f". Plugins register under the {self.group.value!r} entry-point group; "

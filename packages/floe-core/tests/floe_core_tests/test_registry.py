@@ -69,6 +69,7 @@ def test_unknown_name_without_close_match_has_no_suggestion() -> None:
     with pytest.raises(PluginError, match="Installed plugins: \\(none\\)") as info:
         registry().get("airbyte")
     assert "did you mean" not in info.value.message
+    assert "`pip install floe-ingestion-airbyte`" in info.value.message
 
 
 def test_failing_import_names_entry_point_and_distribution() -> None:

@@ -226,8 +226,8 @@ def test_bad_plugin_config_names_manifest_field(
     runner, _ = make_runner(registry, manifest=manifest(config={"greting": "x"}))
     with pytest.raises(ConfigFileError) as info:
         runner.run_sources(project)
-    assert info.value.field == "plugins.ingestion.config"
-    assert "greting" in info.value.message
+    assert info.value.field == "plugins.ingestion.config.greting"
+    assert "did you mean 'greeting'?" in info.value.message
 
 
 def test_missing_secret_raises_before_anything_runs(
