@@ -155,3 +155,28 @@ def test_sql_catalog_with_an_s3_warehouse(
     assert table.location().startswith(f"s3://{seaweedfs_data_bucket}/wh-")
     rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
     assert rows == [{"id": 1, "v": "a"}, {"id": 2, "v": "B"}, {"id": 3, "v": "c"}]
+
+
+@pytest.mark.seaweedfs
+def test_rest_catalog_opens_with_a_bearer_token(
+    seaweedfs_catalog_config: CatalogConfig, table_name: str
+) -> None:
+    import urllib.parse
+    import urllib.request
+
+    assert seaweedfs_catalog_config.credential is not None and seaweedfs_catalog_config.uri
+    client_id, secret = seaweedfs_catalog_config.credential.get_secret_value().split(":", 1)
+    body = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    ).encode()
+    url = f"{seaweedfs_catalog_config.uri}/v1/oauth/tokens"
+    with urllib.request.urlopen(url, data=body, timeout=10) as response:
+        token = json.load(response)["access_token"]
+    config = seaweedfs_catalog_config.model_copy(
+        update={"credential": None, "token": SecretStr(token)}
+    )
+
+    catalog = load_catalog(config)
+    write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+    assert catalog.load_table(table_name).scan().to_arrow()["id"].to_pylist() == [1]
+    assert destination_settings(config)["auth"] == "bearer_token"
