@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from dlt_test_helpers import Api, make_sqlite
 
 from floe_core import IngestionConfig
@@ -50,9 +53,12 @@ def _sql(db: Path, **kw: Any) -> IngestionConfig:
     )
 
 
-def test_sql_yields_arrow_chunks_with_exact_types_and_reflected_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["auto", "pyarrow", "connectorx"])
+def test_sql_yields_arrow_chunks_with_exact_types_and_reflected_key(
+    tmp_path: Path, backend: str
+) -> None:
     db = make_sqlite(tmp_path / "shop.db", 100)
-    (extract,) = _extracts(_sql(db, chunk_size=30))
+    (extract,) = _extracts(_sql(db, chunk_size=30, backend=backend))
     assert extract.table == "bronze.orders"
     assert extract.primary_key == ("id",)
     state = ResourceState(extract.resource, None)
@@ -62,6 +68,9 @@ def test_sql_yields_arrow_chunks_with_exact_types_and_reflected_key(tmp_path: Pa
     assert schema.field("amount").type == pa.decimal128(12, 2)
     assert schema.field("updated_at").type == pa.timestamp("us")
     assert schema.field("id").type == pa.int64()
+    table = pa.concat_tables(batches)
+    assert table.column("amount").to_pylist()[:2] == [Decimal("0.25"), Decimal("1.25")]
+    assert table.column("updated_at")[61].as_py() == datetime(2024, 1, 1, 1, 1)
 
 
 def test_sql_incremental_state_round_trip_loads_only_new_rows(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ __all__ = [
     "parse_source_config",
 ]
 
-SqlBackend = Literal["pyarrow", "connectorx"]
+SqlBackend = Literal["auto", "pyarrow", "connectorx"]
 
 
 class DltPluginConfig(BaseModel):
@@ -44,8 +44,10 @@ class DltPluginConfig(BaseModel):
         description="Rows per Arrow batch handed to the Iceberg writer (and SQL chunk size).",
     )
     sql_backend: SqlBackend = Field(
-        default="pyarrow",
-        description="Default sql_database backend: 'pyarrow' (exact types) or 'connectorx'.",
+        default="auto",
+        description="Default sql_database backend: 'auto' (connectorx for SQLite, pyarrow for "
+        "other databases), 'pyarrow' (SQLAlchemy cursor, exact types everywhere) or "
+        "'connectorx' (fast; decimals restored from the reflected schema).",
     )
 
 
@@ -67,7 +69,9 @@ class SqlDatabaseSourceConfig(_SourceModel):
     schema_: str | None = Field(default=None, alias="schema", description="Database schema.")
     tables: list[str] | None = Field(default=None, description="Tables to load; omitted: all.")
     chunk_size: int | None = Field(default=None, ge=1, description="Rows per extracted chunk.")
-    backend: SqlBackend | None = Field(default=None, description="'pyarrow' or 'connectorx'.")
+    backend: SqlBackend | None = Field(
+        default=None, description="'auto', 'pyarrow' or 'connectorx' (default: the plugin's)."
+    )
     reflection_level: Literal["minimal", "full", "full_with_precision"] = Field(
         default="full_with_precision",
         description="How much of the column types to reflect; the default keeps decimal "

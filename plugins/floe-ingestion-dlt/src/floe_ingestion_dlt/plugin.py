@@ -51,6 +51,8 @@ __all__ = ["DltIngestionPlugin", "DltPipeline"]
 log = structlog.get_logger("floe_ingestion_dlt")
 
 _DEFAULT_HEALTH_TIMEOUT = 10.0
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""Never translated: the process is being stopped, or a generator closed."""
 
 
 def _package_version() -> str:
@@ -216,7 +218,9 @@ class DltIngestionPlugin(IngestionPlugin):
                         source=config.name,
                     )
                 self._load(pipeline, tables, details)
-            except Exception as exc:
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:  # connectorx/pyo3 panics are BaseExceptions
                 error = exc if isinstance(exc, IngestionError) else translate(exc, side="source")
                 if error.source is None:
                     error.source = config.name
@@ -364,7 +368,7 @@ class _side:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, IngestionError):
+        if exc is None or isinstance(exc, _PASS_THROUGH) or isinstance(exc, IngestionError):
             return
         raise translate(exc, side=self._side, source=self._source) from exc
 
@@ -373,7 +377,7 @@ def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Itera
     """Iterate the resource into Arrow batches; failures are translated as source failures."""
     try:
         yield from to_batches(state.iterate(), batch_rows)
-    except IngestionError:
+    except (IngestionError, *_PASS_THROUGH):
         raise
-    except Exception as exc:
+    except BaseException as exc:
         raise translate(exc, side="source", source=source) from exc
