@@ -176,6 +176,16 @@ class StorageSection(StorageConfig):
     access_key_id: Secret = None
     secret_access_key: Secret = None
 
+    @model_validator(mode="after")
+    def _s3_path_is_a_url(self) -> Self:
+        if self.type == "s3" and self.path and not self.path.startswith(("s3://", "s3a://")):
+            raise PydanticCustomError(
+                "s3_path",
+                "for type s3, path is the data location as an s3:// URL (s3://bucket/prefix)",
+                {"field": ("path",)},
+            )
+        return self
+
 
 class LogsConfig(BaseModel):
     """``observability.logs``."""
@@ -292,28 +302,36 @@ class PlatformManifest(BaseModel):
     def catalog_config(self) -> CatalogConfig:
         """Return the catalog plugins write to, with ``storage`` folded into it.
 
-        The rule (what the dlt plugin reads): with no ``catalog``, the embedded one
-        (``./warehouse``; a local ``storage.path`` replaces that folder). ``storage`` of type
-        ``s3`` becomes pyiceberg FileIO properties ``s3.endpoint``, ``s3.region``,
-        ``s3.access-key-id``, ``s3.secret-access-key``, ``s3.path-style-access``; type
-        ``local`` with a ``path`` becomes the catalog's ``warehouse`` when it has none. Keys
-        already in ``catalog.properties`` win.
+        The rule (what the dlt plugin reads):
+
+        - no ``catalog``: the embedded SQL catalog (``./warehouse``, or ``storage.path`` when
+          storage is ``local``);
+        - ``storage.path`` becomes the ``warehouse`` of a ``sql`` catalog that has none (a local
+          folder made absolute, or an ``s3://`` URL); a ``rest`` catalog's ``warehouse`` is its
+          warehouse *name* and is left alone;
+        - ``storage.type: s3`` becomes pyiceberg FileIO properties ``s3.endpoint``,
+          ``s3.region``, ``s3.access-key-id``, ``s3.secret-access-key``,
+          ``s3.path-style-access``; keys already in ``catalog.properties`` win.
 
         Returns:
             The catalog config (secrets stay :class:`~pydantic.SecretStr` except the S3 keys,
             which pyiceberg properties carry as plain strings).
         """
         storage = self.storage
-        if self.catalog is None:
-            root = storage.path if storage is not None and storage.type == "local" else None
-            catalog = CatalogConfig.embedded(root) if root else CatalogConfig.embedded()
-        else:
+        if self.catalog is not None:
             catalog = self.catalog.to_catalog_config()
+        elif storage is not None and storage.type == "local" and storage.path:
+            return CatalogConfig.embedded(storage.path)
+        else:
+            catalog = CatalogConfig.embedded()
+            if storage is not None and storage.path:
+                catalog = catalog.model_copy(update={"warehouse": storage.path})
         if storage is None:
             return catalog
+        if storage.path and catalog.type == "sql" and catalog.warehouse is None:
+            path = storage.path if storage.type == "s3" else str(Path(storage.path).absolute())
+            catalog = catalog.model_copy(update={"warehouse": path})
         if storage.type == "local":
-            if storage.path and catalog.warehouse is None:
-                return catalog.model_copy(update={"warehouse": str(Path(storage.path).absolute())})
             return catalog
         folded: dict[str, str] = {"s3.path-style-access": str(storage.path_style_access).lower()}
         if storage.endpoint:

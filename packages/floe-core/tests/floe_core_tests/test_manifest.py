@@ -206,3 +206,19 @@ def test_catalog_properties_accept_yaml_scalars(tmp_path: Path) -> None:
     text = "catalog: {type: sql, properties: {s3.path-style-access: true, downcast: 1}}\n"
     manifest = PlatformManifest.load(write(tmp_path, text), environ={})
     assert manifest.catalog_config().properties == {"s3.path-style-access": "true", "downcast": "1"}
+
+
+def test_s3_storage_path_is_the_warehouse_of_a_sql_catalog(tmp_path: Path) -> None:
+    text = "storage: {type: s3, path: 's3://lake/bronze', endpoint: 'http://127.0.0.1:9000'}\n"
+    catalog = PlatformManifest.load(write(tmp_path, text), environ={}).catalog_config()
+    assert catalog.type == "sql" and catalog.warehouse == "s3://lake/bronze"
+    assert catalog.uri == CatalogConfig.embedded().uri
+    assert catalog.properties["s3.endpoint"] == "http://127.0.0.1:9000"
+    rest = "catalog: {type: rest, uri: 'http://127.0.0.1:8181', warehouse: wh}\n" + text
+    catalog = PlatformManifest.load(write(tmp_path, rest), environ={}).catalog_config()
+    assert catalog.warehouse == "wh"
+
+
+def test_s3_storage_path_must_be_a_url(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "storage: {type: s3, path: /data}\n", env={})
+    assert err.field == "storage.path" and "s3://" in err.message
