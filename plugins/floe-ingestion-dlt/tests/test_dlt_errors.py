@@ -104,7 +104,11 @@ def test_auth_messages_from_drivers() -> None:
     ("exc", "category", "code"),
     [
         (ice.CommitFailedException("conflict"), T, ErrorCode.COMMIT_CONFLICT),
+        (ice.ValidationException("conflicting files"), T, ErrorCode.COMMIT_CONFLICT),
+        (ice.TableAlreadyExistsError("t"), T, ErrorCode.COMMIT_CONFLICT),
         (ice.CommitStateUnknownException("?"), T, ErrorCode.DESTINATION_UNAVAILABLE),
+        (ice.AuthorizationExpiredError("exp"), P, ErrorCode.AUTH_FAILED),
+        (ice.ServiceUnavailableError("503"), T, ErrorCode.DESTINATION_UNAVAILABLE),
         (ice.OAuthError("bad"), P, ErrorCode.AUTH_FAILED),
         (ice.UnauthorizedError("no"), P, ErrorCode.AUTH_FAILED),
         (ice.ForbiddenError("no"), P, ErrorCode.AUTH_FAILED),
@@ -115,6 +119,8 @@ def test_auth_messages_from_drivers() -> None:
         (ice.ResolveError("r"), P, ErrorCode.SCHEMA_CORRUPTION),
         (OSError("s3 down"), T, ErrorCode.DESTINATION_UNAVAILABLE),
         (requests.ConnectionError("catalog down"), T, ErrorCode.DESTINATION_UNAVAILABLE),
+        (requests.Timeout("catalog slow"), T, ErrorCode.DESTINATION_UNAVAILABLE),
+        (__import__("pyarrow").ArrowInvalid("bad key"), P, ErrorCode.DESTINATION_WRITE_FAILED),
     ],
 )
 def test_destination_side(exc: Exception, category: ErrorCategory, code: ErrorCode) -> None:

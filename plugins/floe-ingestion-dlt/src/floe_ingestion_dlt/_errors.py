@@ -23,12 +23,14 @@ through ``.exception``, ``.orig`` and ``__cause__`` until something recognisable
 
     destination side
     ------------------------------------------------------------------------------------------
-    CommitFailedException                        TRANSIENT      COMMIT_CONFLICT
+    CommitFailedException, ValidationException,
+      TableAlreadyExists (concurrent commit)     TRANSIENT      COMMIT_CONFLICT
     CommitStateUnknown, 503, 5xx, OSError,
       connection errors to catalog or S3         TRANSIENT      DESTINATION_UNAVAILABLE
     OAuthError, Unauthorized, Forbidden          PERMANENT      AUTH_FAILED
     NoSuchNamespace, NoSuchTable, BadRequest     CONFIGURATION  DESTINATION_CONFIG_ERROR
     pyiceberg ValidationError, ResolveError      PERMANENT      SCHEMA_CORRUPTION
+    pyarrow ArrowInvalid/NotImplemented/Type     PERMANENT      DESTINATION_WRITE_FAILED
 
     anything else                                PERMANENT      INTERNAL_ERROR (with the type)
 
@@ -283,7 +285,8 @@ def _destination_side(exc: BaseException, source: str | None) -> IngestionError 
     module = _module(exc)
     details = {"error_type": name}
     if module.startswith("pyiceberg"):
-        if name == "CommitFailedException":
+        if name in ("CommitFailedException", "ValidationException", "TableAlreadyExistsError",
+                    "NamespaceAlreadyExistsError"):  # fmt: skip
             return DestinationWriteError(
                 f"a concurrent commit won: {_short(exc)}; retry the load",
                 code=ErrorCode.COMMIT_CONFLICT,
@@ -314,7 +317,7 @@ def _destination_side(exc: BaseException, source: str | None) -> IngestionError 
                 source=source,
                 details=details,
             )
-        if name in ("ValidationError", "ResolveError", "ValidationException"):
+        if name in ("ValidationError", "ResolveError"):
             return DestinationWriteError(
                 f"the table's schema or metadata is inconsistent: {_short(exc)}",
                 code=ErrorCode.SCHEMA_CORRUPTION,
@@ -336,6 +339,13 @@ def _destination_side(exc: BaseException, source: str | None) -> IngestionError 
         return DestinationWriteError(
             f"catalog or storage unreachable: {type(exc).__name__}: {_short(exc)}",
             code=ErrorCode.DESTINATION_UNAVAILABLE,
+            source=source,
+            details=details,
+        )
+    if module.startswith("pyarrow") and name in ("ArrowInvalid", "ArrowNotImplementedError",
+                                                 "ArrowTypeError"):  # fmt: skip
+        return DestinationWriteError(
+            f"the data could not be written: {_short(exc)}",
             source=source,
             details=details,
         )
