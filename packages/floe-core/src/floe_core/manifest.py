@@ -70,8 +70,8 @@ def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
     if set(value) != {"secret_ref"}:
         raise PydanticCustomError(
             "secret_value",
-            "give a string (e.g. ${{VAR}}) or {{secret_ref: 'env:NAME'}} / "
-            "{{secret_ref: 'file:NAME'}}, not a mapping with keys {keys}",
+            "give a string (e.g. ${VAR}) or {secret_ref: 'env:NAME'} / "
+            "{secret_ref: 'file:NAME'}, not a mapping with keys {keys}",
             {"keys": ", ".join(map(str, value))},
         )
     try:

@@ -180,7 +180,10 @@ def test_bad_secret_ref_syntax(tmp_path: Path) -> None:
     assert "must be 'env:VARIABLE' or 'file:NAME'" in err.message
     err = load_error(tmp_path, FULL.replace('{secret_ref: "env:CATALOG_CREDENTIAL"}', "{env: X}"))
     assert err.field == "catalog.credential"
-    assert "secret_ref" in err.message
+    assert (
+        "or {secret_ref: 'env:NAME'} / {secret_ref: 'file:NAME'}, not a mapping with keys env"
+        in (err.message)
+    )
 
 
 def test_missing_env_var_in_manifest(tmp_path: Path) -> None:
