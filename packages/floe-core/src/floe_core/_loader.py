@@ -323,6 +323,21 @@ def validate_file(
         ) from None
 
 
+_PLAIN = {
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+}
+"""Plain wording for pydantic's type errors (YAML users think in strings, numbers, lists)."""
+
+
 def _problem(
     model: type[BaseModel], err: ErrorDetails, prefix: tuple[str | int, ...] = ()
 ) -> Problem:
@@ -342,6 +357,8 @@ def _problem(
             message += f" (valid keys: {', '.join(valid)})"
     elif err["type"] == "missing":
         message = "required field is missing"
+    elif err["type"] in _PLAIN:
+        message = _PLAIN[err["type"]]
     elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
         message = "must be a mapping (key: value)"
         valid = _fields_at(model, loc)
