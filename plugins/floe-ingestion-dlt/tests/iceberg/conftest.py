@@ -82,6 +82,16 @@ def _wait_ready(config: CatalogConfig, process: subprocess.Popen[bytes], log: Pa
     raise RuntimeError(f"SeaweedFS did not become ready in 60 s: {last!r}")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when pytest dies, so a killed session leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -139,7 +149,13 @@ def _start(binary: str, root: Path) -> tuple[subprocess.Popen[bytes], CatalogCon
     log = root / "weed.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     try:
         _wait_ready(config, process, log)
