@@ -262,3 +262,26 @@ def test_required_columns_of_a_foreign_table_are_enforced(
     assert sql_catalog.load_table(table_name).scan().to_arrow().to_pylist() == [
         {"id": 1, "name": "a"}
     ]
+
+
+def test_partitioned_tables_are_refused_not_corrupted(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import IdentityTransform
+    from pyiceberg.types import LongType, NestedField
+
+    sql_catalog.create_namespace_if_not_exists(table_name.split(".")[0])
+    sql_catalog.create_table(
+        table_name,
+        schema=Schema(NestedField(1, "id", LongType(), required=False)),
+        partition_spec=PartitionSpec(
+            PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="id")
+        ),
+    )
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+    assert info.value.code is ErrorCode.DESTINATION_WRITE_FAILED
+    assert "partitioned" in info.value.message
+    assert sql_catalog.load_table(table_name).current_snapshot() is None

@@ -69,6 +69,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 from floe_core import (
+    DestinationWriteError,
     ErrorCode,
     PipelineConfigurationError,
     SchemaContract,
@@ -225,6 +226,14 @@ class _Load:
 
     def _begin(self, arrow_schema: pa.Schema | None) -> None:
         if self.table is not None:
+            if not self.table.spec().is_unpartitioned():
+                raise DestinationWriteError(
+                    f"table {self.spec.table!r} is partitioned ({self.table.spec()}); this write "
+                    "path writes unpartitioned Bronze tables. Load into a new table, or remove "
+                    "the partition fields",
+                    code=ErrorCode.DESTINATION_WRITE_FAILED,
+                    details={"table": self.spec.table},
+                )
             self.tx = self.table.transaction()
             self.io = self.table.io
         else:
@@ -538,7 +547,8 @@ def write_table(
         SchemaContractViolation: ``freeze`` met a new column (SCHEMA_CONTRACT_VIOLATION), a type
             change is not a safe promotion or a value does not fit (SCHEMA_CORRUPTION), or a
             merge row has a null key.
-        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take.
+        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take;
+            DESTINATION_WRITE_FAILED for a partitioned table (not supported).
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without (or with a missing) primary key (INVALID_CONFIG).
     """
