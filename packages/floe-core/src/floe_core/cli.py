@@ -74,7 +74,10 @@ def _load(
     # People at a terminal get readable logs unless the manifest asks for a format.
     chosen = "format" in logs.model_fields_set or not sys.stderr.isatty()
     configure_logging(
-        logs.format if chosen else "console", log_level or logs.level, stream=sys.stderr
+        logs.format if chosen else "console",
+        log_level or logs.level,
+        stream=sys.stderr,
+        capture_stdlib=True,
     )
     return project, manifest
 

@@ -23,7 +23,7 @@ from typing import Any, Literal, TextIO
 import structlog
 from pydantic import SecretBytes, SecretStr
 
-__all__ = ["REDACTED", "configure_logging", "get_logger", "redact_secrets"]
+__all__ = ["REDACTED", "configure_logging", "get_logger", "redact_secrets", "release_stdlib"]
 
 REDACTED = "**********"
 """What a secret value is replaced with."""
@@ -75,6 +75,7 @@ def configure_logging(
     level: str = "INFO",
     *,
     stream: TextIO | None = None,
+    capture_stdlib: bool = False,
 ) -> None:
     """Configure structlog for floe (process-wide).
 
@@ -82,27 +83,55 @@ def configure_logging(
         format: ``json`` (one object per line) or ``console`` (human-readable).
         level: Minimum level name (``DEBUG`` ... ``CRITICAL``).
         stream: Where to write; standard error by default.
+        capture_stdlib: Also render standard-library log records (dlt, pyiceberg, urllib3, ...)
+            the same way, redacted, through one handler on the root logger; the root logger's
+            own level (WARNING by default) still decides which of them are emitted.
     """
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_secrets,
+            *shared,
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+    release_stdlib()
+    if capture_stdlib:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setLevel(numeric)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            )
+        )
+        setattr(handler, _FLOE_HANDLER, True)
+        logging.getLogger().addHandler(handler)
+
+
+_FLOE_HANDLER = "_floe_handler"
+
+
+def release_stdlib() -> None:
+    """Remove the root-logger handler :func:`configure_logging` installed, if any."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _FLOE_HANDLER, False):
+            root.removeHandler(handler)
 
 
 def get_logger(name: str | None = None, **fields: Any) -> Any:

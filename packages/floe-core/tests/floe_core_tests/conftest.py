@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from floe_core.log import release_stdlib
 from floe_core_tests._fakes import FakePlugin
 
 
@@ -47,6 +48,7 @@ def _structlog_left_as_found() -> Iterator[None]:
     """Runner and CLI configure structlog process-wide; undo it for the next test."""
     yield
     structlog.reset_defaults()
+    release_stdlib()
 
 
 def metric_points(

@@ -71,3 +71,20 @@ def test_processor_keeps_ordinary_fields() -> None:
     out = redact_secrets(None, "info", dict(event))
     assert out["rows"] == 3 and out["table"] == "a.b" and out["url"] == "http://h/p"
     assert out["tokens_seen"] == REDACTED  # errs on the side of hiding
+
+
+def test_stdlib_records_are_rendered_and_redacted(stream: io.StringIO) -> None:
+    import logging
+
+    configure_logging("json", "INFO", stream=stream, capture_stdlib=True)
+    logging.getLogger("thirdparty.fake").warning(
+        "cannot reach postgresql://app:pa55@127.0.0.1/db, retrying"
+    )
+    logging.getLogger("thirdparty.fake").info("below the root logger's WARNING level")
+    [line] = stream.getvalue().splitlines()
+    event = json.loads(line)
+    assert event["logger"] == "thirdparty.fake" and event["level"] == "warning"
+    assert event["event"] == f"cannot reach postgresql://app:{REDACTED}@127.0.0.1/db, retrying"
+    configure_logging("json", "INFO", stream=stream)  # reconfiguring removes the handler
+    logging.getLogger("thirdparty.fake").warning("not captured")
+    assert "not captured" not in stream.getvalue()
