@@ -1,4 +1,4 @@
-"""OpenLineage run events for every load: START, then COMPLETE or FAIL.
+"""OpenLineage run events for every load: START, then COMPLETE or FAIL (ABORT if interrupted).
 
 Job: ``ingestion.<source>`` in the configured namespace (``floe`` by default), with a
 ``jobType`` facet (``BATCH`` / ``FLOE`` / ``INGESTION``). Outputs: the destination tables as
@@ -164,6 +164,15 @@ class LineageEmitter:
                 producer=PRODUCER,
             )
         self._emit(RunState.FAIL, run_id, config, outputs=outputs, run_facets=facets)
+
+    def abort(self, run_id: str, config: IngestionConfig) -> None:
+        """Emit ABORT: the load was interrupted (Ctrl-C, shutdown) before it had a result.
+
+        Args:
+            run_id: What :meth:`start` returned.
+            config: The source.
+        """
+        self._emit(RunState.ABORT, run_id, config, outputs=self._outputs(config, None))
 
     def close(self) -> None:
         """Flush and close the transport."""

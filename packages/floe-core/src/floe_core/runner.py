@@ -255,12 +255,18 @@ class Runner:
             notify(SourceEvent("started", config.name))
             log.info("source_started", destination_table=config.destination_table)
             run_id = lineage.start(config) if lineage is not None else None
-            if startup_error is not None:
-                error = IngestionError.from_detail(startup_error.to_detail())
-                error.source = config.name
-                result = IngestionPlugin.failure(config, error, started=started)
-            else:
-                result = self._load(plugin, config, notify, log)
+            try:
+                if startup_error is not None:
+                    error = IngestionError.from_detail(startup_error.to_detail())
+                    error.source = config.name
+                    result = IngestionPlugin.failure(config, error, started=started)
+                else:
+                    result = self._load(plugin, config, notify, log)
+            except BaseException as exc:  # Ctrl-C, SystemExit: tell lineage, then go
+                if lineage is not None and run_id is not None:
+                    lineage.abort(run_id, config)
+                log.warning("source_aborted", reason=type(exc).__name__)
+                raise
             result = result.model_copy(update={"duration_seconds": time.monotonic() - started})
             current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
             current.set_attribute("ingestion.bytes_written", result.bytes_written)

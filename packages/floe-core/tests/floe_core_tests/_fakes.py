@@ -100,6 +100,8 @@ class FakePlugin(IngestionPlugin):
         FakePlugin.seen_secrets[config.name] = config.source_config_with_secrets()
         if config.source_config.get("explode"):
             raise RuntimeError("plugin bug")
+        if config.source_config.get("interrupt"):
+            raise KeyboardInterrupt
         script = list(config.source_config.get("fail", []))
         if attempt < len(script):
             step = script[attempt]

@@ -341,3 +341,20 @@ def test_validate_reports_plugin_bugs_and_startup_failures(
         runner.validate(FloeProject.load(path))
     assert getattr(info.value, "code", None) is ErrorCode.SOURCE_UNAVAILABLE
     assert FakePlugin.calls[-1] == "shutdown"
+
+
+def test_interrupted_load_emits_abort_and_shuts_down(
+    tmp_path: Path, registry: PluginRegistry
+) -> None:
+    path = tmp_path / "floe.yaml"
+    path.write_text(
+        "ingestion:\n  sources:\n    - {name: a, type: memory, config: {interrupt: true},"
+        " destination: {table: b.a}}\n"
+    )
+    transport = ListTransport()
+    lineage = LineageEmitter(namespace="t", client=OpenLineageClient(transport=transport))
+    runner, _ = make_runner(registry, lineage=lineage)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_sources(FloeProject.load(path))
+    assert [e["eventType"] for e in transport.events] == ["START", "ABORT"]
+    assert FakePlugin.calls[-1] == "shutdown"
