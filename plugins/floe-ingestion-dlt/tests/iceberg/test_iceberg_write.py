@@ -29,6 +29,24 @@ def _parquet_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet"))
 
 
+def _stored_parquet(config: CatalogConfig, location: str) -> list[str]:
+    """Every Parquet file under a table location, on local disk or on the S3 server."""
+    if config.type == "sql":
+        return [str(p) for p in _parquet_files(Path(location))]
+    from pyarrow import fs
+
+    props = config.properties
+    s3 = fs.S3FileSystem(
+        access_key=props["s3.access-key-id"],
+        secret_key=props["s3.secret-access-key"],
+        endpoint_override=props["s3.endpoint"],
+        region=props["s3.region"],
+        force_virtual_addressing=False,
+    )
+    selector = fs.FileSelector(location.removeprefix("s3://"), recursive=True, allow_not_found=True)
+    return sorted(i.path for i in s3.get_file_info(selector) if i.path.endswith(".parquet"))
+
+
 class Boom(RuntimeError):
     pass
 
@@ -194,12 +212,16 @@ def test_merge_without_key_column_in_data_is_a_config_error(
 
 
 def test_failure_mid_stream_leaves_no_table_and_no_files(
-    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
 ) -> None:
-    root = Path(sql_catalog_config.warehouse or "")
+    namespace = table_name.split(".")[0]
+    if catalog_config.type == "sql":
+        root = catalog_config.warehouse or ""
+    else:  # SeaweedFS puts tables at s3://<table bucket>/<namespace>/<table>
+        root = f"s3://{catalog_config.warehouse}/{namespace}"
     with pytest.raises(Boom):
         write_table(
-            sql_catalog,
+            catalog,
             TableWrite(table_name, WriteMode.APPEND, state_key="k"),
             _failing(after=2),
             target_file_rows=2,  # files were already written when the source died
@@ -207,9 +229,12 @@ def test_failure_mid_stream_leaves_no_table_and_no_files(
         )
 
     with pytest.raises(NoSuchTableError):
-        sql_catalog.load_table(table_name)
-    assert _parquet_files(root) == []
-    assert read_state(sql_catalog, table_name, "k") is None
+        catalog.load_table(table_name)
+    assert _stored_parquet(catalog_config, root) == []
+    assert read_state(catalog, table_name, "k") is None
+    # the same load succeeding puts its files exactly where the failed one was looked for
+    write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
+    assert len(_stored_parquet(catalog_config, root)) == 1
 
 
 def test_failure_mid_stream_leaves_existing_table_unchanged(
@@ -221,7 +246,9 @@ def test_failure_mid_stream_leaves_existing_table_unchanged(
         [pa.table({"id": [1], "name": ["x"]})],
         state=lambda: {"cursor": 1},
     )
-    files_before = _parquet_files(Path(catalog_config.warehouse or "/nonexistent"))
+    location = catalog.load_table(table_name).location()
+    files_before = _stored_parquet(catalog_config, location)
+    assert len(files_before) == 1
     for mode in (WriteMode.APPEND, WriteMode.REPLACE):
         with pytest.raises(Boom):
             write_table(
@@ -243,8 +270,7 @@ def test_failure_mid_stream_leaves_existing_table_unchanged(
     assert [s.snapshot_id for s in table.snapshots()] == [first.snapshot_id]
     assert _rows(catalog, table_name, "id", "name") == [(1, "x")]
     assert read_state(catalog, table_name, "k") == {"cursor": 1}
-    if catalog_config.type == "sql":
-        assert _parquet_files(Path(catalog_config.warehouse or "")) == files_before
+    assert _stored_parquet(catalog_config, location) == files_before
 
 
 def test_failed_commit_deletes_its_files(
