@@ -44,7 +44,7 @@ from floe_core.plugin import (
     PluginType,
 )
 from floe_core.project import FloeProject
-from floe_core.registry import PluginEntry, PluginRegistry
+from floe_core.registry import PluginEntry, PluginInfo, PluginRegistry
 from floe_core.retry import RetryPolicy
 from floe_core.secret import SecretRef
 
@@ -88,6 +88,7 @@ __all__ = [
     "PlatformManifest",
     "PluginEntry",
     "PluginError",
+    "PluginInfo",
     "PluginMetadata",
     "PluginRegistry",
     "PluginType",
