@@ -48,7 +48,7 @@ def test_http_statuses(status: int, category: ErrorCategory, code: ErrorCode) ->
     assert error.details["status_code"] == status
     assert error.details["url"] == "http://127.0.0.1:9/v1/items"
     assert "SECRET" not in str(error.to_detail())
-    if status == 429:
+    if status in (429, 503):
         assert error.retry_after_seconds == 7.0 and error.retryable
 
 
