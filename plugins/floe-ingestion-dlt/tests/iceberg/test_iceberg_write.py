@@ -79,6 +79,7 @@ def test_append_twice(catalog: Catalog, table_name: str) -> None:
     table = catalog.load_table(table_name)
     assert [s.snapshot_id for s in table.snapshots()] == [first.snapshot_id, second.snapshot_id]
     assert table.current_snapshot().summary["floe.rows-loaded"] == "3"
+    assert table.properties["write.metadata.delete-after-commit.enabled"] == "true"
 
 
 def test_replace_is_one_overwrite(catalog: Catalog, table_name: str) -> None:

@@ -100,6 +100,12 @@ log = structlog.get_logger(__name__)
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 """Arrow bytes accumulated per data file (Parquet on disk is typically 3-10x smaller)."""
 
+_NEW_TABLE_PROPERTIES = {
+    # one metadata file per load would pile up forever; keep the last 100 (readers of older
+    # snapshots are unaffected: snapshots live on until expire_snapshots)
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
+}
 _NOT_LANDED = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -240,7 +246,9 @@ class _Load:
             assert arrow_schema is not None
             namespace = self.identifier[:-1]
             self.catalog.create_namespace_if_not_exists(namespace)
-            self.tx = self.catalog.create_table_transaction(self.identifier, schema=arrow_schema)
+            self.tx = self.catalog.create_table_transaction(
+                self.identifier, schema=arrow_schema, properties=dict(_NEW_TABLE_PROPERTIES)
+            )
             self.io = self.tx._table.io  # the staged table's FileIO; pyiceberg has no accessor
             self.schema_changed = True
         self.writer = FileWriter(self.io, max_in_flight=self.max_in_flight)
