@@ -188,7 +188,12 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
                 details=details,
             )
         if status >= 500:
-            return SourceConnectionError(f"{where}: server error", source=source, details=details)
+            return SourceConnectionError(
+                f"{where}: server error",
+                source=source,
+                retry_after_seconds=_retry_after(getattr(response, "headers", None)),
+                details=details,
+            )
         return SourceConnectionError(
             f"{where}: request rejected",
             code=ErrorCode.SOURCE_READ_FAILED,
