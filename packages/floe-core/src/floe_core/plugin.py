@@ -23,6 +23,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ValidationError
 
+from floe_core._validation import problems_from
 from floe_core.catalog import CatalogConfig
 from floe_core.errors import (
     ErrorCode,
@@ -32,6 +33,7 @@ from floe_core.errors import (
 from floe_core.ingestion import IngestionConfig, IngestionResult
 
 __all__ = [
+    "CONFIG_FIELD",
     "FLOE_API_VERSION",
     "HealthState",
     "HealthStatus",
@@ -44,6 +46,10 @@ __all__ = [
 FLOE_API_VERSION = "1.0"
 """The plugin API this floe-core speaks. A plugin is compatible when its major matches and its
 minor is not newer."""
+
+
+CONFIG_FIELD = ("plugins", "ingestion", "config")
+"""Where a plugin's config sits in platform-manifest.yaml; error field paths start here."""
 
 
 class PluginType(StrEnum):
@@ -153,13 +159,11 @@ class IngestionPlugin(PluginMetadata):
             else:
                 self.config = schema.model_validate(dict(config or {}))
         except ValidationError as exc:
+            problems = problems_from(schema, exc, CONFIG_FIELD)
             raise PipelineConfigurationError(
-                f"plugins.ingestion.config is invalid for plugin {self.name!r}: "
-                + "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-                    for err in exc.errors()
-                ),
+                f"invalid config for plugin {self.name!r}: " + "; ".join(map(str, problems)),
                 code=ErrorCode.INVALID_CONFIG,
+                details={"problems": [{"field": p.field, "message": p.message} for p in problems]},
             ) from None
         self.catalog = catalog if catalog is not None else CatalogConfig.embedded()
 

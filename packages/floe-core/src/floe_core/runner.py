@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from floe_core._loader import ConfigFileError, Problem, validate_file
+from floe_core._loader import ConfigFileError, Problem
 from floe_core.errors import ErrorCode, IngestionError, PipelineConfigurationError, PluginError
 from floe_core.ingestion import IngestionConfig, IngestionResult
 from floe_core.log import configure_logging, get_logger
 from floe_core.manifest import PlatformManifest
 from floe_core.metric import IngestionMetrics
-from floe_core.plugin import IngestionPipeline, IngestionPlugin
+from floe_core.plugin import CONFIG_FIELD, IngestionPipeline, IngestionPlugin
 from floe_core.project import FloeProject
 from floe_core.registry import PluginRegistry
 from floe_core.retry import RetryAttempt, RetryPolicy
@@ -123,14 +123,10 @@ class Runner:
                 details={**exc.details, "file": where, "field": "plugins.ingestion.type"},
             ) from exc
         except PipelineConfigurationError as exc:
-            _explain_plugin_config(self.registry.get(section.type), section.config, where)
-            problem = Problem("plugins.ingestion.config", exc.message)
-            raise ConfigFileError(
-                f"{where}: {exc.message}",
-                file=self.manifest.file,
-                problems=[problem],
-                code=exc.code,
-            ) from exc
+            problems = [
+                Problem(p["field"], p["message"]) for p in exc.details.get("problems", [])
+            ] or [Problem(".".join(CONFIG_FIELD), exc.message)]
+            raise ConfigFileError.of(where, problems, code=exc.code) from exc
 
     def configs(
         self, project: FloeProject, only: Collection[str] | None = None
@@ -317,22 +313,6 @@ class Runner:
             self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
         )
         return policy.call(lambda: _run_once(plugin, pipeline))
-
-
-def _explain_plugin_config(
-    cls: type[IngestionPlugin], config: Mapping[str, Any], where: str
-) -> None:
-    """Re-check ``plugins.ingestion.config`` to name fields the way file errors do.
-
-    Raises:
-        ConfigFileError: With field paths, valid values and "did you mean" for unknown keys;
-            returns quietly when the schema cannot be had without ``__init__`` or passes.
-    """
-    try:
-        schema = cls.get_config_schema(object.__new__(cls))
-    except Exception:
-        return
-    validate_file(schema, dict(config), file=where, prefix=("plugins", "ingestion", "config"))
 
 
 def _run_once(plugin: IngestionPlugin, pipeline: IngestionPipeline) -> IngestionResult:
