@@ -13,6 +13,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,8 +168,17 @@ class AirbyteIngestionPlugin(IngestionPlugin):
     def health_check(self, timeout: float | None = None) -> HealthStatus:
         limit = timeout if timeout is not None else self.settings.request_timeout_seconds
         base = self.settings.base_url
+        # httpx timeouts are per phase and the token request has its own, so one deadline
+        # around the whole check is what keeps the promise to return within ``timeout``.
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-airbyte-health")
         try:
-            self.client.check(limit)
+            worker.submit(self.client.check, limit).result(timeout=limit)
+        except FutureTimeoutError:
+            return HealthStatus(
+                HealthState.UNHEALTHY,
+                f"Airbyte at {base} did not answer within {limit:g} s",
+                {"code": str(ErrorCode.SOURCE_UNAVAILABLE)},
+            )
         except IngestionError as exc:
             state = (
                 HealthState.DEGRADED
@@ -181,6 +192,8 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
         except Exception as exc:  # health_check never raises
             return HealthStatus(HealthState.UNHEALTHY, f"Airbyte at {base}: {exc!r}")
+        finally:
+            worker.shutdown(wait=False, cancel_futures=True)
         return HealthStatus(
             HealthState.HEALTHY,
             f"Airbyte at {base} answers and accepts the credentials",

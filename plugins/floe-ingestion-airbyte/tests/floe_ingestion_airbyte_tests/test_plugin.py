@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 
 import httpx
 import pytest
@@ -248,3 +250,27 @@ def test_5xx_during_create_pipeline_is_transient_not_configuration(fake: FakeAir
     with fake.plugin(max_retries=1) as plugin, pytest.raises(IngestionError) as caught:
         plugin.create_pipeline(source())
     assert caught.value.category is ErrorCategory.TRANSIENT
+
+
+def test_health_check_keeps_its_deadline_when_token_and_check_both_hang(
+    fake: FakeAirbyte,
+) -> None:
+    # Each request alone stays inside the timeout and succeeds; token + check together do not.
+    release = threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        release.wait(0.45)
+        if request.url.path.endswith("/applications/token"):
+            token = {"access_token": "t", "token_type": "Bearer", "expires_in": 180}
+            return httpx.Response(200, json=token, request=request)
+        return httpx.Response(200, json={"data": [], "next": None}, request=request)
+
+    plugin = AirbyteIngestionPlugin(
+        fake.config(), transport=httpx.MockTransport(slow), sleep=fake.clock.sleep
+    )
+    started = time.monotonic()
+    status = plugin.health_check(timeout=0.5)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert status.state is HealthState.UNHEALTHY
+    assert elapsed < 0.5 + 0.25, f"health_check took {elapsed:.2f} s for a 0.5 s timeout"
