@@ -30,7 +30,7 @@ DEFAULT_PATHS = (
 )
 _SLOW_PATH = "dlt-sqlalchemy"
 _SLOW_ROWS = 2_000_000
-_MERGE_PATHS = ("floe", "floe-connectorx", "dlt-connectorx", "floor")
+_MERGE_PATHS = ("floe", "dlt-connectorx", "floor")
 BIG_ROWS = 10_000_000
 
 

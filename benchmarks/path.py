@@ -5,7 +5,7 @@ Every path loads one source table into the Iceberg table ``bench.t`` and returns
 already paid for by the fork server, the same for every path.
 
 - ``floe``: ``DltIngestionPlugin`` with its defaults, embedded SQL catalog in the work folder.
-- ``floe-connectorx``: the same with ``sql_backend: connectorx`` (what the default costs).
+- ``floe-connectorx``, ``floe-pyarrow``: the same with ``sql_backend`` set (only when named).
 - ``dlt-<backend>``: plain dlt, ``sql_table(backend=...)`` into the ``filesystem`` destination
   with ``table_format="iceberg"`` (dlt's own defaults otherwise).
 - ``floor``: connectorx → one Arrow table → one pyiceberg append (merge: one transaction that
@@ -47,8 +47,17 @@ try:  # the product; absent (or broken) while it is being written
 except Exception as _exc:  # pragma: no cover - depends on the product's state
     FLOE_IMPORT_ERROR = f"{type(_exc).__name__}: {_exc}"
 
-PATHS = ("floe", "floe-connectorx", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
-"""Every path. ``floe-connectorx`` is floe with its one setting ``sql_backend: connectorx``."""
+PATHS = (
+    "floe",
+    "dlt-sqlalchemy",
+    "dlt-pyarrow",
+    "dlt-connectorx",
+    "floor",
+    "floe-connectorx",
+    "floe-pyarrow",
+)
+"""Every path. ``floe-<backend>`` is floe with its setting ``sql_backend: <backend>``; they run
+only when named with ``--paths``."""
 NAMESPACE = "bench"
 TABLE = "t"
 _ = pyiceberg.io.pyarrow  # keep the preload
@@ -233,6 +242,7 @@ _RUNNERS: dict[str, Callable[[Step, StepResult], None]] = {
     "dlt-connectorx": lambda s, o: _dlt(s, o, "connectorx"),
     "floor": _floor,
     "floe-connectorx": lambda s, o: _floe(s, o, {"sql_backend": "connectorx"}),
+    "floe-pyarrow": lambda s, o: _floe(s, o, {"sql_backend": "pyarrow"}),
 }
 
 

@@ -155,9 +155,13 @@ def render_targets(rows: list[Row], big_rows: int | None) -> str:
                     out.append(f"  {where}: floe ≥ {goal}x {path} rows/s: n/a ({path} not run/ok)")
                     continue
                 got = floe_rps / other
+                context = ""
+                floor = rate("floor")
+                if path == "dlt-connectorx" and floor is not None:
+                    context = f"; the floor itself is {floor / other:.2f}x dlt-connectorx"
                 out.append(
-                    f"  {where}: floe ≥ {goal}x {path} rows/s: {got:.2f}x "
-                    f"({floe_rps:,.0f} vs {other:,.0f}) {_verdict(got >= goal)}"
+                    f"  {where}: floe ≥ {goal}x {path} rows/s: {got:.3f}x "
+                    f"({floe_rps:,.0f} vs {other:,.0f}{context}) {_verdict(got >= goal)}"
                 )
         if workload == "merge":
             floor = by_path.get("floor")
@@ -166,7 +170,7 @@ def render_targets(rows: list[Row], big_rows: int | None) -> str:
             else:
                 got = (floe.seconds or 0.0) / floor.seconds
                 out.append(
-                    f"  {where}: floe within 1.2x of the floor's time: {got:.2f}x "
+                    f"  {where}: floe within 1.2x of the floor's time: {got:.3f}x "
                     f"({floe.seconds:.2f} s vs {floor.seconds:.2f} s) {_verdict(got <= 1.2)}"
                 )
         if workload == "bulk" and big_rows is not None and floe.rows == big_rows:
