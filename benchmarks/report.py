@@ -156,9 +156,9 @@ def render_targets(rows: list[Row], big_rows: int | None) -> str:
                     continue
                 got = floe_rps / other
                 context = ""
-                floor = rate("floor")
-                if path == "dlt-connectorx" and floor is not None:
-                    context = f"; the floor itself is {floor / other:.2f}x dlt-connectorx"
+                floor_rps = rate("floor")
+                if path == "dlt-connectorx" and floor_rps is not None:
+                    context = f"; the floor itself is {floor_rps / other:.2f}x dlt-connectorx"
                 out.append(
                     f"  {where}: floe ≥ {goal}x {path} rows/s: {got:.3f}x "
                     f"({floe_rps:,.0f} vs {other:,.0f}{context}) {_verdict(got >= goal)}"
