@@ -51,9 +51,13 @@ def pg_schema(postgres_dsn: str, unique: str) -> Iterator[str]:
         engine.dispose()
 
 
+BACKENDS = pytest.mark.parametrize("backend", ["pyarrow", "connectorx"])
+
+
 @pytest.mark.postgres
+@BACKENDS
 def test_postgres_types_round_trip(
-    postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig
+    postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
     engine = _engine(postgres_dsn)
     with engine.begin() as conn:
@@ -86,6 +90,7 @@ def test_postgres_types_round_trip(
             "connection_string": postgres_dsn,
             "schema": pg_schema,
             "tables": ["everything"],
+            "backend": backend,
         },
         destination_table="bronze.everything",
     )
@@ -138,8 +143,9 @@ def maria_table(mysql_dsn: str, unique: str) -> Iterator[str]:
 
 
 @pytest.mark.mariadb
+@BACKENDS
 def test_mariadb_types_round_trip(
-    mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig
+    mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
     engine = _engine(mysql_dsn)
     with engine.begin() as conn:
@@ -167,7 +173,7 @@ def test_mariadb_types_round_trip(
     config = IngestionConfig(
         name="maria",
         source_type="sql_database",
-        source_config={"connection_string": mysql_dsn, "tables": [maria_table]},
+        source_config={"connection_string": mysql_dsn, "tables": [maria_table], "backend": backend},
         destination_table=f"bronze.{maria_table}",
     )
     result = _run(embedded_catalog, config)

@@ -45,9 +45,9 @@ class DltPluginConfig(BaseModel):
     )
     sql_backend: SqlBackend = Field(
         default="auto",
-        description="Default sql_database backend: 'auto' (connectorx for SQLite, pyarrow for "
-        "other databases), 'pyarrow' (SQLAlchemy cursor, exact types everywhere) or "
-        "'connectorx' (fast; decimals restored from the reflected schema).",
+        description="Default sql_database backend: 'auto' (connectorx for SQLite, PostgreSQL "
+        "and MySQL/MariaDB, pyarrow for other databases), 'pyarrow' (SQLAlchemy cursor) or "
+        "'connectorx' (streaming Rust reader; decimals restored from the reflected schema).",
     )
 
 
