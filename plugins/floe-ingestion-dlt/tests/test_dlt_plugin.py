@@ -423,3 +423,24 @@ def test_health_and_destination_config(embedded_catalog: CatalogConfig, tmp_path
     dead = CatalogConfig(type="rest", uri=f"http://127.0.0.1:{closed_port()}")
     status = DltIngestionPlugin(catalog=dead).health_check(timeout=5)
     assert status.state is HealthState.UNHEALTHY
+
+
+def test_initial_value_text_is_coerced_to_the_cursor_type(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    db = make_sqlite(tmp_path / "shop.db", 100)
+    config = _orders(
+        db, incremental={"cursor_field": "updated_at", "initial_value": "2024-01-01T00:50:30"}
+    )
+    result = _ok(_run(embedded_catalog, config))
+    assert result.rows_loaded == 49  # ids 51..99
+    assert min(_read(embedded_catalog, "bronze.orders").column("id").to_pylist()) == 51
+
+
+def test_unknown_cursor_column_is_configuration(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    db = make_sqlite(tmp_path / "shop.db", 3)
+    result = _run(embedded_catalog, _orders(db, incremental={"cursor_field": "modified"}))
+    message = _failed(result, ErrorCategory.CONFIGURATION, ErrorCode.INVALID_CONFIG)
+    assert "'modified'" in message and "updated_at" in message

@@ -199,7 +199,7 @@ def build_sql_extracts(
                 resource.apply_hints(
                     incremental=dlt.sources.incremental(
                         config.incremental.cursor_field,
-                        initial_value=config.incremental.initial_value,
+                        initial_value=_initial_value(config, resource),
                     )
                 )
             extracts.append(
@@ -224,6 +224,49 @@ def build_sql_extracts(
                     details={"field": "primary_key", "table": extract.name},
                 )
     return extracts, engine
+
+
+def _initial_value(config: IngestionConfig, resource: Any) -> Any:
+    """Check the cursor column exists and coerce a text ``initial_value`` to its type."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal, InvalidOperation
+
+    assert config.incremental is not None
+    cursor, value = config.incremental.cursor_field, config.incremental.initial_value
+    columns = resource.compute_table_schema().get("columns", {})
+    if columns and cursor not in columns:
+        raise PipelineConfigurationError(
+            f"source {config.name!r}: incremental.cursor_field {cursor!r} is not a column of "
+            f"table {resource.name!r}; columns are {', '.join(columns)}",
+            source=config.name,
+            details={"field": "incremental.cursor_field", "table": resource.name},
+        )
+    column = columns.get(cursor, {})
+    data_type = column.get("data_type")
+    if not isinstance(value, str) or data_type in (None, "text"):
+        return value
+    try:
+        if data_type == "timestamp":
+            parsed = datetime.fromisoformat(value)
+            if column.get("timezone") and parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed
+        if data_type == "date":
+            return date.fromisoformat(value)
+        if data_type == "bigint":
+            return int(value)
+        if data_type == "decimal":
+            return Decimal(value)
+        if data_type == "double":
+            return float(value)
+    except (ValueError, InvalidOperation):
+        raise PipelineConfigurationError(
+            f"source {config.name!r}: incremental.initial_value {value!r} is not a valid "
+            f"{data_type} for cursor column {cursor!r} (e.g. '2024-01-31T00:00:00')",
+            source=config.name,
+            details={"field": "incremental.initial_value"},
+        ) from None
+    return value
 
 
 def _adapt_type(sql_type: Any) -> Any:
