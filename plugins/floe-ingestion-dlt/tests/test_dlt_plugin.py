@@ -444,3 +444,42 @@ def test_unknown_cursor_column_is_configuration(
     result = _run(embedded_catalog, _orders(db, incremental={"cursor_field": "modified"}))
     message = _failed(result, ErrorCategory.CONFIGURATION, ErrorCode.INVALID_CONFIG)
     assert "'modified'" in message and "updated_at" in message
+
+
+def test_rest_api_endpoint_incremental_block_filters_on_the_server(
+    api: Api, embedded_catalog: CatalogConfig
+) -> None:
+    api.items = [{"id": i, "updated_at": f"2024-01-{1 + i:02d}"} for i in range(5)]
+    config = IngestionConfig(
+        name="api",
+        source_type="rest_api",
+        source_config={
+            "client": {
+                "base_url": api.base_url,
+                "paginator": {"type": "json_link", "next_url_path": "next"},
+            },
+            "resources": [
+                {
+                    "name": "items",
+                    "endpoint": {
+                        "path": "items",
+                        "data_selector": "items",
+                        "incremental": {
+                            "start_param": "since",
+                            "cursor_path": "updated_at",
+                            "initial_value": "2024-01-02",
+                        },
+                    },
+                }
+            ],
+        },
+        destination_table="bronze.items",
+    )
+    assert _ok(_run(embedded_catalog, config)).rows_loaded == 4
+    assert "since=2024-01-02" in api.requests[0]
+    api.items.append({"id": 5, "updated_at": "2024-01-09"})
+    api.requests.clear()
+    assert _ok(_run(embedded_catalog, config)).rows_loaded == 1
+    assert "since=2024-01-05" in api.requests[0]  # the committed cursor, sent to the server
+    ids = sorted(_read(embedded_catalog, "bronze.items").column("id").to_pylist())
+    assert ids == [1, 2, 3, 4, 5]
