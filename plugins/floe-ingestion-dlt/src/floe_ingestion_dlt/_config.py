@@ -8,13 +8,11 @@ pipeline is created (never during a run) and reported as a
 from __future__ import annotations
 
 import difflib
-import os
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
+from floe_core import IngestionConfig, PipelineConfigurationError
 
 __all__ = [
     "SOURCE_TYPES",
@@ -156,32 +154,6 @@ _MODELS: dict[str, type[_SourceModel]] = {
 SOURCE_TYPES: tuple[str, ...] = tuple(sorted(_MODELS))
 """The source types this plugin implements."""
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _expand(value: Any, source: str, path: str) -> Any:
-    """Replace ``${VAR}`` in every string of ``value`` with the environment variable."""
-    if isinstance(value, str):
-
-        def repl(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise PipelineConfigurationError(
-                    f"source {source!r}: {path} refers to ${{{name}}}, which is not set: "
-                    f"export {name}=... (or use a secret ref)",
-                    code=ErrorCode.SECRET_NOT_FOUND,
-                    source=source,
-                    details={"field": path, "variable": name},
-                )
-            return os.environ[name]
-
-        return _VAR.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: _expand(v, source, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, source, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
 
 def _fields_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
@@ -203,7 +175,10 @@ def _describe(err: Any, model: type[BaseModel]) -> str:
 
 
 def parse_source_config(config: IngestionConfig) -> _SourceModel:
-    """Validate ``config.source_config`` (with secrets and ``${VAR}``) for its source type.
+    """Validate ``config.source_config``, with its resolved secrets, for its source type.
+
+    ``${VAR}`` is interpolated by floe-core when it reads ``floe.yaml`` (with ``$$`` as the
+    escape), so it is not interpolated again here.
 
     Args:
         config: The source to load.
@@ -224,9 +199,8 @@ def parse_source_config(config: IngestionConfig) -> _SourceModel:
             source=config.name,
             details={"field": "source_type", "allowed": list(SOURCE_TYPES)},
         )
-    raw = _expand(config.source_config, config.name, "")
     try:
-        with_secrets = config.model_copy(update={"source_config": raw}).source_config_with_secrets()
+        with_secrets = config.source_config_with_secrets()
     except ValueError as exc:
         raise PipelineConfigurationError(
             f"source {config.name!r}: {exc}", source=config.name
