@@ -483,3 +483,23 @@ def test_rest_api_endpoint_incremental_block_filters_on_the_server(
     assert "since=2024-01-05" in api.requests[0]  # the committed cursor, sent to the server
     ids = sorted(_read(embedded_catalog, "bronze.items").column("id").to_pylist())
     assert ids == [1, 2, 3, 4, 5]
+
+
+def test_wildcard_destination_lands_one_table_per_sql_table(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    db = make_sqlite(tmp_path / "shop.db", 7)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'ada'), (2, 'grace')")
+    config = IngestionConfig(
+        name="shop",
+        source_type="sql_database",
+        source_config={"connection_string": f"sqlite:///{db}"},
+        destination_table="raw.*",
+        write_mode="merge",
+    )
+    result = _ok(_run(embedded_catalog, config))
+    assert {t.table: t.rows_loaded for t in result.tables} == {"raw.customers": 2, "raw.orders": 7}
+    assert all(t.snapshot_id for t in result.tables)
+    assert _read(embedded_catalog, "raw.customers").num_rows == 2

@@ -231,6 +231,8 @@ class DltIngestionPlugin(IngestionPlugin):
                     category=str(error.category),
                     error=error.message,
                 )
+                if tables:  # earlier tables of a multi-table source did commit
+                    details["committed_before_failure"] = [t.table for t in tables]
                 current.set_attribute("error.type", type(error).__name__)
                 current.set_attribute("error.category", error.category.value)
                 current.set_attribute("error.message", error.message[:500])
