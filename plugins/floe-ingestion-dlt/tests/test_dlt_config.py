@@ -126,6 +126,13 @@ def test_filesystem_format_inferred_or_required(tmp_path: Any) -> None:
     assert "format" in err.message
     err = _error(_config("filesystem", {"bucket_url": str(tmp_path), "format": "xml"}))
     assert "format" in err.message
+    err = _error(
+        _config(
+            "filesystem",
+            {"bucket_url": "s3://b/p", "format": "csv", "credentials": {"aws_key": "x"}},
+        )
+    )
+    assert "aws_key" in err.message and "aws_access_key_id" in err.message
 
 
 def test_rest_api_config_is_validated_by_dlt_at_create_time() -> None:

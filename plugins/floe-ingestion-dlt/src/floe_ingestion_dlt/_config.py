@@ -23,6 +23,9 @@ __all__ = [
     "parse_source_config",
 ]
 
+S3_CREDENTIAL_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "endpoint_url", "region_name")
+"""The keys a filesystem source's ``credentials`` mapping takes (S3 and S3-compatible)."""
+
 SqlBackend = Literal["auto", "pyarrow", "connectorx"]
 
 
@@ -116,6 +119,12 @@ class FilesystemSourceConfig(_SourceModel):
 
     @model_validator(mode="after")
     def _format_known(self) -> FilesystemSourceConfig:
+        unknown = sorted(set(self.credentials or {}) - set(S3_CREDENTIAL_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown credentials field(s) {unknown}; allowed: "
+                + ", ".join(S3_CREDENTIAL_FIELDS)
+            )
         if self.format is None and _format_from_glob(self.file_glob) is None:
             raise ValueError(
                 f"cannot infer the file format from file_glob {self.file_glob!r}: "

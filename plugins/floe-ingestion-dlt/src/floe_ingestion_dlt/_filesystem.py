@@ -22,8 +22,6 @@ __all__ = ["FILE_CURSOR", "build_file_extracts", "local_folder"]
 FILE_CURSOR = "modification_date"
 """The file listing's cursor: a file is loaded when it is newer than the last loaded one."""
 
-_S3_KEYS = {"aws_access_key_id", "aws_secret_access_key", "endpoint_url", "region_name"}
-
 
 def local_folder(bucket_url: str) -> str | None:
     """Return the local folder of ``bucket_url``, or None for a remote URL.
@@ -54,14 +52,6 @@ def _fs_client(config: IngestionConfig, source: FilesystemSourceConfig) -> Any:
             details={"field": "bucket_url"},
         )
     creds = dict(source.credentials or {})
-    unknown = set(creds) - _S3_KEYS
-    if unknown:
-        raise PipelineConfigurationError(
-            f"source {config.name!r} (filesystem): unknown credentials field(s) "
-            f"{sorted(unknown)}; allowed: {', '.join(sorted(_S3_KEYS))}",
-            source=config.name,
-            details={"field": "credentials"},
-        )
     import s3fs
 
     client_kwargs: dict[str, Any] = {}
