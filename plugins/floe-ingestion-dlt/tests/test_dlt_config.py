@@ -133,6 +133,8 @@ def test_filesystem_format_inferred_or_required(tmp_path: Any) -> None:
         )
     )
     assert "aws_key" in err.message and "aws_access_key_id" in err.message
+    err = _error(_config("filesystem", {"bucket_url": "gs://b/p", "format": "csv"}))
+    assert "s3://" in err.message
 
 
 def test_rest_api_config_is_validated_by_dlt_at_create_time() -> None:

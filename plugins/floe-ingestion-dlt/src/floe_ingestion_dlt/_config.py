@@ -119,6 +119,10 @@ class FilesystemSourceConfig(_SourceModel):
 
     @model_validator(mode="after")
     def _format_known(self) -> FilesystemSourceConfig:
+        if "://" in self.bucket_url and not self.bucket_url.startswith(("file://", "s3://")):
+            raise ValueError(
+                f"bucket_url {self.bucket_url!r}: use a local folder, a file:// or an s3:// URL"
+            )
         unknown = sorted(set(self.credentials or {}) - set(S3_CREDENTIAL_FIELDS))
         if unknown:
             raise ValueError(
