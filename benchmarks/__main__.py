@@ -20,14 +20,7 @@ from benchmarks.path import PATHS
 from benchmarks.report import Row, render_table, render_targets
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-DEFAULT_PATHS = (
-    "floe",
-    "floe-connectorx",
-    "dlt-sqlalchemy",
-    "dlt-pyarrow",
-    "dlt-connectorx",
-    "floor",
-)
+DEFAULT_PATHS = ("floe", "dlt-sqlalchemy", "dlt-pyarrow", "dlt-connectorx", "floor")
 _SLOW_PATH = "dlt-sqlalchemy"
 _SLOW_ROWS = 2_000_000
 _MERGE_PATHS = ("floe", "dlt-connectorx", "floor")
