@@ -37,6 +37,27 @@ class StorageConfig(BaseModel):
             raise ValueError("storage: 'endpoint' is for type 's3'; set type: s3")
         return self
 
+    def iceberg_properties(self) -> dict[str, str]:
+        """Return Iceberg FileIO properties (``s3.endpoint``, ``s3.access-key-id``, ...).
+
+        The names are Iceberg's own, understood by pyiceberg and the Java FileIO alike. The
+        result holds the keys in plain text: hand it to a catalog client, never to a log.
+
+        Returns:
+            The properties for ``s3`` storage; empty for ``local``.
+        """
+        if self.type != "s3":
+            return {}
+        props = {"s3.path-style-access": str(self.path_style_access).lower()}
+        if self.endpoint:
+            props["s3.endpoint"] = self.endpoint
+        if self.region:
+            props["s3.region"] = self.region
+        if self.access_key_id is not None and self.secret_access_key is not None:
+            props["s3.access-key-id"] = self.access_key_id.get_secret_value()
+            props["s3.secret-access-key"] = self.secret_access_key.get_secret_value()
+        return props
+
 
 class CatalogConfig(BaseModel):
     """An Iceberg catalog.

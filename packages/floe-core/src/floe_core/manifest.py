@@ -333,13 +333,5 @@ class PlatformManifest(BaseModel):
             catalog = catalog.model_copy(update={"warehouse": path})
         if storage.type == "local":
             return catalog
-        folded: dict[str, str] = {"s3.path-style-access": str(storage.path_style_access).lower()}
-        if storage.endpoint:
-            folded["s3.endpoint"] = storage.endpoint
-        if storage.region:
-            folded["s3.region"] = storage.region
-        if storage.access_key_id is not None and storage.secret_access_key is not None:
-            folded["s3.access-key-id"] = storage.access_key_id.get_secret_value()
-            folded["s3.secret-access-key"] = storage.secret_access_key.get_secret_value()
-        properties = {**folded, **catalog.properties}
+        properties = {**storage.iceberg_properties(), **catalog.properties}
         return catalog.model_copy(update={"properties": properties})

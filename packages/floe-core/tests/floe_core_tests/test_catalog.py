@@ -38,3 +38,22 @@ def test_storage_keys_come_in_pairs() -> None:
 def test_local_storage_rejects_endpoint() -> None:
     with pytest.raises(ValidationError, match="set type: s3"):
         StorageConfig(endpoint="http://127.0.0.1:9000")
+
+
+def test_s3_storage_becomes_iceberg_fileio_properties() -> None:
+    storage = StorageConfig(
+        type="s3",
+        endpoint="http://127.0.0.1:8333",
+        region="us-east-1",
+        access_key_id=SecretStr("AKIA"),
+        secret_access_key=SecretStr("s3cr3t"),
+    )
+    assert storage.iceberg_properties() == {
+        "s3.path-style-access": "true",
+        "s3.endpoint": "http://127.0.0.1:8333",
+        "s3.region": "us-east-1",
+        "s3.access-key-id": "AKIA",
+        "s3.secret-access-key": "s3cr3t",
+    }
+    assert "s3cr3t" not in repr(storage)
+    assert StorageConfig(type="local", path="/data").iceberg_properties() == {}

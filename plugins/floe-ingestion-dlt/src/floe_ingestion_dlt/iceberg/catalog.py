@@ -91,20 +91,6 @@ def _prepare_local(uri: str, location: str) -> None:
         Path(location).mkdir(parents=True, exist_ok=True)
 
 
-def _storage_properties(storage: StorageConfig | None) -> dict[str, str]:
-    if storage is None or storage.type != "s3":
-        return {}
-    props: dict[str, str] = {"s3.path-style-access": str(storage.path_style_access).lower()}
-    if storage.endpoint:
-        props["s3.endpoint"] = storage.endpoint
-    if storage.region:
-        props["s3.region"] = storage.region
-    if storage.access_key_id is not None and storage.secret_access_key is not None:
-        props["s3.access-key-id"] = storage.access_key_id.get_secret_value()
-        props["s3.secret-access-key"] = storage.secret_access_key.get_secret_value()
-    return props
-
-
 def _check_properties(config: CatalogConfig) -> None:
     clash = sorted(_RESERVED & set(config.properties))
     if clash:
@@ -119,7 +105,7 @@ def _catalog_properties(
     config: CatalogConfig, storage: StorageConfig | None
 ) -> tuple[str, dict[str, str]]:
     _check_properties(config)
-    props = {**_storage_properties(storage), **config.properties}
+    props = {**(storage.iceberg_properties() if storage else {}), **config.properties}
     if config.type == "sql":
         if config.credential is not None or config.token is not None:
             raise _config_error(
