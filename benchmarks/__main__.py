@@ -10,8 +10,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -69,6 +71,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "benchmarks/results/; profiled timings are slower than unprofiled ones",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each path N times (fresh child and table each time) and report the run with "
+        "the median wall time; any wrong or failed run marks the path (default 1)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds one step may take (default 3600)"
     )
     args = parser.parse_args(argv)
@@ -105,6 +114,24 @@ def _paths_for(name: str, rows: int, chosen: list[str] | None) -> tuple[list[str
             f"name it with --paths to run it"
         )
     return paths, notes
+
+
+def _repeated(run: Callable[[], Row], times: int) -> Row:
+    """Run one path ``times`` times; return the median run, or the first incorrect one."""
+    runs = []
+    for _ in range(max(1, times)):
+        row = run()
+        if not row.ok:
+            return row
+        runs.append(row)
+    runs.sort(key=lambda r: r.seconds or 0.0)
+    median = runs[(len(runs) - 1) // 2]
+    if len(runs) > 1:
+        median.extra["all_seconds"] = [round(r.seconds or 0.0, 3) for r in runs]
+        median.check += (
+            f" (median of {len(runs)}: " + "/".join(f"{r.seconds or 0.0:.2f}" for r in runs) + ")"
+        )
+    return median
 
 
 def _versions() -> str:
@@ -160,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                 paths, why = _paths_for(name, count, args.paths)
                 notes.extend(why)
                 for path in paths:
-                    rows.append(workload.tpch(settings, source, count, args.tpch_scale, path))
+                    rows.append(
+                        _repeated(
+                            partial(workload.tpch, settings, source, count, args.tpch_scale, path),
+                            args.repeat,
+                        )
+                    )
                 continue
             size = BIG_ROWS if (name == "bulk" and args.big) else args.rows
             paths, why = _paths_for(name, size, args.paths)
@@ -172,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
                     else dataset.ensure_postgres(dsn, size)
                 )
                 for path in paths:
-                    rows.append(workload.RUNNERS[name](settings, data, path))
+                    rows.append(
+                        _repeated(
+                            partial(workload.RUNNERS[name], settings, data, path), args.repeat
+                        )
+                    )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
