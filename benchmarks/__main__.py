@@ -183,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
                 if problem:
                     notes.append(f"tpch: left out: {problem}")
                     continue
-                source, count = dataset.ensure_lineitem(dsn, args.tpch_scale)
+                source, count, total = dataset.ensure_lineitem(dsn, args.tpch_scale)
                 paths, why = _paths_for(name, count, args.paths)
                 notes.extend(why)
                 for path in paths:
                     rows.append(
                         _repeated(
-                            partial(workload.tpch, settings, source, count, args.tpch_scale, path),
+                            partial(
+                                workload.tpch, settings, source, count, total, args.tpch_scale, path
+                            ),
                             args.repeat,
                         )
                     )

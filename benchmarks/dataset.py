@@ -378,11 +378,11 @@ def tpch_error(dsn: str) -> str | None:
     return postgres_error(dsn)
 
 
-def ensure_lineitem(dsn: str, scale: float) -> tuple[Source, int]:
+def ensure_lineitem(dsn: str, scale: float) -> tuple[Source, int, float]:
     """Generate TPC-H ``lineitem`` at ``scale`` with tpchgen-cli and COPY it into PostgreSQL.
 
     Returns:
-        The source table and its row count.
+        The source table, its row count and the sum of ``l_extendedprice``.
     """
     import psycopg2
 
@@ -415,8 +415,8 @@ def ensure_lineitem(dsn: str, scale: float) -> tuple[Source, int]:
                     raise RuntimeError(f"tpchgen-cli exited with {gen.returncode}")
                 cur.execute(f"ANALYZE {table}")
                 cur.execute("INSERT INTO bench_ready VALUES (%s, now())", (table,))
-            cur.execute(f"SELECT count(*) FROM {table}")
-            (count,) = cur.fetchone()
+            cur.execute(f"SELECT count(*), sum(l_extendedprice) FROM {table}")
+            count, total = cur.fetchone()
     finally:
         conn.close()
-    return _pg_source(dsn, table), int(count)
+    return _pg_source(dsn, table), int(count), float(total)

@@ -71,6 +71,8 @@ class Verification:
     rows: int
     distinct_keys: int | None
     marked: int | None
+    total: float | None = None
+    total_type: str | None = None
 
 
 def open_table(ref: dict[str, str]) -> Any:
@@ -90,13 +92,19 @@ def open_table(ref: dict[str, str]) -> Any:
     raise ValueError(f"no table reference: {ref}")
 
 
-def verify(ref: dict[str, str], key: str | None, marker: tuple[str, str] | None) -> Verification:
+def verify(
+    ref: dict[str, str],
+    key: str | None,
+    marker: tuple[str, str] | None,
+    total: str | None = None,
+) -> Verification:
     """Count the rows of an Iceberg table, and its distinct keys and marked rows if asked.
 
     Args:
         ref: The table reference from :class:`~benchmarks.path.StepResult`.
         key: A key column whose distinct values to count, or None.
         marker: ``(column, value)`` whose matching rows to count, or None.
+        total: A numeric column to sum (and report the Iceberg type of), or None.
 
     Returns:
         The counts.
@@ -105,14 +113,17 @@ def verify(ref: dict[str, str], key: str | None, marker: tuple[str, str] | None)
     import pyarrow.compute as pc
 
     table = open_table(ref)
-    fields = [c for c in (key, marker[0] if marker else None) if c]
+    fields = [c for c in (key, marker[0] if marker else None, total) if c]
     if not fields:
         return Verification(rows=int(table.scan().count()), distinct_keys=None, marked=None)
     rows = 0
     marked = 0
+    summed = 0.0
     keys: list[Any] = []
     for batch in table.scan(selected_fields=tuple(fields)).to_arrow_batch_reader():
         rows += batch.num_rows
+        if total:
+            summed += float(pc.sum(batch.column(total)).as_py() or 0)
         if key:
             keys.append(batch.column(key))
         if marker:
@@ -120,4 +131,11 @@ def verify(ref: dict[str, str], key: str | None, marker: tuple[str, str] | None)
     distinct = None
     if key:
         distinct = int(pc.count_distinct(pa.chunked_array(keys)).as_py()) if keys else 0
-    return Verification(rows=rows, distinct_keys=distinct, marked=marked if marker else None)
+    total_type = str(table.schema().find_field(total).field_type) if total else None
+    return Verification(
+        rows=rows,
+        distinct_keys=distinct,
+        marked=marked if marker else None,
+        total=summed if total else None,
+        total_type=total_type,
+    )

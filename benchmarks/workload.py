@@ -99,10 +99,11 @@ class _Run:
         key: str | None = None,
         marker: tuple[str, str] | None = None,
         marked: int | None = None,
+        total: tuple[str, float] | None = None,
     ) -> None:
         """Read the table back; mark the row WRONG unless it holds exactly what it should."""
         try:
-            found = verify(result.table, key, marker)
+            found = verify(result.table, key, marker, total[0] if total else None)
         except Exception as exc:
             self.row.status = "WRONG"
             self.row.check = f"cannot read the table back: {type(exc).__name__}: {exc}"
@@ -116,12 +117,18 @@ class _Run:
             problems.append(
                 f"{found.marked:,} rows with {marker[0]}={marker[1]!r}, want {marked:,}"
             )
+        if total and found.total is not None:
+            want = total[1]
+            if abs(found.total - want) > max(0.01, abs(want) * 1e-9):
+                problems.append(f"sum({total[0]}) = {found.total:,.2f}, want {want:,.2f}")
         self.row.extra["read_back"] = found.__dict__
         if problems:
             self.row.status = "WRONG"
             self.row.check = "; ".join(problems)
         else:
             self.row.check = f"ok: {found.rows:,} rows" + (f", {key} unique" if key else "")
+            if total:
+                self.row.check += f", sum({total[0]}) matches, {found.total_type}"
 
     def done(self) -> Row:
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -141,13 +148,19 @@ def bulk(settings: Settings, data: BulkSet, path: str, *, workload: str = "bulk"
     return run.done()
 
 
-def tpch(settings: Settings, source: Source, count: int, scale: float, path: str) -> Row:
-    """Load TPC-H lineitem once; the table must then hold exactly ``count`` rows."""
+def tpch(
+    settings: Settings, source: Source, count: int, total: float, scale: float, path: str
+) -> Row:
+    """Load TPC-H lineitem once.
+
+    The table must then hold exactly ``count`` rows whose ``l_extendedprice`` (a decimal) sums
+    to ``total``, the source's sum.
+    """
     row = Row("tpch", source.kind, path, count, f"tpch lineitem SF{scale:g}")
     run = _Run(settings, row)
-    result = run.step(source, timed=True)
+    result = run.step(source, timed=True, primary_key=("l_orderkey", "l_linenumber"))
     if result is not None:
-        run.check(result, rows=count)
+        run.check(result, rows=count, total=("l_extendedprice", total))
     return run.done()
 
 
