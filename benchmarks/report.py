@@ -107,6 +107,8 @@ def render_table(rows: list[Row]) -> str:
                     check[:90],
                 )
             )
+    if not lines:
+        return "(nothing ran)"
     right = {3, 4, 5, 6, 7}
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
 
