@@ -163,7 +163,8 @@ class DltIngestionPlugin(IngestionPlugin):
         Loads and health checks after startup then time only their own work. Connects to
         nothing: an unreachable catalog is reported by the load that needs it, categorised.
         """
-        import dlt  # noqa: F401
+        # dlt's first use also initialises its requests helper (requests, urllib3).
+        import dlt.sources.helpers.requests  # noqa: F401
 
         import floe_ingestion_dlt.iceberg  # noqa: F401
 
