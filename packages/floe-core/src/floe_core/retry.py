@@ -10,9 +10,11 @@ never shorter than the largest ``retry_after_seconds`` the errors carry (a serve
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential
@@ -21,7 +23,7 @@ from floe_core.errors import ErrorCategory
 from floe_core.ingestion import IngestionResult
 from floe_core.manifest import RetryConfig
 
-__all__ = ["RetryAttempt", "RetryPolicy"]
+__all__ = ["RetryAttempt", "RetryPolicy", "parse_retry_after"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,29 @@ class RetryPolicy:
         assert self._on_retry is not None and state.outcome is not None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
         self._on_retry(RetryAttempt(state.attempt_number, delay, state.outcome.result()))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Parse an HTTP ``Retry-After`` header into ``retry_after_seconds``.
+
+    Args:
+        value: The header value: delta-seconds or an HTTP date; None when absent.
+
+    Returns:
+        Seconds to wait (never negative), or None when absent or unparseable. A date without
+        a zone (``-0000``) is read as UTC.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -123,3 +123,22 @@ def test_default_policy_and_no_callback() -> None:
     assert retry.config.max_attempts == 3
     assert retry.call(Script(failed(), failed(), failed())).attempts == 3
     assert sleeps == [1.0, 2.0]
+
+
+def test_retry_after_parsing() -> None:
+    import email.utils
+    import time
+
+    from floe_core.retry import parse_retry_after
+
+    assert parse_retry_after("17") == 17.0
+    assert parse_retry_after(" 2.5 ") == 2.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after("soon") is None
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= (parse_retry_after(in_a_minute) or 0) <= 61
+    assert parse_retry_after(email.utils.formatdate(0, usegmt=True)) == 0.0
+    # A zone-less date ("-0000") is UTC, not a silently dropped wait.
+    naive = email.utils.formatdate(time.time() + 60).rsplit(" ", 1)[0] + " -0000"
+    assert 55 <= (parse_retry_after(naive) or 0) <= 61

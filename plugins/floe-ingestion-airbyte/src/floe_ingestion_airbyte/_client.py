@@ -21,11 +21,9 @@ retried only when the request cannot have reached Airbyte (connection refused, 4
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -41,6 +39,7 @@ from floe_core.errors import (
     SyncError,
 )
 from floe_core.log import get_logger
+from floe_core.retry import parse_retry_after
 from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
 from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
 from floe_ingestion_airbyte.model import (
@@ -489,31 +488,6 @@ def backoff_delay(attempt: int, cap: float) -> float:
         Seconds to wait.
     """
     return float(min(cap, 2 ** max(0, attempt - 1)))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Parse a ``Retry-After`` header: delta-seconds or an HTTP date.
-
-    Args:
-        value: The header value, if any.
-
-    Returns:
-        Seconds to wait (never negative), or None when absent or unparseable.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _problem(response: httpx.Response) -> Problem | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from typing import Any
 
 import httpx
@@ -17,7 +15,7 @@ from floe_core import (
     SourceConnectionError,
     SyncError,
 )
-from floe_ingestion_airbyte._client import AirbyteClient, backoff_delay, parse_retry_after
+from floe_ingestion_airbyte._client import AirbyteClient, backoff_delay
 from floe_ingestion_airbyte.config import AirbyteConfig
 from floe_ingestion_airbyte.testing import FakeAirbyte, problem
 
@@ -298,15 +296,6 @@ def test_list_jobs_asks_for_running_syncs_of_the_connection(fake: FakeAirbyte) -
         "running",
         "sync",
     )
-
-
-def test_retry_after_parsing() -> None:
-    assert parse_retry_after("17") == 17.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
-    assert 55 <= (parse_retry_after(in_a_minute) or 0) <= 61
-    assert parse_retry_after(email.utils.formatdate(0, usegmt=True)) == 0.0
 
 
 def test_backoff_delay() -> None:

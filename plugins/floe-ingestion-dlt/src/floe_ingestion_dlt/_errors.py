@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from floe_core import (
@@ -53,6 +52,7 @@ from floe_core import (
     PipelineConfigurationError,
     SourceConnectionError,
 )
+from floe_core.retry import parse_retry_after
 
 __all__ = ["Side", "redact", "translate"]
 
@@ -121,19 +121,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
 
 
 def _http(exc: BaseException, source: str | None) -> IngestionError | None:
