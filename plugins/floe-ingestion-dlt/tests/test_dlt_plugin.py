@@ -511,3 +511,26 @@ def test_startup_pays_the_imports_so_health_times_only_the_catalog(tmp_path: Pat
         status = plugin.health_check(timeout=1.0)
     assert status.state is HealthState.HEALTHY, status.message
     assert status.details["elapsed_seconds"] < 1.0
+
+
+def test_spans_nest_under_one_pipeline_span_not_a_second_run_span(
+    tmp_path: Path, embedded_catalog: CatalogConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer", lambda name, *a, **k: provider.get_tracer(name))
+
+    _ok(_run(embedded_catalog, _orders(make_sqlite(tmp_path / "shop.db", 5))))
+    finished = {s.name: s for s in exporter.get_finished_spans()}
+    # floe.ingestion.run belongs to the runner, which wraps plugin.run().
+    assert "floe.ingestion.run" not in finished
+    pipeline = finished["floe.ingestion.pipeline"]
+    for child in ("floe.ingestion.extract", "floe.ingestion.load"):
+        assert finished[child].parent is not None
+        assert finished[child].parent.span_id == pipeline.context.span_id

@@ -221,8 +221,9 @@ class DltIngestionPlugin(IngestionPlugin):
         config = pipeline.config
         tables: list[TableResult] = []
         details: dict[str, Any] = {"source_type": config.source_type, "tables": {}}
+        # The runner's span is floe.ingestion.run; this one is the dlt pipeline inside it.
         with span(
-            "run",
+            "pipeline",
             source_type=config.source_type,
             destination_table=config.destination_table,
             pipeline_name=config.name,
