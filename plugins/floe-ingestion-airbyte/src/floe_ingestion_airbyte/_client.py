@@ -16,7 +16,8 @@ module sees an httpx type. Mapping::
 Error details keep the status code, method, path, problem type and a short, redacted body
 excerpt; never a token or secret. 429, 5xx, 408, timeouts and connection errors are retried
 (``max_retries``) with exponential backoff or the announced ``Retry-After``; ``POST /jobs`` is
-retried only when the request cannot have reached Airbyte (connection refused, 429).
+retried only when the request cannot have reached Airbyte (connection refused, 429), and
+``DELETE /jobs/{jobId}`` (the best-effort cancel after a timeout) is never retried.
 """
 
 from __future__ import annotations
@@ -203,7 +204,10 @@ class AirbyteClient:
         return self._parse(JobResponse, body, "GET /jobs/{jobId}")
 
     def cancel_job(self, job_id: int) -> JobResponse:
-        """``DELETE /jobs/{jobId}``.
+        """``DELETE /jobs/{jobId}``, sent once and never retried.
+
+        Cancelling is best effort and happens when the sync's deadline has already passed, so
+        there is no time to back off: a failure goes straight back to the caller.
 
         Args:
             job_id: The job to cancel.
@@ -215,7 +219,7 @@ class AirbyteClient:
             IngestionError: The request failed; a job that already ended is a 409
                 state-conflict (``details["problem"] == "state-conflict"``).
         """
-        body = self._request("DELETE", f"/jobs/{job_id}")
+        body = self._request("DELETE", f"/jobs/{job_id}", retries=0)
         return self._parse(JobResponse, body, "DELETE /jobs/{jobId}")
 
     def list_jobs(

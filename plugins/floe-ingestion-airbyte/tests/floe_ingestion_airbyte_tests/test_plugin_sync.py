@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -339,6 +341,36 @@ def test_timeout_cancels_exactly_once(fake: FakeAirbyte) -> None:
     assert fake.jobs[1234].status == "cancelled"
     assert sum(fake.clock.sleeps) == pytest.approx(60.0)  # never sleeps past the deadline
     assert error.details["last_status"] == "running"
+
+
+def _refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        problem("unexpected-problem", "An unexpected problem has occurred."),
+        httpx.Response(
+            429, json={"message": "You are being rate limited."}, headers={"Retry-After": "30"}
+        ),
+        _refused,
+    ],
+    ids=["500", "429-retry-after-30", "connection-refused"],
+)
+def test_a_failed_cancel_is_sent_once_and_never_sleeps_past_the_deadline(
+    fake: FakeAirbyte, reply: httpx.Response | Callable[[httpx.Request], httpx.Response]
+) -> None:
+    fake.add_connection(CONNECTION, script=["running"])
+    fake.inject("DELETE", r"/jobs/\d+", *[reply] * 10)
+
+    result = ingest(fake, sync_timeout_seconds=60.0, poll_interval_seconds=7.0)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.SYNC_TIMEOUT)
+    assert len(fake.calls("DELETE")) == 1
+    assert fake.clock.sleeps == [7.0] * 8 + [4.0]  # the polls up to the deadline, nothing more
+    assert "cancel failed" in error.details["on_timeout"]
 
 
 def test_timeout_ignores_a_409_on_cancel(fake: FakeAirbyte) -> None:
