@@ -12,6 +12,7 @@ module sees an httpx type. Mapping::
     429                             SourceConnectionError      RATE_LIMITED         TRANSIENT
     408, 5xx, timeouts, refused     SourceConnectionError      SOURCE_UNAVAILABLE   TRANSIENT
     HTML / non-JSON / redirects     PipelineConfigurationError INVALID_CONFIG (wrong base_url)
+    404 from /applications/token    PipelineConfigurationError INVALID_CONFIG (wrong base_url)
 
 Error details keep the status code, method, path, problem type and a short, redacted body
 excerpt; never a token or secret. 429, 5xx, 408, timeouts and connection errors are retried
@@ -357,6 +358,18 @@ class AirbyteClient:
                 category=ErrorCategory.PERMANENT,
                 details=error.details,
             )
+        if response.status_code == 404:
+            error = self._error_for(response)
+            if error.code is ErrorCode.SOURCE_NOT_FOUND:
+                # The token endpoint itself is missing: the base URL or its API path is wrong.
+                raise PipelineConfigurationError(
+                    f"POST {response.request.url.path} answered 404: there is no token endpoint "
+                    f"there, so base_url {self._config.base_url!r} or its API path looks wrong; "
+                    f"{_BASE_URL_HINT}",
+                    code=ErrorCode.INVALID_CONFIG,
+                    details=error.details,
+                )
+            raise error
         if not response.is_success:
             raise self._error_for(response)
         token = self._parse(TokenResponse, self._json(response), "POST /applications/token")

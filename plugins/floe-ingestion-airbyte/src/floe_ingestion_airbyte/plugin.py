@@ -222,7 +222,9 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 connection = self.client.get_connection(connection_id)
             except IngestionError as exc:
                 exc.source = config.name
-                if exc.code is ErrorCode.SOURCE_NOT_FOUND:
+                if exc.code is ErrorCode.SOURCE_NOT_FOUND and _from_connection_lookup(
+                    exc, connection_id
+                ):
                     raise scrub.error(
                         PipelineConfigurationError(
                             f"Airbyte has no connection {label} (404): check "
@@ -563,6 +565,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             errors=[error.to_detail()],
             details=dict(facts if facts is not None else _public_facts(error.details)),
         )
+
+
+def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:
+    """True when ``exc`` answered ``GET /connections/{connection_id}`` (not the token request)."""
+    path = str(exc.details.get("path", ""))
+    return exc.details.get("method") == "GET" and path.endswith(f"/connections/{connection_id}")
 
 
 def _public_facts(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,33 @@ def test_unknown_connection_is_configuration_source_not_found(fake: FakeAirbyte)
     assert caught.value.source == "orders"
 
 
+@pytest.mark.parametrize(
+    "not_found",
+    [
+        problem("resource-not-found", "The requested resource could not be found."),
+        httpx.Response(404),
+        httpx.Response(404, json={"message": "Not Found"}),
+    ],
+    ids=["problem", "empty", "json"],
+)
+def test_a_404_from_the_token_endpoint_blames_the_base_url_not_the_connection(
+    fake: FakeAirbyte, not_found: httpx.Response
+) -> None:
+    # a wrong base_url (e.g. a path prefix missing): /applications/token is not there
+    fake.add_connection(CONNECTION)
+    fake.inject("POST", "/applications/token", not_found)
+    with fake.plugin() as plugin, pytest.raises(PipelineConfigurationError) as caught:
+        plugin.create_pipeline(source())
+    error = caught.value
+    assert error.category is ErrorCategory.CONFIGURATION
+    assert "no connection" not in error.message
+    assert "connection_id" not in error.message
+    assert "base_url" in error.message
+    assert error.details["path"].endswith("/applications/token")
+    assert error.details["status_code"] == 404
+    assert fake.calls("GET", "/connections") == []
+
+
 @pytest.mark.parametrize("status", ["inactive", "deprecated", "locked"])
 def test_a_connection_that_is_not_active_is_rejected(fake: FakeAirbyte, status: str) -> None:
     fake.add_connection(CONNECTION, status=status, status_reason="disabled after 3 failures")
