@@ -447,8 +447,10 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         facts: dict[str, Any],
     ) -> IngestionResult:
         config = pipeline.config
+        # rowsSynced and bytesSynced are optional: None means "not reported", not zero.
         rows = job.rows_synced or 0
         written = job.bytes_synced or 0
+        landed = rows > 0 or written > 0
         facts.update(
             status=job.status,
             rows_synced=job.rows_synced,
@@ -485,14 +487,14 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         if status is JobStatus.CANCELLED:
             error = SyncError(
                 f"Airbyte sync job {job.job_id} was cancelled outside floe "
-                f"(after {rows} rows); start it again deliberately",
+                f"(after {_synced(job)}); start it again deliberately",
                 code=ErrorCode.SYNC_CANCELLED,
                 details=facts,
             )
-        elif rows > 0:
+        elif landed:
             error = PartialLoadError(
-                f"Airbyte sync job {job.job_id} failed after syncing {rows} rows; what did not "
-                "land is unknown (see the job's logs in Airbyte)",
+                f"Airbyte sync job {job.job_id} failed after syncing {_synced(job)}; what did "
+                "not land is unknown (see the job's logs in Airbyte)",
                 code=ErrorCode.PARTIAL_SYNC,
                 failed_records=None,
                 details=facts,
@@ -503,7 +505,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         result = self._failed(config, error, started, facts=facts)
         result.rows_loaded = rows
         result.bytes_written = written
-        result.tables = tables if rows else []
+        result.tables = tables if landed else []
         return result
 
     def _failed_without_rows(
@@ -512,6 +514,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         # The public API gives no failure reason; the evidence is whether Airbyte disabled the
         # connection afterwards (it does after repeated failures, or for a breaking schema
         # change). A disabled connection fails the same way until someone acts: PERMANENT.
+        # Without rowsSynced and bytesSynced nothing is known about what landed: say so.
+        if job.rows_synced is None and job.bytes_synced is None:
+            facts["counts_unknown"] = True
+            what = "without reporting rowsSynced or bytesSynced (what landed is unknown)"
+        else:
+            what = "with nothing synced"
         try:
             connection = self.client.get_connection(pipeline.connection_id)
         except IngestionError as exc:
@@ -522,7 +530,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 connection_status=connection.status, connection_reason=connection.status_reason
             )
             return SyncError(
-                f"Airbyte sync job {job.job_id} failed with nothing synced and Airbyte now marks "
+                f"Airbyte sync job {job.job_id} failed {what} and Airbyte now marks "
                 f"connection {pipeline.label} {connection.status!r}"
                 + (f" ({connection.status_reason})" if connection.status_reason else "")
                 + "; fix it in Airbyte before retrying",
@@ -531,8 +539,8 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 details=facts,
             )
         return SyncError(
-            f"Airbyte sync job {job.job_id} failed with nothing synced; the connection is still "
-            "active, so a retry may succeed (see the job's logs in Airbyte)",
+            f"Airbyte sync job {job.job_id} failed {what}; the connection is still active, so "
+            "a retry may succeed (see the job's logs in Airbyte)",
             code=ErrorCode.SYNC_FAILED,
             details=facts,
         )
@@ -565,6 +573,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             errors=[error.to_detail()],
             details=dict(facts if facts is not None else _public_facts(error.details)),
         )
+
+
+def _synced(job: JobResponse) -> str:
+    """Say what a job reported syncing, e.g. ``10 rows and 100 bytes``; None is 'unreported'."""
+    rows = f"{job.rows_synced} rows" if job.rows_synced is not None else "an unreported row count"
+    return f"{rows} and {job.bytes_synced} bytes" if job.bytes_synced is not None else rows
 
 
 def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:

@@ -104,6 +104,65 @@ def test_failed_with_rows_is_partial(fake: FakeAirbyte) -> None:
     assert error.details["job_id"] == 1234
 
 
+@pytest.mark.parametrize(
+    ("counts", "rows", "written"),
+    [
+        ({"bytesSynced": 100}, 0, 100),  # rowsSynced is optional in JobResponse
+        ({"rowsSynced": 0, "bytesSynced": 100}, 0, 100),  # bytes landed
+        ({"rowsSynced": 10}, 10, 0),
+    ],
+    ids=["bytes-without-rows", "zero-rows-some-bytes", "rows-without-bytes"],
+)
+def test_failed_after_anything_landed_is_partial(
+    fake: FakeAirbyte, counts: dict[str, int], rows: int, written: int
+) -> None:
+    fake.add_connection(CONNECTION, script=["running", {"status": "failed", **counts}])
+
+    result = ingest(fake)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PARTIAL, ErrorCode.PARTIAL_SYNC)
+    assert error.failed_records is None
+    assert (result.rows_loaded, result.bytes_written) == (rows, written)
+    assert "nothing synced" not in error.message
+    assert result.tables[0].bytes_written == written
+
+
+def test_failed_with_zero_counts_is_nothing_synced(fake: FakeAirbyte) -> None:
+    failed = {"status": "failed", "rowsSynced": 0, "bytesSynced": 0}
+    fake.add_connection(CONNECTION, script=["running", failed])
+
+    result = ingest(fake)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.SYNC_FAILED)
+    assert "nothing synced" in error.message
+    assert result.tables == []
+
+
+@pytest.mark.parametrize(
+    ("status_after_failure", "category"),
+    [(None, ErrorCategory.TRANSIENT), ("inactive", ErrorCategory.PERMANENT)],
+)
+def test_failed_without_any_counts_says_they_are_unknown(
+    fake: FakeAirbyte, status_after_failure: str | None, category: ErrorCategory
+) -> None:
+    fake.add_connection(
+        CONNECTION,
+        script=["running", {"status": "failed", "duration": "PT10M"}],
+        status_after_failure=status_after_failure,
+    )
+
+    result = ingest(fake)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (category, ErrorCode.SYNC_FAILED)
+    assert "nothing synced" not in error.message
+    assert "unknown" in error.message
+    assert error.details["counts_unknown"] is True
+    assert error.details["rows_synced"] is None
+
+
 def test_failed_without_rows_on_an_active_connection_is_transient(fake: FakeAirbyte) -> None:
     fake.add_connection(CONNECTION, script=["running", "failed"])
 
