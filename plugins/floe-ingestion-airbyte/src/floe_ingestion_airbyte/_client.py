@@ -16,13 +16,16 @@ module sees an httpx type. Mapping::
 
 Error details keep the status code, method, path, problem type and a short, redacted body
 excerpt; never a token or secret. 429, 5xx, 408, timeouts and connection errors are retried
-(``max_retries``) with exponential backoff or the announced ``Retry-After``; ``POST /jobs`` is
+(``max_retries``) with exponential backoff or the announced ``Retry-After``. ``POST /jobs`` is
 retried only when the request cannot have reached Airbyte (connection refused, 429), and
-``DELETE /jobs/{jobId}`` (the best-effort cancel after a timeout) is never retried.
+``DELETE /jobs/{jobId}`` (the best-effort cancel after a timeout) is never retried. Given a
+``deadline``, retries never sleep past it: each wait is capped by the time left, an announced
+wait longer than that gives up at once, and the error then says ``details["deadline_reached"]``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from floe_core.errors import (
     ErrorCategory,
@@ -97,7 +100,7 @@ class AirbyteClient:
         config: The plugin configuration.
         transport: An httpx transport (``httpx.MockTransport`` in tests); default: real network.
         sleep: Called to wait between retries; tests pass a fake that never waits.
-        clock: Monotonic clock for token expiry.
+        clock: Monotonic clock for token expiry and request deadlines.
 
     Raises:
         PipelineConfigurationError: A credential's secret reference cannot be resolved.
@@ -113,6 +116,7 @@ class AirbyteClient:
     ) -> None:
         self._config = config
         self._sleep = sleep
+        self._clock = clock
         credentials = resolve_credentials(config)
         self._secrets = [v for k, v in credentials.items() if k != "username" and v]
         self._token_auth: ApplicationTokenAuth | None = None
@@ -152,11 +156,14 @@ class AirbyteClient:
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def get_connection(self, connection_id: str) -> ConnectionResponse:
+    def get_connection(
+        self, connection_id: str, *, deadline: float | None = None
+    ) -> ConnectionResponse:
         """``GET /connections/{connectionId}``.
 
         Args:
             connection_id: The connection's UUID.
+            deadline: ``clock()`` value no retry sleeps past; None: only ``max_retries`` bounds.
 
         Returns:
             The connection.
@@ -164,26 +171,29 @@ class AirbyteClient:
         Raises:
             IngestionError: The request failed (404 is CONFIGURATION SOURCE_NOT_FOUND).
         """
-        body = self._request("GET", f"/connections/{connection_id}")
+        body = self._request("GET", f"/connections/{connection_id}", deadline=deadline)
         return self._parse(ConnectionResponse, body, "GET /connections/{connectionId}")
 
-    def start_sync(self, connection_id: str) -> JobResponse:
+    def start_sync(self, connection_id: str, *, deadline: float | None = None) -> JobResponse:
         """``POST /jobs {connectionId, jobType: sync}``.
 
         Args:
             connection_id: The connection to sync.
+            deadline: ``clock()`` value no retry sleeps past (the sync's deadline).
 
         Returns:
             The new job.
 
         Raises:
             IngestionError: The request failed; a running sync is SYNC_ALREADY_RUNNING.
+                ``details["deadline_reached"]`` is True when retrying stopped at ``deadline``.
         """
         body = self._request(
             "POST",
             "/jobs",
             json={"connectionId": connection_id, "jobType": "sync"},
             idempotent=False,
+            deadline=deadline,
         )
         return self._parse(JobResponse, body, "POST /jobs")
 
@@ -224,7 +234,12 @@ class AirbyteClient:
         return self._parse(JobResponse, body, "DELETE /jobs/{jobId}")
 
     def list_jobs(
-        self, connection_id: str, *, status: str | None = None, limit: int = 20
+        self,
+        connection_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        deadline: float | None = None,
     ) -> list[JobResponse]:
         """``GET /jobs?connectionId=..&jobType=sync[&status=..]``, newest first.
 
@@ -232,6 +247,7 @@ class AirbyteClient:
             connection_id: The connection.
             status: Only jobs with this status.
             limit: Page size (Airbyte allows 1..100).
+            deadline: ``clock()`` value no retry sleeps past (the sync's deadline).
 
         Returns:
             The jobs on the first page.
@@ -247,7 +263,7 @@ class AirbyteClient:
         }
         if status is not None:
             params["status"] = status
-        body = self._request("GET", "/jobs", params=params)
+        body = self._request("GET", "/jobs", params=params, deadline=deadline)
         return self._parse(JobsResponse, body, "GET /jobs").data
 
     def check(self, timeout: float) -> None:
@@ -273,14 +289,19 @@ class AirbyteClient:
         idempotent: bool = True,
         retries: int | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Any:
         attempts = (self._config.max_retries if retries is None else retries) + 1
+        budget = _Budget(deadline, self._clock)
 
         def retryable(exc: BaseException) -> bool:
             if not isinstance(exc, IngestionError) or exc.code not in _RETRYABLE_CODES:
                 return False
             if exc.retry_after_seconds is not None:
                 # An announced wait longer than we may sleep goes back to the caller.
+                if exc.retry_after_seconds > budget.remaining():
+                    budget.reached = True
+                    return False
                 return exc.retry_after_seconds <= self._config.max_backoff_seconds
             return (
                 idempotent
@@ -288,15 +309,26 @@ class AirbyteClient:
                 or exc.details.get("connect_failed", False)
             )
 
+        def wait(state: RetryCallState) -> float:
+            return min(self._backoff(state), budget.remaining())
+
+        def stop(state: RetryCallState) -> bool:
+            return state.attempt_number >= attempts or budget.spent()
+
         retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=self._backoff,
+            stop=stop,
+            wait=wait,
             retry=retry_if_exception(retryable),
             sleep=self._sleep,
             before_sleep=_log_retry,
             reraise=True,
         )
-        return retrying(self._send, method, path, json=json, params=params, timeout=timeout)
+        try:
+            return retrying(self._send, method, path, json=json, params=params, timeout=timeout)
+        except IngestionError as exc:
+            if budget.reached:
+                exc.details["deadline_reached"] = True
+            raise
 
     def _backoff(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -492,6 +524,27 @@ class AirbyteClient:
             code=ErrorCode.INVALID_CONFIG,
             details=details,
         )
+
+
+class _Budget:
+    """The time one request's retries may take: until ``deadline`` on ``clock`` (None: no end)."""
+
+    def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
+        self._deadline = deadline
+        self._clock = clock
+        self.reached = False
+        """True once retrying stopped because of the deadline."""
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (infinite without one)."""
+        return math.inf if self._deadline is None else self._deadline - self._clock()
+
+    def spent(self) -> bool:
+        """True when no time remains for another attempt (and remember why retrying stopped)."""
+        if self.remaining() > 0:
+            return False
+        self.reached = True
+        return True
 
 
 def backoff_delay(attempt: int, cap: float) -> float:

@@ -111,8 +111,8 @@ class AirbyteConfig(BaseModel):
         default=6 * 3600.0,
         gt=0,
         description=(
-            "How long run() waits for the sync to end, queueing included (a job may sit "
-            "queued for hours)."
+            "How long run() may take: starting the sync (its retries included) and waiting "
+            "for it to end, queueing included (a job may sit queued for hours)."
         ),
     )
     cancel_on_timeout: bool = Field(

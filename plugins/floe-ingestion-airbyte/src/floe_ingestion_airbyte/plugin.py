@@ -318,7 +318,15 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         timeout = float(options.get("sync_timeout_seconds", settings.sync_timeout_seconds))
         interval = float(options.get("poll_interval_seconds", settings.poll_interval_seconds))
         deadline = started + timeout
-        job, attached = self._start_or_attach(pipeline)
+        try:
+            job, attached = self._start_or_attach(pipeline, deadline)
+        except IngestionError as exc:
+            if exc.details.get("deadline_reached"):
+                exc.message += (
+                    f"; gave up retrying: the sync deadline ({timeout:g}s) came before the "
+                    "sync started"
+                )
+            raise
         log.info(
             "airbyte_sync_started",
             pipeline=pipeline.config.name,
@@ -349,11 +357,13 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         facts.update(polls=outcome.polls, statuses=list(outcome.statuses))
         if outcome.timed_out:
             return self._timed_out(pipeline, outcome.job, attached, started, timeout, facts)
-        return self._finished(pipeline, outcome.job, started, facts)
+        return self._finished(pipeline, outcome.job, started, facts, deadline)
 
-    def _start_or_attach(self, pipeline: AirbytePipeline) -> tuple[JobResponse, bool]:
+    def _start_or_attach(
+        self, pipeline: AirbytePipeline, deadline: float
+    ) -> tuple[JobResponse, bool]:
         try:
-            return self.client.start_sync(pipeline.connection_id), False
+            return self.client.start_sync(pipeline.connection_id, deadline=deadline), False
         except SyncError as exc:
             if exc.code is not ErrorCode.SYNC_ALREADY_RUNNING:
                 if exc.details.get("problem") == "state-conflict":
@@ -368,7 +378,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                     "(on_running_sync: fail); try again when it ends"
                 )
                 raise
-            running = self._running_job(pipeline.connection_id)
+            running = self._running_job(pipeline.connection_id, deadline)
             if running is None:
                 exc.message = (
                     f"Airbyte says a sync of connection {pipeline.label} is already "
@@ -383,9 +393,9 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
             return running, True
 
-    def _running_job(self, connection_id: str) -> JobResponse | None:
+    def _running_job(self, connection_id: str, deadline: float) -> JobResponse | None:
         for status in (JobStatus.RUNNING.value, None):
-            jobs = self.client.list_jobs(connection_id, status=status)
+            jobs = self.client.list_jobs(connection_id, status=status, deadline=deadline)
             for job in jobs:
                 if not job.is_terminal and (job.job_type in (None, "sync")):
                     return job
@@ -410,7 +420,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                     ended = self._look_again(job.job_id)
                     if ended is not None:
                         facts["ended_while_cancelling"] = True
-                        return self._finished(pipeline, ended, started, facts)
+                        return self._finished(pipeline, ended, started, facts, started + timeout)
                     action = "cancel refused (409 state-conflict)"
                 else:
                     action = f"cancel failed ({exc.code})"
@@ -445,6 +455,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         job: JobResponse,
         started: float,
         facts: dict[str, Any],
+        deadline: float,
     ) -> IngestionResult:
         config = pipeline.config
         # rowsSynced and bytesSynced are optional: None means "not reported", not zero.
@@ -500,7 +511,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 details=facts,
             )
         else:
-            error = self._failed_without_rows(pipeline, job, facts)
+            error = self._failed_without_rows(pipeline, job, facts, deadline)
         error.source = config.name
         result = self._failed(config, error, started, facts=facts)
         result.rows_loaded = rows
@@ -509,7 +520,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         return result
 
     def _failed_without_rows(
-        self, pipeline: AirbytePipeline, job: JobResponse, facts: dict[str, Any]
+        self, pipeline: AirbytePipeline, job: JobResponse, facts: dict[str, Any], deadline: float
     ) -> SyncError:
         # The public API gives no failure reason; the evidence is whether Airbyte disabled the
         # connection afterwards (it does after repeated failures, or for a breaking schema
@@ -521,7 +532,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         else:
             what = "with nothing synced"
         try:
-            connection = self.client.get_connection(pipeline.connection_id)
+            connection = self.client.get_connection(pipeline.connection_id, deadline=deadline)
         except IngestionError as exc:
             facts["connection_check"] = f"failed: {exc.code}"
             connection = None

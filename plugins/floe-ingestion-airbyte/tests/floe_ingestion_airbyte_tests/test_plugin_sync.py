@@ -330,6 +330,64 @@ def test_429_on_start_is_retried_after_retry_after(fake: FakeAirbyte) -> None:
     assert len(fake.calls("POST", "/jobs")) == 2
 
 
+def test_start_retries_after_retry_after_stop_at_the_sync_deadline(fake: FakeAirbyte) -> None:
+    fake.add_connection(CONNECTION, script=["succeeded"])
+    limited = httpx.Response(
+        429, json={"message": "You are being rate limited."}, headers={"Retry-After": "3"}
+    )
+    fake.inject("POST", "/jobs", *[limited] * 10)
+
+    result = ingest(fake, sync_timeout_seconds=5.0)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.RATE_LIMITED)
+    # waited 3 s once; the next 3 s would end past the 5 s deadline, so it gave up
+    assert fake.clock.sleeps == [3.0]
+    assert len(fake.calls("POST", "/jobs")) == 2
+    assert error.details["deadline_reached"] is True
+    assert "sync deadline (5s)" in error.message
+
+
+def test_start_backoff_is_capped_by_the_time_left(fake: FakeAirbyte) -> None:
+    fake.add_connection(CONNECTION, script=["succeeded"])
+    fake.inject("POST", "/jobs", *[_refused] * 10)
+
+    result = ingest(fake, sync_timeout_seconds=5.0)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.SOURCE_UNAVAILABLE)
+    assert fake.clock.sleeps == [1.0, 2.0, 2.0]  # the 4 s backoff cut to the 2 s left
+    assert sum(fake.clock.sleeps) == pytest.approx(5.0)
+    assert len(fake.calls("POST", "/jobs")) == 4  # the last one at the deadline, then stop
+    assert error.details["deadline_reached"] is True
+
+
+def test_attach_lookup_retries_stop_at_the_sync_deadline(fake: FakeAirbyte) -> None:
+    fake.add_connection(CONNECTION)
+    fake.add_job(CONNECTION, ["running", "succeeded"])
+    broken = problem("unexpected-problem", "An unexpected problem has occurred.")
+    fake.inject("GET", "/jobs", *[broken] * 10)
+
+    result = ingest(fake, sync_timeout_seconds=3.0)
+
+    [error] = result.errors
+    assert error.category is ErrorCategory.TRANSIENT
+    assert fake.clock.sleeps == [1.0, 2.0]
+    assert len(fake.calls("GET", "/jobs")) == 3
+    assert error.details["deadline_reached"] is True
+
+
+def test_a_start_that_recovers_before_the_deadline_still_syncs(fake: FakeAirbyte) -> None:
+    fake.add_connection(CONNECTION, script=["running", "succeeded"])
+    fake.inject("POST", "/jobs", _refused, _refused)
+
+    result = ingest(fake, sync_timeout_seconds=10.0)
+
+    assert result.success, result.errors
+    assert fake.clock.sleeps == [1.0, 2.0, 5.0]
+    assert "deadline_reached" not in result.details
+
+
 def test_429_until_retries_run_out_is_transient_rate_limited(fake: FakeAirbyte) -> None:
     fake.add_connection(CONNECTION, script=["running", "succeeded"])
     limited = httpx.Response(
