@@ -78,13 +78,22 @@ def resolve_credentials(config: AirbyteConfig) -> dict[CredentialField, str]:
         Field name to plain value; only the fields that are set.
 
     Raises:
-        PipelineConfigurationError: SECRET_NOT_FOUND when a reference cannot be resolved.
+        PipelineConfigurationError: SECRET_NOT_FOUND when a reference cannot be resolved or
+            its value is empty.
     """
     values: dict[CredentialField, str] = {}
     for name in ("client_id", "client_secret", "token", "username", "password"):
         ref = config.secret_refs.get(name)
         if ref is not None:
-            values[name] = ref.resolve().get_secret_value()
+            value = ref.resolve().get_secret_value()
+            if not value.strip():
+                raise PipelineConfigurationError(
+                    f"secret_refs.{name} ({ref.describe()}) is empty: put the {name} value "
+                    "there, or point the reference at the secret that holds it",
+                    code=ErrorCode.SECRET_NOT_FOUND,
+                    details={"field": name, "secret_ref": ref.describe()},
+                )
+            values[name] = value
             continue
         inline = getattr(config, name)
         if inline is None:

@@ -9,7 +9,7 @@ Exactly one way to authenticate, or none for a self-managed Airbyte with auth di
 
 Secret values may be given inline (they are masked everywhere) or, better, as references in
 ``secret_refs`` (``{client_secret: env:AIRBYTE_CLIENT_SECRET}``), resolved only when the client
-is built.
+is built; one or the other for each field, never both, and never an empty value.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from floe_core.secret import SecretRef
 
@@ -147,6 +155,33 @@ class AirbyteConfig(BaseModel):
                 "use username/password or secret_refs"
             )
         return value
+
+    @field_validator("client_id", "client_secret", "token", "username", "password")
+    @classmethod
+    def _not_empty(cls, value: str | SecretStr | None, info: ValidationInfo) -> object:
+        if value is None:
+            return value
+        text = value if isinstance(value, str) else value.get_secret_value()
+        if not text.strip():
+            raise ValueError(
+                f"{info.field_name} is empty: give its value, or leave {info.field_name} out "
+                f"(or read it from a secret with secret_refs.{info.field_name})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _inline_or_ref(self) -> Self:
+        refs = self.secret_refs
+        both = [n for n in _credential_names() if getattr(self, n) is not None and n in refs]
+        if both:
+            raise ValueError(
+                "; ".join(
+                    f"{n} is given both inline and in secret_refs ({refs[n].describe()}): "
+                    f"give only one (remove the inline {n} or secret_refs.{n})"
+                    for n in both
+                )
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_auth_mode(self) -> Self:

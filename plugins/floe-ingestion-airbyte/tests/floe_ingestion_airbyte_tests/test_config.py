@@ -58,6 +58,63 @@ def test_two_auth_modes_are_rejected() -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "other"),
+    [
+        ("client_id", {"client_secret": "s3cret-value"}),
+        ("client_secret", {"client_id": "id"}),
+        ("token", {}),
+        ("username", {"password": "pw-value-1"}),
+        ("password", {"username": "airbyte"}),
+    ],
+)
+def test_a_credential_both_inline_and_in_secret_refs_is_rejected(
+    field: str, other: dict[str, str]
+) -> None:
+    error = rejected(
+        {field: "inline-value-9", **other, "secret_refs": {field: "env:AIRBYTE_CREDENTIAL"}}
+    )
+    assert f"{field} is given both inline and in secret_refs (env:AIRBYTE_CREDENTIAL)" in (
+        error.message
+    )
+    assert "give only one" in error.message
+    assert "inline-value-9" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("field", "other"),
+    [
+        ("client_id", {"client_secret": "s3cret-value"}),
+        ("client_secret", {"client_id": "id"}),
+        ("token", {}),
+        ("username", {"password": "pw-value-1"}),
+        ("password", {"username": "airbyte"}),
+    ],
+)
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_credential_is_rejected_naming_the_field(
+    field: str, other: dict[str, str], empty: str
+) -> None:
+    error = rejected({field: empty, **other})
+    assert f"{field} is empty" in error.message
+    assert f"leave {field} out" in error.message
+
+
+def test_an_empty_secret_ref_value_is_rejected_when_the_client_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOE_TEST_AIRBYTE_EMPTY", "")
+    plugin = AirbyteIngestionPlugin(
+        {"client_id": "id", "secret_refs": {"client_secret": "env:FLOE_TEST_AIRBYTE_EMPTY"}}
+    )
+    with pytest.raises(PipelineConfigurationError) as caught:
+        plugin.startup()
+    assert caught.value.code is ErrorCode.SECRET_NOT_FOUND
+    assert "secret_refs.client_secret (env:FLOE_TEST_AIRBYTE_EMPTY) is empty" in (
+        caught.value.message
+    )
+
+
+@pytest.mark.parametrize(
     ("base_url", "expected"),
     [
         ("api.airbyte.com/v1", "must start with http"),
