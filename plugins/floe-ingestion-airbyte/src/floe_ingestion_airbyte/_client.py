@@ -8,7 +8,7 @@ module sees an httpx type. Mapping::
     403                             SourceConnectionError      PERMISSION_DENIED    PERMANENT
     404, 400, 422, other 4xx        PipelineConfigurationError SOURCE_NOT_FOUND / INVALID_CONFIG
     409 try-again-later             SyncError                  SYNC_ALREADY_RUNNING TRANSIENT
-    409 state-conflict (and other)  SyncError                  SYNC_FAILED          PERMANENT
+    409 state-conflict, locked, …   SyncError                  SYNC_FAILED          PERMANENT
     429                             SourceConnectionError      RATE_LIMITED         TRANSIENT
     408, 5xx, timeouts, refused     SourceConnectionError      SOURCE_UNAVAILABLE   TRANSIENT
     HTML / non-JSON / redirects     PipelineConfigurationError INVALID_CONFIG (wrong base_url)

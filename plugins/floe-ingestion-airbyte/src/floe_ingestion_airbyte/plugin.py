@@ -54,6 +54,8 @@ SOURCE_TYPE = "airbyte_connection"
 
 _SOURCE_KEYS = frozenset({"connection_id"})
 _RUN_OPTIONS = frozenset({"sync_timeout_seconds", "poll_interval_seconds"})
+_CONNECTION_STATE_PROBLEMS = frozenset({"state-conflict", "locked"})
+"""409 problem kinds that mean the connection's state refuses a sync (problems.yaml)."""
 
 log = get_logger(__name__)
 
@@ -366,7 +368,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             return self.client.start_sync(pipeline.connection_id, deadline=deadline), False
         except SyncError as exc:
             if exc.code is not ErrorCode.SYNC_ALREADY_RUNNING:
-                if exc.details.get("problem") == "state-conflict":
+                if exc.details.get("problem") in _CONNECTION_STATE_PROBLEMS:
                     exc.message = (
                         f"Airbyte refused to start a sync of connection {pipeline.label}: "
                         f"{exc.message} (is the connection still active?)"

@@ -2,8 +2,8 @@
 
 Not used at run time. The payload shapes follow Airbyte's public API reference (``JobResponse``,
 ``ConnectionResponse``, ``PublicAccessTokenResponse`` and the problem bodies ``invalid-api-key``,
-``resource-not-found``, ``try-again-later``, ``state-conflict``). Time is a :class:`FakeClock`
-whose ``sleep`` advances it, so nothing ever waits::
+``resource-not-found``, ``try-again-later``, ``state-conflict``, ``locked``). Time is a
+:class:`FakeClock` whose ``sleep`` advances it, so nothing ever waits::
 
     fake = FakeAirbyte()
     connection_id = fake.add_connection(script=["pending", "running", "succeeded"])
@@ -71,6 +71,7 @@ _PROBLEMS: dict[str, tuple[int, str, str]] = {
         "https://reference.airbyte.com/reference/errors#409-state-conflict",
         "state-conflict",
     ),
+    "locked": (409, "error:connection/locked", "Connection is locked"),
     "unprocessable-entity": (
         422,
         "https://reference.airbyte.com/reference/errors#unprocessable-entity",
@@ -92,7 +93,7 @@ def problem(kind: str, detail: str, *, headers: Mapping[str, str] | None = None)
 
     Args:
         kind: ``invalid-api-key``, ``forbidden``, ``resource-not-found``, ``try-again-later``,
-            ``state-conflict``, ``unprocessable-entity`` or ``unexpected-problem``.
+            ``state-conflict``, ``locked``, ``unprocessable-entity`` or ``unexpected-problem``.
         detail: The human detail.
         headers: Extra headers.
 

@@ -164,6 +164,12 @@ def test_missing_secret_ref_is_configuration(fake: FakeAirbyte) -> None:
             ErrorCode.SYNC_FAILED,
         ),
         (
+            problem("locked", "The connection is locked and cannot be modified."),
+            SyncError,
+            ErrorCategory.PERMANENT,
+            ErrorCode.SYNC_FAILED,
+        ),
+        (
             httpx.Response(301, headers={"location": "https://api.airbyte.com/v1/jobs"}),
             PipelineConfigurationError,
             ErrorCategory.CONFIGURATION,

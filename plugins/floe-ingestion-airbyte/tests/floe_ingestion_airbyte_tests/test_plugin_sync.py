@@ -586,6 +586,23 @@ def test_run_options_override_the_config(fake: FakeAirbyte) -> None:
     assert "poll_every" in unknown.errors[0].message
 
 
+def test_connection_locked_between_check_and_start_gets_the_state_hint(fake: FakeAirbyte) -> None:
+    # ConnectionLockedProblemResponse from Airbyte's problems.yaml
+    fake.add_connection(CONNECTION)
+    fake.inject(
+        "POST", "/jobs", problem("locked", "The connection is locked and cannot be modified.")
+    )
+
+    result = ingest(fake)
+
+    [error] = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SYNC_FAILED)
+    assert f"refused to start a sync of connection {CONNECTION}" in error.message
+    assert "still active" in error.message
+    assert error.details["problem"] == "locked"
+    assert error.details["status_code"] == 409
+
+
 def test_connection_disabled_between_check_and_start_is_permanent(fake: FakeAirbyte) -> None:
     fake.add_connection(CONNECTION)
     with fake.plugin() as plugin:
