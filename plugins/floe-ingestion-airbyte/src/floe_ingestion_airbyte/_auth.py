@@ -3,7 +3,9 @@
 :class:`ApplicationTokenAuth` trades a client id and secret for a bearer token at
 ``POST {base}/applications/token`` (a JSON body; form encoding gets 401s), caches it, fetches a
 new one ``margin`` seconds before it expires, and on a 401 refreshes once and resends the
-request. A second 401 is returned to the caller, which reports AUTH_FAILED.
+request. A second 401 is returned to the caller, which reports AUTH_FAILED. A token announced
+with ``expires_in`` 0 or less is treated as already expired (used for the request that fetched
+it, replaced before the next); one without ``expires_in`` is kept until a 401.
 """
 
 from __future__ import annotations
@@ -102,12 +104,14 @@ class ApplicationTokenAuth(httpx.Auth):
         response = yield self._token_request(like)
         token, expires_in = self._handle(response)
         self._token = token
-        if expires_in:
+        if expires_in is None:
+            self._expires_at = None  # no lifetime announced: keep it until Airbyte answers 401
+        elif expires_in <= 0:
+            self._expires_at = asked_at  # born expired: use it once, fetch anew next time
+        else:
             # refresh `margin` early, but never so early that a short-lived token is never used
             early = min(self._margin, expires_in / 2)
             self._expires_at = asked_at + expires_in - early
-        else:
-            self._expires_at = None
         self.refreshes += 1
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

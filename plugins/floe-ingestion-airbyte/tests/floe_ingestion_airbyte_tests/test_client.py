@@ -17,7 +17,7 @@ from floe_core import (
 )
 from floe_ingestion_airbyte._client import AirbyteClient, backoff_delay
 from floe_ingestion_airbyte.config import AirbyteConfig
-from floe_ingestion_airbyte.testing import FakeAirbyte, problem
+from floe_ingestion_airbyte.testing import FAKE_BASE_URL, FakeAirbyte, FakeClock, problem
 
 from ._helpers import CONNECTION, body
 
@@ -69,6 +69,35 @@ def test_a_token_shorter_lived_than_the_margin_is_still_reused(fake: FakeAirbyte
     api.get_connection(CONNECTION)
     assert api.token_refreshes == 2
     assert 401 not in [r.status_code for r in fake.responses]
+
+
+@pytest.mark.parametrize("expires_in", [0, -5])
+def test_a_token_without_lifetime_left_is_not_cached_forever(expires_in: int) -> None:
+    issued: list[str] = []
+
+    def airbyte(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/applications/token"):
+            issued.append(f"token-{len(issued) + 1}")
+            # PublicAccessTokenResponse, with a lifetime already used up
+            return httpx.Response(
+                200,
+                json={"access_token": issued[-1], "token_type": "Bearer", "expires_in": expires_in},
+            )
+        assert request.headers["authorization"] == f"Bearer {issued[-1]}"
+        return httpx.Response(200, json={"connectionId": CONNECTION, "status": "active"})
+
+    clock = FakeClock()
+    api = AirbyteClient(
+        AirbyteConfig(base_url=FAKE_BASE_URL, client_id="id", client_secret="secret-value"),
+        transport=httpx.MockTransport(airbyte),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    api.get_connection(CONNECTION)
+    api.get_connection(CONNECTION)
+
+    assert api.token_refreshes == 2  # treated as expired: refreshed before the next request
+    assert clock.sleeps == []
 
 
 def test_wrong_client_secret_is_permanent_auth_failed_without_the_secret(
