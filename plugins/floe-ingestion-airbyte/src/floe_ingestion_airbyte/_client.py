@@ -455,7 +455,7 @@ class AirbyteClient:
         if self._token_auth is not None and self._token_auth.current_token:
             secrets = [*secrets, self._token_auth.current_token]
         for secret in secrets:
-            if len(secret) >= 4:
+            if secret:  # however short: a 3-character password is still a password
                 text = text.replace(secret, "***")
         return text
 
@@ -468,6 +468,7 @@ class AirbyteClient:
             details.update(problem=problem.kind, problem_type=problem.type)
             details["problem_text"] = self._redact(_excerpt(problem.text))
         said = details.get("problem_text") or details["body_excerpt"]
+        tail = f": {said}" if said else ", with an empty body"
         if problem is None and _looks_like_html(response) and status < 500 and status != 429:
             return PipelineConfigurationError(
                 f"{where} answered {status} with an HTML page, not Airbyte's API; {_BASE_URL_HINT}",
@@ -483,33 +484,33 @@ class AirbyteClient:
             )
         if status == 401:
             return SourceConnectionError(
-                f"Airbyte rejected the credentials ({where} → 401): {said}",
+                f"Airbyte rejected the credentials ({where} → 401){tail}",
                 code=ErrorCode.AUTH_FAILED,
                 category=ErrorCategory.PERMANENT,
                 details=details,
             )
         if status == 403:
             return SourceConnectionError(
-                f"the credentials may not do {where} (403): {said}",
+                f"the credentials may not do {where} (403){tail}",
                 code=ErrorCode.PERMISSION_DENIED,
                 category=ErrorCategory.PERMANENT,
                 details=details,
             )
         if status == 404:
             return PipelineConfigurationError(
-                f"{where}: not found (404): {said}",
+                f"{where}: not found (404){tail}",
                 code=ErrorCode.SOURCE_NOT_FOUND,
                 details=details,
             )
         if status == 409:
             if problem is not None and problem.kind == "try-again-later":
                 return SyncError(
-                    f"{where}: Airbyte says try again later (409): {said}",
+                    f"{where}: Airbyte says try again later (409){tail}",
                     code=ErrorCode.SYNC_ALREADY_RUNNING,
                     details=details,
                 )
             return SyncError(
-                f"{where}: state conflict (409): {said}",
+                f"{where}: state conflict (409){tail}",
                 code=ErrorCode.SYNC_FAILED,
                 category=ErrorCategory.PERMANENT,
                 details=details,
@@ -517,19 +518,19 @@ class AirbyteClient:
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             return SourceConnectionError(
-                f"Airbyte is rate limiting {where} (429): {said}",
+                f"Airbyte is rate limiting {where} (429){tail}",
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_seconds=retry_after,
                 details=details,
             )
         if status == 408 or status >= 500:
             return SourceConnectionError(
-                f"Airbyte failed {where} ({status}): {said}",
+                f"Airbyte failed {where} ({status}){tail}",
                 code=ErrorCode.SOURCE_UNAVAILABLE,
                 details=details,
             )
         return PipelineConfigurationError(
-            f"Airbyte refused {where} ({status}): {said}",
+            f"Airbyte refused {where} ({status}){tail}",
             code=ErrorCode.INVALID_CONFIG,
             details=details,
         )

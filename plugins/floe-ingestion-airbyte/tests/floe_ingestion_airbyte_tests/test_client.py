@@ -295,6 +295,36 @@ def test_error_details_never_carry_the_token_or_secret(fake: FakeAirbyte) -> Non
     assert "***" in caught.value.details["body_excerpt"]
 
 
+def test_a_short_secret_is_still_redacted(fake: FakeAirbyte) -> None:
+    fake.basic = ("airbyte", "pw1")
+    fake.add_connection(CONNECTION)
+    fake.inject(
+        "GET",
+        f"/connections/{CONNECTION}",
+        httpx.Response(502, text="bad gateway; upstream said password=pw1"),
+    )
+    api = client(
+        fake, client_id=None, client_secret=None, username="airbyte", password="pw1", max_retries=0
+    )
+    with pytest.raises(SourceConnectionError) as caught:
+        api.get_connection(CONNECTION)
+    assert "pw1" not in f"{caught.value} {caught.value.details}"
+    assert caught.value.details["body_excerpt"] == "bad gateway; upstream said password=***"
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 409, 422, 429, 500])
+def test_an_empty_error_body_leaves_no_dangling_colon(fake: FakeAirbyte, status: int) -> None:
+    # twice: a 401 is answered again after the token refresh
+    fake.inject("GET", r"/jobs/\d+", *[lambda request: httpx.Response(status)] * 2)
+    with pytest.raises(IngestionError) as caught:
+        client(fake, max_retries=0).get_job(1234)
+    message = caught.value.message
+    assert not message.rstrip().endswith(":"), message
+    assert f"({status}): " not in message
+    assert message.endswith("with an empty body"), message
+    assert caught.value.details["body_excerpt"] == ""
+
+
 def test_body_excerpt_is_short(fake: FakeAirbyte) -> None:
     fake.inject("GET", r"/jobs/\d+", httpx.Response(500, text="x" * 10_000))
     with pytest.raises(SourceConnectionError) as caught:
