@@ -10,8 +10,9 @@ secret, trailing newline stripped). Values come back as :class:`pydantic.SecretS
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
@@ -22,6 +23,19 @@ __all__ = ["SECRETS_DIR_ENV", "SecretRef", "default_secrets_dir"]
 
 SECRETS_DIR_ENV = "FLOE_SECRETS_DIR"
 """Environment variable naming the directory of mounted secret files."""
+
+
+_SHORT_FORM = (
+    "a secret reference is 'env:NAME' (an environment variable) or 'file:NAME' (a file in the "
+    "secrets directory), or a mapping {env: NAME} / {file: NAME}"
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _inside(name: str) -> bool:
+    """Whether ``name`` stays inside the secrets directory (no absolute path, no '..')."""
+    path = PurePath(name)
+    return not path.is_absolute() and not PureWindowsPath(name).anchor and ".." not in path.parts
 
 
 def default_secrets_dir() -> Path | None:
@@ -44,10 +58,8 @@ class SecretRef(BaseModel):
         if isinstance(value, str):
             kind, sep, name = value.partition(":")
             if not sep or kind not in ("env", "file") or not name:
-                raise ValueError(
-                    f"secret reference {value!r} must be 'env:VARIABLE' or 'file:NAME' "
-                    "(or a mapping {env: VARIABLE} / {file: NAME})"
-                )
+                # Never echo the value: a ${VAR} meant as a reference may hold the secret itself.
+                raise ValueError(_SHORT_FORM)
             return {kind: name}
         return value
 
@@ -55,6 +67,16 @@ class SecretRef(BaseModel):
     def _exactly_one(self) -> Self:
         if (self.env is None) == (self.file is None):
             raise ValueError("a secret reference needs exactly one of 'env' or 'file'")
+        if self.env is not None and not _ENV_NAME.match(self.env):
+            raise ValueError(
+                "env: takes an environment variable name (letters, digits and '_', not "
+                "starting with a digit); " + _SHORT_FORM
+            )
+        if self.file is not None and not _inside(self.file):
+            raise ValueError(
+                "file: names a file inside the secrets directory: a relative path without "
+                "'..' parts, e.g. file:pg-password"
+            )
         return self
 
     def describe(self) -> str:

@@ -177,13 +177,33 @@ def test_missing_file_secret_ref(tmp_path: Path) -> None:
 def test_bad_secret_ref_syntax(tmp_path: Path) -> None:
     err = load_error(tmp_path, FULL.replace('"env:CATALOG_CREDENTIAL"', '"vault:x"'))
     assert err.field == "catalog.credential"
-    assert "must be 'env:VARIABLE' or 'file:NAME'" in err.message
+    assert err.problems[0].message == SHORT_FORM
     err = load_error(tmp_path, FULL.replace('{secret_ref: "env:CATALOG_CREDENTIAL"}', "{env: X}"))
     assert err.field == "catalog.credential"
     assert (
         "or {secret_ref: 'env:NAME'} / {secret_ref: 'file:NAME'}, not a mapping with keys env"
         in (err.message)
     )
+
+
+SHORT_FORM = (
+    "a secret reference is 'env:NAME' (an environment variable) or 'file:NAME' (a file in the "
+    "secrets directory), or a mapping {env: NAME} / {file: NAME}"
+)
+
+
+def test_token_written_in_place_of_its_reference_is_never_echoed(tmp_path: Path) -> None:
+    """``token: {secret_ref: "${CAT_TOKEN}"}`` interpolates the token itself."""
+    text = 'catalog: {type: rest, uri: "http://127.0.0.1:1", token: {secret_ref: "${CAT_TOKEN}"}}\n'
+    err = load_error(tmp_path, text, env={"CAT_TOKEN": "tok-canary-9d2f"})
+    assert [(p.field, p.message) for p in err.problems] == [("catalog.token", SHORT_FORM)]
+    assert "canary" not in err.message and "canary" not in str(err.details)
+
+
+def test_file_secret_ref_must_stay_inside_the_secrets_dir(tmp_path: Path) -> None:
+    err = load_error(tmp_path, FULL.replace("file:s3-key", "file:../../s3-key"))
+    assert err.field == "storage.access_key_id"
+    assert "file: names a file inside the secrets directory" in err.message
 
 
 def test_missing_env_var_in_manifest(tmp_path: Path) -> None:

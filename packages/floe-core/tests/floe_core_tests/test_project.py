@@ -212,10 +212,54 @@ def test_malformed_interpolation(tmp_path: Path) -> None:
     assert "malformed '${'" in err.message
 
 
+SHORT_FORM = (
+    "a secret reference is 'env:NAME' (an environment variable) or 'file:NAME' (a file in the "
+    "secrets directory), or a mapping {env: NAME} / {file: NAME}"
+)
+
+
 def test_bad_secret_ref_syntax(tmp_path: Path) -> None:
     err = load_error(tmp_path, GOOD.replace("env:PG_PASSWORD", "vault:pg"))
-    assert err.field == "ingestion.sources[0].secret_refs['credentials.password']"
-    assert "must be 'env:VARIABLE' or 'file:NAME'" in err.message
+    assert err.problems[0].field == "ingestion.sources[0].secret_refs['credentials.password']"
+    assert err.problems[0].message == SHORT_FORM
+    assert "vault" not in err.message
+
+
+def test_secret_written_in_place_of_its_reference_is_never_echoed(tmp_path: Path) -> None:
+    """``secret_refs: {credentials.password: "${PGPW}"}`` interpolates the secret itself."""
+    text = GOOD.replace("env:PG_PASSWORD", '"${PGPW}"')
+    for value in ("hunter2-canary", "env-canary:x", "s3cr3t:canary"):
+        err = load_error(tmp_path, text, env={"PGPW": value})
+        assert [(p.field, p.message) for p in err.problems] == [
+            ("ingestion.sources[0].secret_refs['credentials.password']", SHORT_FORM)
+        ]
+        assert value not in err.message and value not in str(err.details)
+        assert "canary" not in err.message
+
+
+@pytest.mark.parametrize("ref", ["file:../../etc/passwd", "file:/etc/passwd", "file:a/../../b"])
+def test_file_secret_must_stay_inside_the_secrets_dir(tmp_path: Path, ref: str) -> None:
+    err = load_error(tmp_path, GOOD.replace("env:PG_PASSWORD", ref))
+    assert err.problems[0].field == "ingestion.sources[0].secret_refs['credentials.password']"
+    assert err.problems[0].message == (
+        "file: names a file inside the secrets directory: a relative path without '..' "
+        "parts, e.g. file:pg-password"
+    )
+
+
+def test_file_secret_may_name_a_subfolder_file(tmp_path: Path) -> None:
+    (tmp_path / "secrets" / "pg").mkdir(parents=True)
+    (tmp_path / "secrets" / "pg" / "..password").write_text("pw\n")
+    text = GOOD.replace("env:PG_PASSWORD", "file:pg/..password")
+    project = FloeProject.load(write(tmp_path, text), environ={})
+    [orders] = project.to_ingestion_configs(secrets_dir=tmp_path / "secrets", only=["orders"])
+    assert orders.secrets["credentials.password"].get_secret_value() == "pw"
+
+
+def test_env_secret_must_name_a_variable(tmp_path: Path) -> None:
+    err = load_error(tmp_path, GOOD.replace("env:PG_PASSWORD", "'env:pg password'"))
+    assert err.problems[0].message.startswith("env: takes an environment variable name")
+    assert "pg password" not in err.message
 
 
 def test_secret_path_through_a_scalar(tmp_path: Path) -> None:

@@ -54,3 +54,18 @@ def test_secrets_dir_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(PipelineConfigurationError, match="no file"):
         SecretRef(file="absent").resolve(secrets_dir=tmp_path)
+
+
+@pytest.mark.parametrize("value", ["hunter2-canary", "pw:canary", "http://u:canary@h"])
+def test_malformed_short_form_never_echoes_the_value(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SecretRef.model_validate(value)
+    [error] = info.value.errors()
+    assert "canary" not in error["msg"]
+    assert "'env:NAME'" in error["msg"] and "'file:NAME'" in error["msg"]
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", "a/../../x", "C:\\x"])
+def test_file_ref_cannot_leave_the_secrets_dir(name: str) -> None:
+    with pytest.raises(ValidationError, match="inside the secrets directory"):
+        SecretRef(file=name)
