@@ -1,16 +1,53 @@
-"""Where Bronze tables live: the Iceberg catalog and the storage behind it."""
+"""Where Bronze tables live: the Iceberg catalog and the storage behind it.
+
+Secrets stay out of every rendering of these models: ``credential``, ``token`` and the S3 keys
+are :class:`~pydantic.SecretStr`, and ``CatalogConfig.properties`` (plain strings, as pyiceberg
+wants them) shows :data:`MASK` for any key that looks secret (:func:`is_secret_property`) in
+``repr``/``str`` and in ``model_dump``/``model_dump_json``. Attribute access
+(``catalog.properties["s3.secret-access-key"]``) returns the real value, for the plugin that
+opens the catalog.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
-__all__ = ["DEFAULT_WAREHOUSE_DIR", "CatalogConfig", "StorageConfig"]
+__all__ = [
+    "DEFAULT_WAREHOUSE_DIR",
+    "MASK",
+    "CatalogConfig",
+    "StorageConfig",
+    "is_secret_property",
+]
 
 DEFAULT_WAREHOUSE_DIR = "warehouse"
 """The embedded default's folder, relative to the working directory."""
+
+MASK = "**********"
+"""What a secret-looking catalog property shows instead of its value (as ``SecretStr`` does)."""
+
+_SECRET_WORDS = ("secret", "key", "token", "password", "credential")
+
+
+def is_secret_property(key: str) -> bool:
+    """Return whether a catalog property holds a secret (``s3.secret-access-key``, ...).
+
+    Args:
+        key: The property name.
+
+    Returns:
+        True when the name contains secret, key, token, password or credential (any case).
+    """
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _masked(properties: dict[str, str]) -> dict[str, str]:
+    return {k: MASK if is_secret_property(k) else v for k, v in properties.items()}
 
 
 class StorageConfig(BaseModel):
@@ -41,7 +78,8 @@ class StorageConfig(BaseModel):
         """Return Iceberg FileIO properties (``s3.endpoint``, ``s3.access-key-id``, ...).
 
         The names are Iceberg's own, understood by pyiceberg and the Java FileIO alike. The
-        result holds the keys in plain text: hand it to a catalog client, never to a log.
+        result holds the keys in plain text: hand it to a catalog client, never to a log (in a
+        :class:`CatalogConfig`'s ``properties`` they are masked in every rendering).
 
         Returns:
             The properties for ``s3`` storage; empty for ``local``.
@@ -92,6 +130,14 @@ class CatalogConfig(BaseModel):
         if self.credential is not None and self.token is not None:
             raise ValueError("catalog: give 'credential' or 'token', not both")
         return self
+
+    @field_serializer("properties")
+    def _mask_secret_properties(self, properties: dict[str, str]) -> dict[str, str]:
+        return _masked(properties)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, _masked(value) if name == "properties" else value
 
     @classmethod
     def embedded(cls, root: Path | str = DEFAULT_WAREHOUSE_DIR) -> CatalogConfig:

@@ -57,3 +57,88 @@ def test_s3_storage_becomes_iceberg_fileio_properties() -> None:
     }
     assert "s3cr3t" not in repr(storage)
     assert StorageConfig(type="local", path="/data").iceberg_properties() == {}
+
+
+S3_SECRET = "sk-canary-4b1e"
+S3_KEY_ID = "ak-canary-77c2"
+
+
+def s3_catalog() -> CatalogConfig:
+    from floe_core.manifest import PlatformManifest
+
+    manifest = PlatformManifest.model_validate(
+        {
+            "catalog": {
+                "type": "rest",
+                "uri": "http://127.0.0.1:8181",
+                "properties": {"header.X-Api-Token": "tok-canary-0a9f", "s3.region": "eu-1"},
+            },
+            "storage": {
+                "type": "s3",
+                "endpoint": "http://127.0.0.1:9000",
+                "access_key_id": S3_KEY_ID,
+                "secret_access_key": S3_SECRET,
+            },
+        }
+    )
+    return manifest.catalog_config()
+
+
+def test_catalog_properties_keep_real_values_for_the_plugin() -> None:
+    catalog = s3_catalog()
+    assert catalog.properties["s3.secret-access-key"] == S3_SECRET
+    assert catalog.properties["s3.access-key-id"] == S3_KEY_ID
+    assert catalog.properties["header.X-Api-Token"] == "tok-canary-0a9f"
+    assert catalog.model_copy().properties["s3.secret-access-key"] == S3_SECRET
+
+
+def test_catalog_secrets_never_render() -> None:
+    import io
+    import json
+
+    import structlog
+
+    from floe_core.log import configure_logging, get_logger
+
+    catalog = s3_catalog()
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream)
+    try:
+        get_logger("t").info("catalog_opened", catalog=catalog, dumped=catalog.model_dump())
+    finally:
+        structlog.reset_defaults()
+    [line] = stream.getvalue().splitlines()
+    renderings = {
+        "structlog json": line,
+        "repr": repr(catalog),
+        "str": str(catalog),
+        "model_dump": str(catalog.model_dump()),
+        "model_dump_json": catalog.model_dump_json(),
+        "model_dump(mode=json)": json.dumps(catalog.model_dump(mode="json")),
+    }
+    for where, text in renderings.items():
+        assert "canary" not in text, where
+    dumped = catalog.model_dump()["properties"]
+    assert dumped["s3.secret-access-key"] == dumped["s3.access-key-id"] == "**********"
+    assert dumped["header.X-Api-Token"] == "**********"
+    assert dumped["s3.region"] == "eu-1" and dumped["s3.endpoint"] == "http://127.0.0.1:9000"
+    assert "'s3.region': 'eu-1'" in repr(catalog)
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("s3.secret-access-key", True),
+        ("s3.access-key-id", True),
+        ("token", True),
+        ("rest.signing-password", True),
+        ("oauth2.credential", True),
+        ("s3.endpoint", False),
+        ("s3.region", False),
+        ("s3.path-style-access", False),
+    ],
+)
+def test_is_secret_property(key: str, secret: bool) -> None:
+    from floe_core.catalog import is_secret_property
+
+    assert is_secret_property(key) is secret
