@@ -74,7 +74,16 @@ def problems_from(
 
 
 def yaml_kind(value: Any) -> str:
-    kinds = {list: "list", dict: "mapping", str: "string", bool: "boolean", type(None): "null"}
+    """Name a parsed YAML value's kind as a YAML user would (never the value itself)."""
+    kinds = {
+        list: "list",
+        dict: "mapping",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }
     return kinds.get(type(value), type(value).__name__)
 
 

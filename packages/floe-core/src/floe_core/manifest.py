@@ -40,6 +40,7 @@ from floe_core._loader import (
     read_yaml,
     validate_file,
 )
+from floe_core._validation import yaml_kind
 from floe_core.catalog import CatalogConfig, StorageConfig
 from floe_core.errors import ErrorCategory, PipelineConfigurationError
 from floe_core.secret import SecretRef, default_secrets_dir
@@ -225,6 +226,26 @@ class ObservabilityConfig(BaseModel):
     lineage: LineageConfig = Field(default_factory=LineageConfig)
 
 
+def _secrets_dir(value: Any, file: Path) -> Path | None:
+    """Return ``secrets_dir`` as an absolute folder (relative to the manifest's folder).
+
+    It is needed before validation (to resolve ``file:`` refs while loading), so it is checked
+    here rather than by the model.
+
+    Raises:
+        ConfigFileError: It is given but is not a non-empty string.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        got = "an empty string" if isinstance(value, str) else f"a {yaml_kind(value)}"
+        raise ConfigFileError.of(
+            file,
+            [Problem("secrets_dir", f"must be a folder path (a string), not {got}")],
+        )
+    return (file.parent / value).absolute()
+
+
 class PlatformManifest(BaseModel):
     """The platform manifest. Build it with :meth:`load` or :meth:`default`."""
 
@@ -288,13 +309,10 @@ class PlatformManifest(BaseModel):
         data = interpolate(
             raw, file=file, environ=env, builtins={"FLOE_PROJECT_DIR": str(folder.absolute())}
         )
-        if isinstance(data.get("secrets_dir"), str):
-            data["secrets_dir"] = str((file.parent / data["secrets_dir"]).absolute())
-        secrets_dir = data.get("secrets_dir")
-        context = {
-            "environ": env,
-            "secrets_dir": Path(secrets_dir) if secrets_dir else default_secrets_dir(),
-        }
+        secrets_dir = _secrets_dir(data.get("secrets_dir"), file)
+        if secrets_dir is not None:
+            data["secrets_dir"] = str(secrets_dir)
+        context = {"environ": env, "secrets_dir": secrets_dir or default_secrets_dir()}
         manifest = validate_file(cls, data, file=file, context=context)
         manifest._file = file
         return manifest

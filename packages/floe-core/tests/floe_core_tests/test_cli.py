@@ -216,3 +216,13 @@ def test_validate_plugin_bug_exits_1(workdir: Path) -> None:
     result = invoke("validate", str(write(workdir, text)))
     assert result.exit_code == 1
     assert "✗ orders: [INTERNAL_ERROR]" in result.stdout and "create_pipeline bug" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["validate", "ingest"])
+@pytest.mark.parametrize("value", ["5", "[a, b]"])
+def test_secrets_dir_not_a_path_exits_2(workdir: Path, command: str, value: str) -> None:
+    manifest = write(workdir, MANIFEST + f"secrets_dir: {value}\n", "m.yaml")
+    result = invoke(command, str(write(workdir, GOOD)), "--manifest", str(manifest))
+    assert result.exit_code == 2, result.output
+    assert f"{manifest}: secrets_dir: must be a folder path (a string), not a " in result.stderr
+    assert "INTERNAL_ERROR" not in result.output

@@ -245,3 +245,26 @@ def test_s3_storage_path_is_the_warehouse_of_a_sql_catalog(tmp_path: Path) -> No
 def test_s3_storage_path_must_be_a_url(tmp_path: Path) -> None:
     err = load_error(tmp_path, "storage: {type: s3, path: /data}\n", env={})
     assert err.field == "storage.path" and "s3://" in err.message
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        ("5", "a number"),
+        ("[a, b]", "a list"),
+        ("{a: 1}", "a mapping"),
+        ("true", "a boolean"),
+        ("''", "an empty string"),
+    ],
+)
+def test_secrets_dir_must_be_a_path(tmp_path: Path, value: str, got: str) -> None:
+    err = load_error(tmp_path, f"secrets_dir: {value}\n")
+    assert err.code is ErrorCode.INVALID_CONFIG
+    assert [(p.field, p.message) for p in err.problems] == [
+        ("secrets_dir", f"must be a folder path (a string), not {got}")
+    ]
+
+
+def test_secrets_dir_null_means_unset(tmp_path: Path) -> None:
+    manifest = PlatformManifest.load(write(tmp_path, "secrets_dir: null\n"), environ={})
+    assert manifest.secrets_dir is None
