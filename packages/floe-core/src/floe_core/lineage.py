@@ -9,8 +9,9 @@ facet and a custom ``ingestionError`` run facet::
     {"code": "SOURCE_UNAVAILABLE", "category": "TRANSIENT", "message": "...", "retryable": true}
 
 Lineage is off unless ``observability.lineage.enabled``; the transport is any openlineage-python
-transport config (``http``, ``file``, ``console``, ``kafka``, ...). Emitting never breaks a load:
-a transport failure is logged and dropped. This module imports openlineage-python, so the runner
+transport config (``http``, ``file``, ``console``, ``kafka``, ...). A transport config the client
+cannot build is a configuration error (``floe validate`` builds it too). Emitting never breaks a
+load: a transport failure is logged and dropped. This module imports openlineage-python, so the runner
 imports it only when lineage is enabled.
 """
 
@@ -34,8 +35,9 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.uuid import generate_new_uuid
 
 from floe_core.catalog import CatalogConfig
+from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.ingestion import IngestionConfig, IngestionResult
-from floe_core.log import get_logger
+from floe_core.log import get_logger, redact_text
 from floe_core.manifest import LineageConfig
 
 __all__ = ["PRODUCER", "IngestionErrorRunFacet", "LineageEmitter", "dataset_namespace"]
@@ -106,8 +108,7 @@ class LineageEmitter:
         self.namespace = namespace
         self.catalog = catalog if catalog is not None else CatalogConfig.embedded()
         if client is None:
-            config = {"transport": dict(transport)} if transport is not None else None
-            client = OpenLineageClient(config=config)
+            client = _client(transport)
         self.client = client
 
     @classmethod
@@ -120,6 +121,10 @@ class LineageEmitter:
 
         Returns:
             The emitter.
+
+        Raises:
+            PipelineConfigurationError: The transport config is unusable (unknown type, a
+                missing ``url`` or ``log_file_path``, ...).
         """
         return cls(namespace=config.namespace, catalog=catalog, transport=config.transport)
 
@@ -231,6 +236,30 @@ class LineageEmitter:
                 event_type=str(state.value),
                 error=f"{type(exc).__name__}: {exc}",
             )
+
+
+_TRANSPORTS = (
+    "{type: http, url: ...}, {type: file, log_file_path: ...}, {type: console} or another "
+    "openlineage-python transport with its settings"
+)
+
+
+def _client(transport: Mapping[str, Any] | None) -> OpenLineageClient:
+    """Build the client; a transport it cannot build is a configuration error.
+
+    Building connects to nothing and writes nothing, so ``floe validate`` can call it.
+    """
+    config = {"transport": dict(transport)} if transport is not None else None
+    try:
+        return OpenLineageClient(config=config)
+    except Exception as exc:
+        where = "transport" if transport is not None else "OPENLINEAGE_URL / openlineage.yml"
+        raise PipelineConfigurationError(
+            f"the OpenLineage {where} cannot be built ({type(exc).__name__}: "
+            f"{redact_text(str(exc))}); give {_TRANSPORTS}",
+            code=ErrorCode.INVALID_CONFIG,
+            details={"field": "observability.lineage.transport"},
+        ) from None
 
 
 def _statistics(rows: int, size: int) -> dict[str, OutputDatasetFacet]:

@@ -23,7 +23,14 @@ from typing import Any, Literal, TextIO
 import structlog
 from pydantic import SecretBytes, SecretStr
 
-__all__ = ["REDACTED", "configure_logging", "get_logger", "redact_secrets", "release_stdlib"]
+__all__ = [
+    "REDACTED",
+    "configure_logging",
+    "get_logger",
+    "redact_secrets",
+    "redact_text",
+    "release_stdlib",
+]
 
 REDACTED = "**********"
 """What a secret value is replaced with."""
@@ -50,6 +57,18 @@ def _redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_redact(v) for v in value)
     return value
+
+
+def redact_text(text: str) -> str:
+    """Mask the password of every URL in free text (``scheme://user:pass@host``).
+
+    Args:
+        text: A message, e.g. a dependency's exception text.
+
+    Returns:
+        The text with each URL password replaced by :data:`REDACTED`.
+    """
+    return str(_redact(text))
 
 
 def redact_secrets(

@@ -160,11 +160,16 @@ class Runner:
             Each source with the error ``create_pipeline`` raised, or None when valid.
 
         Raises:
-            PipelineConfigurationError: As :meth:`create_plugin` and :meth:`configs`.
+            PipelineConfigurationError: As :meth:`create_plugin` and :meth:`configs`, or an
+                ``observability.lineage.transport`` that cannot be built.
             IngestionError: The plugin's ``startup`` failed.
         """
         configs = self.configs(project, only)
         plugin = self.create_plugin()
+        if self.lineage is None:
+            lineage = self._own_lineage()  # proves the transport config; sends nothing
+            if lineage is not None:
+                lineage.close()
         checked: list[tuple[IngestionConfig, IngestionError | None]] = []
         try:
             startup_error = _call(plugin.startup)
@@ -200,7 +205,8 @@ class Runner:
 
         Raises:
             PipelineConfigurationError: Before any load starts: a missing secret, an unknown
-                source name, or a missing, broken or misconfigured plugin.
+                source name, a missing, broken or misconfigured plugin, or a lineage transport
+                that cannot be built.
         """
         configs = self.configs(project, only)
         plugin = self.create_plugin()
@@ -222,12 +228,20 @@ class Runner:
         return results
 
     def _own_lineage(self) -> LineageEmitter | None:
+        """Build the manifest's lineage emitter (None when lineage is off).
+
+        Raises:
+            ConfigFileError: The transport cannot be built (names the manifest field).
+        """
         config = self.manifest.observability.lineage
         if not config.enabled:
             return None
         from floe_core.lineage import LineageEmitter
 
-        return LineageEmitter.from_config(config, self.catalog)
+        try:
+            return LineageEmitter.from_config(config, self.catalog)
+        except PipelineConfigurationError as exc:
+            raise self.manifest.error("observability.lineage.transport", exc.message) from exc
 
     def _run_source(
         self,

@@ -226,3 +226,22 @@ def test_secrets_dir_not_a_path_exits_2(workdir: Path, command: str, value: str)
     assert result.exit_code == 2, result.output
     assert f"{manifest}: secrets_dir: must be a folder path (a string), not a " in result.stderr
     assert "INTERNAL_ERROR" not in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "ingest"])
+@pytest.mark.parametrize(
+    ("transport", "cause"),
+    [("{type: bogus}", "Failed to import bogus"), ("{type: http}", "`url` key not passed")],
+)
+def test_bad_lineage_transport_exits_2_in_validate_and_ingest(
+    workdir: Path, command: str, transport: str, cause: str
+) -> None:
+    text = MANIFEST + f"  lineage: {{enabled: true, transport: {transport}}}\n"
+    manifest = write(workdir, text, "m.yaml")
+    result = invoke(command, str(write(workdir, GOOD)), "--manifest", str(manifest))
+    assert result.exit_code == 2, result.output
+    assert f"{manifest}: observability.lineage.transport: the OpenLineage transport" in (
+        result.stderr
+    )
+    assert cause in result.stderr and "INTERNAL_ERROR" not in result.output
+    assert FakePlugin.attempts == {} and "startup" not in FakePlugin.calls

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.serde import Serde
 from openlineage.client.transport import Transport
@@ -15,6 +16,7 @@ from floe_core import (
     ErrorDetail,
     IngestionConfig,
     IngestionResult,
+    PipelineConfigurationError,
     TableResult,
 )
 from floe_core.lineage import LineageEmitter, dataset_namespace
@@ -134,3 +136,26 @@ def test_dataset_namespace_rules() -> None:
     assert dataset_namespace(CatalogConfig(warehouse="s3://bucket/wh")) == "s3://bucket/wh"
     assert dataset_namespace(CatalogConfig()) == "iceberg://floe"
     assert dataset_namespace(CatalogConfig(warehouse="/srv/wh")) == "file:///srv/wh"
+
+
+@pytest.mark.parametrize(
+    ("transport", "cause"),
+    [
+        ({"type": "bogus"}, "ImportError: Failed to import bogus"),
+        ({"type": "http"}, "`url` key not passed"),
+        ({"type": "file"}, "`log_file_path` key not passed"),
+        ({"type": "http", "url": "http://u:pw-canary@bad host"}, "ValueError"),
+    ],
+)
+def test_unbuildable_transport_is_a_configuration_error(
+    transport: dict[str, Any], cause: str
+) -> None:
+    config = LineageConfig(enabled=True, transport=transport)
+    with pytest.raises(PipelineConfigurationError) as info:
+        LineageEmitter.from_config(config, CatalogConfig.embedded())
+    assert info.value.code is ErrorCode.INVALID_CONFIG
+    assert info.value.details == {"field": "observability.lineage.transport"}
+    assert info.value.message.startswith("the OpenLineage transport cannot be built (")
+    assert cause in info.value.message
+    assert "{type: http, url: ...}, {type: file, log_file_path: ...}" in info.value.message
+    assert "pw-canary" not in info.value.message
