@@ -11,8 +11,8 @@ facet and a custom ``ingestionError`` run facet::
 Lineage is off unless ``observability.lineage.enabled``; the transport is any openlineage-python
 transport config (``http``, ``file``, ``console``, ``kafka``, ...). A transport config the client
 cannot build is a configuration error (``floe validate`` builds it too). Emitting never breaks a
-load: a transport failure is logged and dropped. This module imports openlineage-python, so the runner
-imports it only when lineage is enabled.
+load: a transport failure is logged and dropped. This module imports openlineage-python, so the
+runner imports it only when lineage is enabled.
 """
 
 from __future__ import annotations
