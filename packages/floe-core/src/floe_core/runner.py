@@ -6,7 +6,8 @@ COMPLETE/FAIL and a log line. The plugin is started once before the first source
 after the last, always.
 
 What raises and what comes back as a result: problems found before any load starts (a file,
-a secret, the plugin or its config) raise :class:`~floe_core.errors.PipelineConfigurationError`;
+a secret, the plugin or its config, a catalog the plugin cannot use, the lineage transport) raise
+:class:`~floe_core.errors.PipelineConfigurationError`;
 everything about one source, a ``create_pipeline`` CONFIGURATION error included, comes back in
 its :class:`~floe_core.ingestion.IngestionResult`, so one bad source does not stop the others.
 A CONFIGURATION failure is never retried. ``IngestionResult.duration_seconds`` is the source's
@@ -27,7 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
-from floe_core.errors import ErrorCode, IngestionError, PipelineConfigurationError, PluginError
+from floe_core.errors import (
+    ErrorCategory,
+    ErrorCode,
+    IngestionError,
+    PipelineConfigurationError,
+    PluginError,
+)
 from floe_core.ingestion import IngestionConfig, IngestionResult
 from floe_core.log import configure_logging, get_logger
 from floe_core.manifest import PlatformManifest
@@ -128,6 +135,42 @@ class Runner:
             ] or [Problem(".".join(CONFIG_FIELD), exc.message)]
             raise ConfigFileError.of(where, problems, code=exc.code) from exc
 
+    def check_destination(self, plugin: IngestionPlugin) -> dict[str, Any]:
+        """Ask the plugin whether it can use the catalog (``get_destination_config``).
+
+        An external plugin answers with settings for an admin to enter (informational); only
+        a raised CONFIGURATION error means the catalog is unusable.
+
+        Args:
+            plugin: The manifest's plugin (it need not be started).
+
+        Returns:
+            The plugin's destination settings.
+
+        Raises:
+            ConfigFileError: The plugin cannot use the catalog; names the manifest file and
+                the ``catalog`` field (or the sub-field the plugin names).
+            IngestionError: Another failure; INTERNAL_ERROR when the plugin raised something
+                outside the taxonomy.
+        """
+        try:
+            return plugin.get_destination_config(self.catalog)
+        except IngestionError as exc:
+            if exc.category is not ErrorCategory.CONFIGURATION:
+                raise
+            field = str(exc.details.get("field") or "")
+            if not field.startswith(("catalog", "storage")):
+                field = "catalog"
+            where = str(self.manifest.file or "(default platform manifest)")
+            problem = Problem(field, exc.message)
+            if exc.message.startswith(field):  # "catalog.uri for type 'sql' must be ..."
+                raise ConfigFileError(
+                    f"{where}: {exc.message}", file=where, problems=[problem], code=exc.code
+                ) from exc
+            raise ConfigFileError.of(where, [problem], code=exc.code) from exc
+        except Exception as exc:
+            raise _internal(plugin, "get_destination_config", exc) from exc
+
     def configs(
         self, project: FloeProject, only: Collection[str] | None = None
     ) -> list[IngestionConfig]:
@@ -150,7 +193,10 @@ class Runner:
     def validate(
         self, project: FloeProject, only: Collection[str] | None = None
     ) -> list[tuple[IngestionConfig, IngestionError | None]]:
-        """Check every source with the plugin's ``create_pipeline`` without loading anything.
+        """Check the catalog, the lineage transport and every source, loading nothing.
+
+        The catalog goes through :meth:`check_destination`; each source through the plugin's
+        ``create_pipeline``.
 
         Args:
             project: The floe.yaml.
@@ -160,12 +206,14 @@ class Runner:
             Each source with the error ``create_pipeline`` raised, or None when valid.
 
         Raises:
-            PipelineConfigurationError: As :meth:`create_plugin` and :meth:`configs`, or an
-                ``observability.lineage.transport`` that cannot be built.
+            PipelineConfigurationError: As :meth:`create_plugin`, :meth:`check_destination`
+                and :meth:`configs`, or an ``observability.lineage.transport`` that cannot be
+                built.
             IngestionError: The plugin's ``startup`` failed.
         """
         configs = self.configs(project, only)
         plugin = self.create_plugin()
+        self.check_destination(plugin)
         if self.lineage is None:
             lineage = self._own_lineage()  # proves the transport config; sends nothing
             if lineage is not None:
@@ -205,11 +253,13 @@ class Runner:
 
         Raises:
             PipelineConfigurationError: Before any load starts: a missing secret, an unknown
-                source name, a missing, broken or misconfigured plugin, or a lineage transport
-                that cannot be built.
+                source name, a missing, broken or misconfigured plugin, a catalog the plugin
+                cannot use (:meth:`check_destination`), or a lineage transport that cannot be
+                built.
         """
         configs = self.configs(project, only)
         plugin = self.create_plugin()
+        self.check_destination(plugin)
         notify = on_event or (lambda event: None)
         lineage = self.lineage if self.lineage is not None else self._own_lineage()
         results: list[IngestionResult] = []

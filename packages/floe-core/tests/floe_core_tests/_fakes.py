@@ -6,6 +6,10 @@
 - ``fail``: a list of error codes, one per attempt, before the load succeeds; an entry may be a
   mapping ``{code, retry_after, category, retryable}`` to override the defaults.
 - ``invalid``: when true, ``create_pipeline`` raises a PipelineConfigurationError.
+
+``get_destination_config`` rejects a catalog whose ``properties`` say ``fake.reject``:
+``message`` (a CONFIGURATION error), ``field`` (one naming ``catalog.warehouse``) or ``bug``
+(a RuntimeError).
 """
 
 from __future__ import annotations
@@ -137,6 +141,20 @@ class FakePlugin(IngestionPlugin):
         )
 
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        FakePlugin.calls.append("destination")
+        if catalog_config.properties.get("fake.reject") == "message":
+            raise PipelineConfigurationError(
+                "the fake plugin cannot write to this catalog",
+                code=ErrorCode.DESTINATION_CONFIG_ERROR,
+            )
+        if catalog_config.properties.get("fake.reject") == "field":
+            raise PipelineConfigurationError(
+                "catalog.warehouse must be a folder for the fake plugin",
+                code=ErrorCode.DESTINATION_CONFIG_ERROR,
+                details={"field": "catalog.warehouse"},
+            )
+        if catalog_config.properties.get("fake.reject") == "bug":
+            raise RuntimeError("destination bug")
         return {"catalog": catalog_config.name}
 
 

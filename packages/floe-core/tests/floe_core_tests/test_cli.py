@@ -245,3 +245,27 @@ def test_bad_lineage_transport_exits_2_in_validate_and_ingest(
     )
     assert cause in result.stderr and "INTERNAL_ERROR" not in result.output
     assert FakePlugin.attempts == {} and "startup" not in FakePlugin.calls
+
+
+def test_validate_reports_a_catalog_the_real_dlt_plugin_cannot_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    manifest = write(tmp_path, "catalog: {type: sql, uri: not-a-url}\n", "m.yaml")
+    project = write(
+        tmp_path,
+        """
+        ingestion:
+          sources:
+            - name: people
+              type: sql_database
+              config: {connection_string: "sqlite:///${FLOE_PROJECT_DIR}/src.db", tables: [people]}
+              destination: {table: bronze.people}
+        """,
+    )
+    for command in ("validate", "ingest"):
+        result = CliRunner().invoke(main, [command, str(project), "--manifest", str(manifest)])
+        assert result.exit_code == 2, result.output
+        assert f"[DESTINATION_CONFIG_ERROR] {manifest}: catalog.uri for type 'sql' must be a" in (
+            result.stderr
+        )

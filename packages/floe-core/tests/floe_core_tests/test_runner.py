@@ -14,7 +14,14 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from floe_core import ErrorCategory, ErrorCode, FloeProject, PlatformManifest, PluginError
+from floe_core import (
+    ErrorCategory,
+    ErrorCode,
+    FloeProject,
+    IngestionError,
+    PlatformManifest,
+    PluginError,
+)
 from floe_core._loader import ConfigFileError
 from floe_core.lineage import LineageEmitter
 from floe_core.log import configure_logging
@@ -113,7 +120,8 @@ def test_runs_every_source_with_retries_and_never_retries_configuration(
     assert not denied.success and denied.attempts == 1
     assert denied.errors[0].code is ErrorCode.AUTH_FAILED
     assert FakePlugin.attempts == {"orders": 1, "flaky": 3, "denied": 1}
-    assert FakePlugin.calls[0] == "startup" and FakePlugin.calls[-1] == "shutdown"
+    assert FakePlugin.calls[:2] == ["destination", "startup"]
+    assert FakePlugin.calls[-1] == "shutdown"
     assert FakePlugin.calls.count("startup") == 1 and FakePlugin.calls.count("shutdown") == 1
     assert FakePlugin.seen_secrets["orders"]["credentials"] == {"user": "app", "password": "pw-123"}
 
@@ -196,7 +204,7 @@ def test_startup_failure_fails_every_source_and_still_shuts_down(
     assert [r.success for r in results] == [False, False]
     assert [r.errors[0].source for r in results] == ["orders", "flaky"]
     assert {r.errors[0].code for r in results} == {ErrorCode.SOURCE_UNAVAILABLE}
-    assert FakePlugin.calls == ["startup", "shutdown"]
+    assert FakePlugin.calls == ["destination", "startup", "shutdown"]
 
 
 def test_shutdown_runs_when_the_callback_raises(
@@ -358,3 +366,85 @@ def test_interrupted_load_emits_abort_and_shuts_down(
         runner.run_sources(FloeProject.load(path))
     assert [e["eventType"] for e in transport.events] == ["START", "ABORT"]
     assert FakePlugin.calls[-1] == "shutdown"
+
+
+def with_catalog(reject: str) -> PlatformManifest:
+    m = manifest()
+    catalog = {"type": "sql", "properties": {"fake.reject": reject}}
+    catalog_section = PlatformManifest.model_validate({"catalog": catalog}).catalog
+    return m.model_copy(update={"catalog": catalog_section})
+
+
+@pytest.mark.parametrize("method", ["validate", "run_sources"])
+@pytest.mark.parametrize(
+    ("reject", "field", "message"),
+    [
+        (
+            "message",
+            "catalog",
+            "(default platform manifest): catalog: the fake plugin cannot write to this catalog",
+        ),
+        (
+            "field",
+            "catalog.warehouse",
+            "(default platform manifest): catalog.warehouse must be a folder for the fake plugin",
+        ),
+    ],
+)
+def test_a_catalog_the_plugin_cannot_use_is_a_manifest_error(
+    project: FloeProject,
+    registry: PluginRegistry,
+    method: str,
+    reject: str,
+    field: str,
+    message: str,
+) -> None:
+    runner, _ = make_runner(registry, manifest=with_catalog(reject))
+    with pytest.raises(ConfigFileError) as info:
+        getattr(runner, method)(project)
+    assert info.value.code is ErrorCode.DESTINATION_CONFIG_ERROR
+    assert info.value.category is ErrorCategory.CONFIGURATION
+    assert info.value.field == field
+    assert info.value.message == message
+    assert FakePlugin.calls == ["destination"]  # before startup, before any source
+
+
+def test_a_plugin_bug_in_get_destination_config_is_internal(
+    project: FloeProject, registry: PluginRegistry
+) -> None:
+    runner, _ = make_runner(registry, manifest=with_catalog("bug"))
+    with pytest.raises(IngestionError) as info:
+        runner.validate(project)
+    assert info.value.code is ErrorCode.INTERNAL_ERROR
+    assert "get_destination_config() raised RuntimeError: destination bug" in info.value.message
+
+
+def test_validate_with_the_airbyte_plugin_passes_on_the_embedded_catalog(
+    tmp_path: Path,
+) -> None:
+    """Airbyte cannot write a SQL catalog, but its destination config is informational."""
+    from floe_ingestion_airbyte import AirbyteIngestionPlugin
+    from floe_ingestion_airbyte.testing import FakeAirbyte
+
+    fake = FakeAirbyte()
+    connection = "5f0c8a52-7c1e-4d8b-9a3e-1b2c3d4e5f60"
+    fake.add_connection(connection, script=["succeeded"])
+
+    class WiredAirbyte(AirbyteIngestionPlugin):
+        def __init__(self, config: Any = None, *, catalog: Any = None) -> None:
+            super().__init__(config, catalog=catalog, transport=fake.transport)
+
+    registry = PluginRegistry(entry_points=[])
+    registry.register("airbyte", WiredAirbyte)
+    path = tmp_path / "floe.yaml"
+    path.write_text(
+        "ingestion:\n  sources:\n    - {name: orders, type: airbyte_connection,"
+        f" config: {{connection_id: {connection}}}, destination: {{table: bronze.orders}}}}\n"
+    )
+    m = PlatformManifest.model_validate(
+        {"plugins": {"ingestion": {"type": "airbyte", "config": fake.config()}}}
+    )
+    runner = Runner(m, registry, sleep=lambda s: None)
+    assert runner.check_destination(runner.create_plugin())["supported"] is False
+    [(config, error)] = runner.validate(FloeProject.load(path))
+    assert config.name == "orders" and error is None
