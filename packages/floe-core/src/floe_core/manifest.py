@@ -62,6 +62,7 @@ DEFAULT_MANIFEST_FILE = "platform-manifest.yaml"
 """The manifest the CLI uses when present in the working directory and none is given."""
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_RETRYABLE = {c.value for c in ErrorCategory} - {ErrorCategory.CONFIGURATION.value}
 
 
 def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
@@ -103,18 +104,34 @@ class RetryConfig(BaseModel):
     initial_delay_seconds: float = Field(default=1.0, ge=0)
     max_delay_seconds: float = Field(default=60.0, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1)
-    retryable_categories: tuple[ErrorCategory, ...] = (ErrorCategory.TRANSIENT,)
+    retryable_categories: tuple[ErrorCategory, ...] = Field(
+        default=(ErrorCategory.TRANSIENT,),
+        description="TRANSIENT, PERMANENT and/or PARTIAL (any case); never CONFIGURATION.",
+    )
 
-    @field_validator("retryable_categories")
+    @field_validator("retryable_categories", mode="before")
     @classmethod
-    def _configuration_is_never_retried(
-        cls, value: tuple[ErrorCategory, ...]
-    ) -> tuple[ErrorCategory, ...]:
-        if ErrorCategory.CONFIGURATION in value:
-            raise ValueError(
-                "CONFIGURATION failures are never retried; use TRANSIENT, PERMANENT or PARTIAL"
+    def _categories(cls, value: Any) -> Any:
+        """Accept any case, as ``logs.level`` does; reject CONFIGURATION and unknown names."""
+        if not isinstance(value, list | tuple):
+            return value  # pydantic says "must be a list"
+        categories: list[ErrorCategory] = []
+        for index, item in enumerate(value):
+            name = item.strip().upper() if isinstance(item, str) else None
+            if name == ErrorCategory.CONFIGURATION:
+                message = "CONFIGURATION failures are never retried"
+            elif name not in _RETRYABLE:
+                shown = "a " + yaml_kind(item) if name is None else repr(item)
+                message = f"{shown} is not an error category"
+            else:
+                categories.append(ErrorCategory(name))
+                continue
+            raise PydanticCustomError(
+                "retry_category",
+                "{message}; use TRANSIENT, PERMANENT or PARTIAL",
+                {"message": message, "field": (index,)},
             )
-        return value
+        return tuple(categories)
 
     @model_validator(mode="after")
     def _cap_not_below_start(self) -> Self:

@@ -1,11 +1,14 @@
 """The one retry policy the runner applies to every load (ADR-0023).
 
-A failed :class:`~floe_core.ingestion.IngestionResult` is retried only when every error's
-category is in ``retryable_categories`` **and** the error is marked ``retryable``;
-CONFIGURATION is never retried. The wait before attempt *n + 1* is
-``initial_delay_seconds * backoff_multiplier ** (n - 1)``, capped at ``max_delay_seconds``, and
-never shorter than the largest ``retry_after_seconds`` the errors carry (a server's
-``Retry-After`` wins over the cap). Built on tenacity; ``sleep`` is injectable so tests never wait.
+A failed :class:`~floe_core.ingestion.IngestionResult` is retried when **every** error is
+retryable under this rule: its category is listed in ``retryable_categories``, and, for a
+TRANSIENT error, it is marked ``retryable`` (a plugin's veto: "transient, but retrying will not
+help"). The configured categories decide for PERMANENT and PARTIAL, whose errors are
+``retryable=False`` by default; CONFIGURATION is never retried, whatever the config says.
+The wait before attempt *n + 1* is ``initial_delay_seconds * backoff_multiplier ** (n - 1)``,
+capped at ``max_delay_seconds``, and never shorter than the largest ``retry_after_seconds`` the
+errors carry (a server's ``Retry-After`` wins over the cap). Built on tenacity; ``sleep`` is
+injectable so tests never wait.
 """
 
 from __future__ import annotations
@@ -91,12 +94,16 @@ class RetryPolicy:
             result: The outcome of one attempt.
 
         Returns:
-            True when it failed and every error is retryable and in a retryable category.
+            True when it failed and every error's category is in ``retryable_categories``
+            (never CONFIGURATION), TRANSIENT ones only when also marked ``retryable``.
         """
         if result.success or not result.errors:
             return False
         allowed = set(self.config.retryable_categories) - {ErrorCategory.CONFIGURATION}
-        return all(e.retryable and e.category in allowed for e in result.errors)
+        return all(
+            e.category in allowed and (e.category is not ErrorCategory.TRANSIENT or e.retryable)
+            for e in result.errors
+        )
 
     def delay_for(self, attempt: int, result: IngestionResult) -> float:
         """Return the wait after failed attempt ``attempt`` (1-based) with ``result``.

@@ -142,8 +142,12 @@ def test_retry_rejects_configuration_and_bad_numbers(tmp_path: Path) -> None:
     err = load_error(
         tmp_path, "plugins: {ingestion: {retry: {retryable_categories: [CONFIGURATION]}}}\n"
     )
-    assert err.field == "plugins.ingestion.retry.retryable_categories"
-    assert "never retried" in err.message
+    assert [(p.field, p.message) for p in err.problems] == [
+        (
+            "plugins.ingestion.retry.retryable_categories[0]",
+            "CONFIGURATION failures are never retried; use TRANSIENT, PERMANENT or PARTIAL",
+        )
+    ]
     err = load_error(tmp_path, "plugins: {ingestion: {retry: {max_attempts: 0}}}\n")
     assert err.field == "plugins.ingestion.retry.max_attempts"
     err = load_error(
@@ -268,3 +272,40 @@ def test_secrets_dir_must_be_a_path(tmp_path: Path, value: str, got: str) -> Non
 def test_secrets_dir_null_means_unset(tmp_path: Path) -> None:
     manifest = PlatformManifest.load(write(tmp_path, "secrets_dir: null\n"), environ={})
     assert manifest.secrets_dir is None
+
+
+def test_retryable_categories_accept_any_case(tmp_path: Path) -> None:
+    text = "plugins: {ingestion: {retry: {retryable_categories: [transient, Partial]}}}\n"
+    manifest = PlatformManifest.load(write(tmp_path, text), environ={})
+    assert manifest.plugins.ingestion.retry.retryable_categories == (
+        ErrorCategory.TRANSIENT,
+        ErrorCategory.PARTIAL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "message"),
+    [
+        ("[TRANSIENT, configuration]", "[1]", "CONFIGURATION failures are never retried"),
+        ("[TRANSIENT, flaky]", "[1]", "'flaky' is not an error category"),
+        ("[5]", "[0]", "a number is not an error category"),
+    ],
+)
+def test_bad_retryable_category_never_offers_configuration(
+    tmp_path: Path, value: str, field: str, message: str
+) -> None:
+    err = load_error(
+        tmp_path, f"plugins: {{ingestion: {{retry: {{retryable_categories: {value}}}}}}}\n"
+    )
+    assert [(p.field, p.message) for p in err.problems] == [
+        (
+            f"plugins.ingestion.retry.retryable_categories{field}",
+            f"{message}; use TRANSIENT, PERMANENT or PARTIAL",
+        )
+    ]
+
+
+def test_retryable_categories_must_be_a_list(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "plugins: {ingestion: {retry: {retryable_categories: TRANSIENT}}}\n")
+    assert err.field == "plugins.ingestion.retry.retryable_categories"
+    assert "must be a list" in err.message and "CONFIGURATION" not in err.message

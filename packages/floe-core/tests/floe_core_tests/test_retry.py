@@ -92,11 +92,11 @@ def test_configuration_is_never_retried_even_if_marked_retryable() -> None:
     )
 
 
-def test_partial_retried_when_listed_and_retryable() -> None:
+def test_partial_retried_when_listed_whatever_its_retryable_flag() -> None:
     retry, _, _ = policy(retryable_categories=["TRANSIENT", "PARTIAL"])
     partial = failed(ErrorCode.PARTIAL_LOAD, ErrorCategory.PARTIAL, retryable=True)
     assert retry.call(Script(partial, OK)).attempts == 2
-    assert not retry.should_retry(
+    assert retry.should_retry(
         failed(ErrorCode.PARTIAL_LOAD, ErrorCategory.PARTIAL, retryable=False)
     )
 
@@ -142,3 +142,52 @@ def test_retry_after_parsing() -> None:
     # A zone-less date ("-0000") is UTC, not a silently dropped wait.
     naive = email.utils.formatdate(time.time() + 60).rsplit(" ", 1)[0] + " -0000"
     assert 55 <= (parse_retry_after(naive) or 0) <= 61
+
+
+@pytest.mark.parametrize(
+    ("categories", "result", "retried"),
+    [
+        # The configured categories decide for PERMANENT and PARTIAL (retryable=False by default).
+        (
+            ["PERMANENT"],
+            failed(ErrorCode.AUTH_FAILED, ErrorCategory.PERMANENT, retryable=False),
+            True,
+        ),
+        (["PARTIAL"], failed(ErrorCode.PARTIAL_LOAD, ErrorCategory.PARTIAL, retryable=False), True),
+        (
+            ["TRANSIENT"],
+            failed(ErrorCode.AUTH_FAILED, ErrorCategory.PERMANENT, retryable=True),
+            False,
+        ),
+        # TRANSIENT honours a plugin's retryable=False as a veto.
+        (["TRANSIENT", "PERMANENT"], failed(retryable=False), False),
+        (["PERMANENT"], failed(), False),
+        (["TRANSIENT"], failed(), True),
+    ],
+    ids=[
+        "permanent-listed",
+        "partial-listed",
+        "permanent-not-listed",
+        "transient-vetoed",
+        "transient-not-listed",
+        "transient-listed",
+    ],
+)
+def test_configured_categories_decide(
+    categories: list[str], result: IngestionResult, retried: bool
+) -> None:
+    retry, _, _ = policy(max_attempts=2, initial_delay_seconds=0, retryable_categories=categories)
+    script = Script(result, OK)
+    final = retry.call(script)
+    assert retry.should_retry(result) is retried
+    assert (final.success, final.attempts, script.calls) == (
+        (True, 2, 2) if retried else (False, 1, 1)
+    )
+
+
+def test_every_error_must_be_retryable() -> None:
+    retry, _, _ = policy(retryable_categories=["PERMANENT"])
+    mixed = failed(ErrorCode.AUTH_FAILED, ErrorCategory.PERMANENT, retryable=False)
+    other = failed(ErrorCode.PARTIAL_LOAD, ErrorCategory.PARTIAL).errors[0]
+    mixed = mixed.model_copy(update={"errors": [*mixed.errors, other]})
+    assert retry.should_retry(mixed) is False

@@ -448,3 +448,12 @@ def test_validate_with_the_airbyte_plugin_passes_on_the_embedded_catalog(
     assert runner.check_destination(runner.create_plugin())["supported"] is False
     [(config, error)] = runner.validate(FloeProject.load(path))
     assert config.name == "orders" and error is None
+
+
+def test_permanent_listed_in_retryable_categories_is_retried(
+    project: FloeProject, registry: PluginRegistry
+) -> None:
+    retry = {"max_attempts": 3, "initial_delay_seconds": 1, "retryable_categories": ["PERMANENT"]}
+    runner, sleeps = make_runner(registry, manifest=manifest(retry=retry))
+    [denied] = runner.run_sources(project, only=["denied"])
+    assert denied.success and denied.attempts == 3 and sleeps == [1.0, 2.0]
