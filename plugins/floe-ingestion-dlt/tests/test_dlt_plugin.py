@@ -534,3 +534,45 @@ def test_spans_nest_under_one_pipeline_span_not_a_second_run_span(
     for child in ("floe.ingestion.extract", "floe.ingestion.load"):
         assert finished[child].parent is not None
         assert finished[child].parent.span_id == pipeline.context.span_id
+
+
+# --- concurrent loads, retries, state size -------------------------------------------------
+
+
+def _ids(catalog: CatalogConfig, table: str) -> list[int]:
+    return sorted(_read(catalog, table).column("id").to_pylist())
+
+
+def test_a_load_meeting_a_concurrent_commit_fails_and_its_retry_loads_each_row_once(
+    tmp_path: Path, embedded_catalog: CatalogConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load B commits while load A is about to: A must not be stacked on top of B."""
+    from pyiceberg.table import Transaction
+
+    from floe_core import RetryPolicy
+
+    db = make_sqlite(tmp_path / "shop.db", 100)
+    config = _orders(db, incremental={"cursor_field": "updated_at"})
+    _ok(_run(embedded_catalog, config))
+    make_sqlite(db, 10, start=100)
+    real = Transaction.commit_transaction
+    armed = [True]
+
+    def b_commits_first(self: Transaction) -> Any:
+        if armed[0]:
+            armed[0] = False
+            assert _ok(_run(embedded_catalog, config)).rows_loaded == 10  # load B
+        return real(self)
+
+    monkeypatch.setattr(Transaction, "commit_transaction", b_commits_first)
+    plugin = _plugin(embedded_catalog)
+    pipeline = plugin.create_pipeline(config)
+    failed: list[IngestionResult] = []
+    result = RetryPolicy(sleep=lambda s: None, on_retry=lambda a: failed.append(a.result)).call(
+        lambda: plugin.run(pipeline)
+    )
+
+    (first,) = failed
+    _failed(first, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
+    assert _ok(result).rows_loaded == 0  # the retry read B's cursor: nothing new
+    assert _ids(embedded_catalog, "bronze.orders") == list(range(110))

@@ -413,10 +413,40 @@ def test_commit_with_unknown_outcome_keeps_its_files(
     assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2
 
 
-def test_concurrent_loads_of_other_keys_keep_their_state(
+def _parquet_count(config: CatalogConfig, catalog: Catalog, table: str) -> int:
+    return len(_stored_parquet(config, catalog.load_table(table).location()))
+
+
+def test_a_load_with_state_is_not_rebased_onto_a_concurrent_commit(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
+) -> None:
+    """Load B lands while A is between its files and its commit: A must fail, not stack on B.
+
+    pyiceberg would retry A's fast append on top of B; A's rows were chosen by the cursor A
+    read before B, so they would duplicate B's, and A's older cursor would win.
+    """
+    spec = TableWrite(table_name, WriteMode.APPEND, state_key="orders")
+    write_table(catalog, spec, [pa.table({"id": [0]})], state=lambda: {"cursor": 0})
+
+    def a_state() -> dict[str, object]:
+        write_table(catalog, spec, [pa.table({"id": [1, 2]})], state=lambda: {"cursor": 2})
+        return {"cursor": 2}
+
+    from pyiceberg.exceptions import CommitFailedException
+
+    with pytest.raises(CommitFailedException):
+        write_table(catalog, spec, [pa.table({"id": [1, 2]})], state=a_state)
+
+    assert _rows(catalog, table_name) == [(0,), (1,), (2,)]
+    assert _snapshots(catalog, table_name) == 2
+    assert read_state(catalog, table_name, "orders") == {"cursor": 2}
+    assert _parquet_count(catalog_config, catalog, table_name) == 2  # A's file is deleted
+
+
+def test_another_key_committing_first_fails_the_load_and_its_rerun_keeps_both_states(
     sql_catalog: Catalog, table_name: str
 ) -> None:
-    """Load A commits after load B (other state key) landed: B's state must survive."""
+    """Load A (key a) meets load B (key b) at commit: A fails cleanly; re-run, both keys live."""
     write_table(
         sql_catalog,
         TableWrite(table_name, WriteMode.APPEND, state_key="b"),
@@ -424,8 +454,8 @@ def test_concurrent_loads_of_other_keys_keep_their_state(
         state=lambda: {"cursor": 1},
     )
 
-    def a_state() -> dict[str, object]:
-        write_table(  # B lands while A is between its files and its commit
+    def b_lands() -> dict[str, object]:
+        write_table(
             sql_catalog,
             TableWrite(table_name, WriteMode.APPEND, state_key="b"),
             [pa.table({"id": [2]})],
@@ -433,15 +463,30 @@ def test_concurrent_loads_of_other_keys_keep_their_state(
         )
         return {"cursor": 10}
 
-    write_table(
-        sql_catalog,
-        TableWrite(table_name, WriteMode.APPEND, state_key="a"),
-        [pa.table({"id": [1]})],
-        state=a_state,
-    )
+    a = TableWrite(table_name, WriteMode.APPEND, state_key="a")
+    from pyiceberg.exceptions import CommitFailedException
+
+    with pytest.raises(CommitFailedException):
+        write_table(sql_catalog, a, [pa.table({"id": [1]})], state=b_lands)
+    assert read_state(sql_catalog, table_name, "a") is None
+    write_table(sql_catalog, a, [pa.table({"id": [1]})], state=lambda: {"cursor": 10})
 
     assert read_state(sql_catalog, table_name, "a") == {"cursor": 10}
     assert read_state(sql_catalog, table_name, "b") == {"cursor": 2}
+    assert _rows(sql_catalog, table_name) == [(0,), (1,), (2,)]
+    assert _snapshots(sql_catalog, table_name) == 3
+
+
+def test_a_pure_append_is_still_retried_onto_a_concurrent_commit(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    write_table(sql_catalog, spec, [pa.table({"id": [0]})])
+
+    def other_append() -> None:
+        write_table(sql_catalog, spec, [pa.table({"id": [1]})])
+
+    write_table(sql_catalog, spec, [pa.table({"id": [2]})], state=other_append)
     assert _rows(sql_catalog, table_name) == [(0,), (1,), (2,)]
     assert _snapshots(sql_catalog, table_name) == 3
 

@@ -17,12 +17,17 @@ catalog exactly as it was and deletes the files it wrote (best effort). Only whe
 answer to the commit itself is unknown (a dropped connection) are the files kept, because the
 commit may have landed.
 
+A load with a ``state_key`` commits on top of the version it started from or not at all: it is
+never rebased onto a concurrent commit (pyiceberg would re-apply its fast append on the new
+head). Pure appends without state keep pyiceberg's own commit retries.
+
 Errors: floe errors for what this module detects (contract violations, bad names or types,
 configuration); everything else propagates raw for the plugin's error boundary::
 
     raised by a dependency                          what it means here
     -------------------------------------------------------------------------------------------
-    pyiceberg CommitFailedException                 a concurrent commit won (after pyiceberg's
+    pyiceberg CommitFailedException                 a concurrent commit won (a load with state
+                                                    at once, a pure append after pyiceberg's
                                                     own retries); nothing landed: TRANSIENT
     pyiceberg ValidationException                   a concurrent commit conflicts with this
                                                     replace/merge; nothing landed: TRANSIENT
@@ -119,7 +124,8 @@ class TableWrite:
         write_mode: ``append``, ``replace`` or ``merge``.
         primary_key: The key ``merge`` upserts on (one or more columns).
         schema_contract: What new columns in the data do to an existing table.
-        state_key: Where this load's state lives (e.g. the pipeline/resource name).
+        state_key: Where this load's state lives (e.g. the pipeline/resource name). A load
+            with a state key is never rebased onto a concurrent commit: it fails instead.
     """
 
     table: str
@@ -482,6 +488,8 @@ class _Load:
                         producer.delete_data_file(data_file)
                     for written in files:
                         producer.append_data_file(written.data_file)
+                if self.spec.state_key is not None:
+                    _never_rebase(self.tx, producer)
                 snapshot_id = producer.snapshot_id
             self.committing = True
             self.tx.commit_transaction()
@@ -524,6 +532,22 @@ class _Load:
             except Exception:
                 log.warning("manifest_cleanup_failed", table=self.spec.table)
         self.writer.discard()
+
+
+def _never_rebase(tx: Transaction, producer: _SnapshotProducer[Any]) -> None:
+    """Make a staged snapshot fail, instead of being rebased, if the table moves before commit.
+
+    On a CommitFailedException pyiceberg 0.12's ``commit_transaction`` refreshes the table and
+    re-runs every registered snapshot producer on top of the new head
+    (``Transaction._rebuild_snapshot_updates``; a fast append validates nothing). A load with
+    state chose its rows from the cursor it read at the base version: rebased, it would land on
+    top of a concurrent load of the same rows (duplicates, and its older cursor on top). With
+    no producer registered, pyiceberg re-raises at once and the staged snapshot keeps its
+    ``AssertRefSnapshotId`` on the base; the plugin reports COMMIT_CONFLICT and the runner
+    re-runs the load, which re-reads the state. The producer stays staged (its updates are in
+    the transaction); ``_Load.abort`` deletes its manifests when the commit fails.
+    """
+    tx._snapshot_producers.remove(producer)
 
 
 def write_table(
