@@ -200,7 +200,8 @@ def _summary(console: Console, results: Sequence[IngestionResult]) -> None:
     console.print(table)
     for r in results:
         for e in r.errors:
-            console.print(f"{r.source}: [{e.category}/{e.code}] {e.message}", markup=False)
+            line = f"{r.source}: [{e.category}/{e.code}] {e.message}"
+            console.print(line, markup=False, soft_wrap=True)  # one line per error, for grep
 
 
 @main.command()
@@ -226,7 +227,9 @@ def validate(
         if error is None:
             console.print(f"✓ {config.name}: {config.source_type} → {config.destination_table}")
             continue
-        console.print(f"✗ {config.name}: [{error.code}] {error.message}", markup=False)
+        console.print(
+            f"✗ {config.name}: [{error.code}] {error.message}", markup=False, soft_wrap=True
+        )
         code = EXIT_CONFIG if error.category is ErrorCategory.CONFIGURATION else EXIT_FAILED
         worst = max(worst, code)
     sys.exit(worst)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
+from floe_core._location import check_source_type, point_at
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -225,7 +226,7 @@ class Runner:
                 raise startup_error
             for config in configs:
                 try:
-                    plugin.create_pipeline(config)
+                    _create(plugin, config, project)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
@@ -266,7 +267,9 @@ class Runner:
         try:
             startup_error = _call(plugin.startup)
             for config in configs:
-                results.append(self._run_source(plugin, config, notify, startup_error, lineage))
+                results.append(
+                    self._run_source(plugin, config, project, notify, startup_error, lineage)
+                )
         finally:
             shutdown_error = _call(plugin.shutdown)
             if shutdown_error is not None:
@@ -297,6 +300,7 @@ class Runner:
         self,
         plugin: IngestionPlugin,
         config: IngestionConfig,
+        project: FloeProject,
         notify: Callable[[SourceEvent], None],
         startup_error: IngestionError | None,
         lineage: LineageEmitter | None,
@@ -321,7 +325,7 @@ class Runner:
                     error.source = config.name
                     result = IngestionPlugin.failure(config, error, started=started)
                 else:
-                    result = self._load(plugin, config, notify, log)
+                    result = self._load(plugin, config, project, notify, log)
             except BaseException as exc:  # Ctrl-C, SystemExit: tell lineage, then go
                 if lineage is not None and run_id is not None:
                     lineage.abort(run_id, config)
@@ -345,12 +349,13 @@ class Runner:
         self,
         plugin: IngestionPlugin,
         config: IngestionConfig,
+        project: FloeProject,
         notify: Callable[[SourceEvent], None],
         log: Any,
     ) -> IngestionResult:
         started = time.monotonic()
         try:
-            pipeline = plugin.create_pipeline(config)
+            pipeline = _create(plugin, config, project)
         except IngestionError as exc:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
@@ -377,6 +382,36 @@ class Runner:
             self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
         )
         return policy.call(lambda: _run_once(plugin, pipeline))
+
+
+def _create(
+    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject
+) -> IngestionPipeline:
+    """``create_pipeline``, its CONFIGURATION errors naming the floe.yaml file and field.
+
+    A ``type`` the plugin does not list is reported here, without asking the plugin.
+    """
+    file = project.file or "floe.yaml"
+    index = next(i for i, s in enumerate(project.sources) if s.name == config.name)
+    try:
+        available = plugin.list_available_sources()
+    except Exception:  # the plugin's own create_pipeline check still applies
+        available = None
+    if isinstance(available, list):
+        wrong = check_source_type(
+            config.name,
+            config.source_type,
+            available,
+            plugin=plugin.name,
+            file=file,
+            index=index,
+        )
+        if wrong is not None:
+            raise wrong
+    try:
+        return plugin.create_pipeline(config)
+    except IngestionError as exc:
+        raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
 
 
 def _run_once(plugin: IngestionPlugin, pipeline: IngestionPipeline) -> IngestionResult:

@@ -165,9 +165,61 @@ def test_validate_ok_and_bad(workdir: Path) -> None:
     bad = GOOD.replace(
         "type: memory\n      config: {rows: 2", "type: nosuch\n      config: {rows: 2"
     )
-    result = invoke("validate", str(write(workdir, bad)))
+    path = write(workdir, bad)
+    FakePlugin.reset()
+    result = invoke("validate", str(path))
     assert result.exit_code == 2
-    assert "✗ flaky: [INVALID_CONFIG] source_type 'nosuch'" in result.stdout
+    assert (
+        f"✗ flaky: [INVALID_CONFIG] {path}: ingestion.sources[1].type: source type 'nosuch' is "
+        "not implemented by plugin 'fake' (its source types: memory, sql_database; "
+        "`floe sources` lists every plugin's)\n"
+    ) in result.stdout
+    assert FakePlugin.calls.count("create:flaky") == 0  # rejected before the plugin is asked
+
+
+@pytest.mark.parametrize("command", ["validate", "ingest"])
+def test_plugin_config_error_names_file_and_field(workdir: Path, command: str) -> None:
+    """The fake names no field: the message points at the source."""
+    path = write(workdir, GOOD.replace("fail: [SOURCE_UNAVAILABLE]", "invalid: true"))
+    result = invoke(command, str(path))
+    assert result.exit_code == 2, result.output
+    line = (
+        f"[INVALID_CONFIG] {path}: ingestion.sources[1]: source config field 'invalid' must "
+        "not be true"
+    )
+    assert line in result.stdout.replace("[CONFIGURATION/INVALID_CONFIG]", "[INVALID_CONFIG]")
+
+
+def test_real_dlt_config_typo_names_file_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = write(
+        tmp_path,
+        """
+        ingestion:
+          sources:
+            - name: orders
+              type: sql_database
+              config: {connection_string: "sqlite:///${FLOE_PROJECT_DIR}/x.db", tabels: [a]}
+              destination: {table: bronze.orders}
+            - name: typo
+              type: sql_databse
+              config: {connection_string: "sqlite:///${FLOE_PROJECT_DIR}/x.db"}
+              destination: {table: bronze.typo}
+        """,
+    )
+    for command in ("validate", "ingest"):
+        result = CliRunner().invoke(main, [command, str(project)])
+        assert result.exit_code == 2, result.output
+        assert (
+            f"{project}: ingestion.sources[0].config.tabels: source 'orders' (sql_database): "
+            "unknown field 'tabels'"
+        ) in result.stdout
+        assert (
+            f"{project}: ingestion.sources[1].type: source type 'sql_databse' is not "
+            "implemented by plugin 'dlt'; did you mean 'sql_database'?"
+        ) in result.stdout
 
 
 def test_plugins_lists_kind_and_broken_ones(workdir: Path) -> None:
