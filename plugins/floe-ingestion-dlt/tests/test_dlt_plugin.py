@@ -576,3 +576,37 @@ def test_a_load_meeting_a_concurrent_commit_fails_and_its_retry_loads_each_row_o
     _failed(first, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
     assert _ok(result).rows_loaded == 0  # the retry read B's cursor: nothing new
     assert _ids(embedded_catalog, "bronze.orders") == list(range(110))
+
+
+def test_a_commit_between_reading_the_state_and_writing_fails_the_load(
+    tmp_path: Path, embedded_catalog: CatalogConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load A read its cursor, then B committed before A's writer loaded the table."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    db = make_sqlite(tmp_path / "shop.db", 100)
+    config = _orders(db, incremental={"cursor_field": "updated_at"})
+    _ok(_run(embedded_catalog, config))
+    before = _snapshot(embedded_catalog, "bronze.orders")
+    make_sqlite(db, 10, start=100)
+    real = SqlCatalog.load_table
+    loads: list[object] = []
+
+    def b_commits_before_the_second_load(self: SqlCatalog, identifier: Any) -> Any:
+        loads.append(identifier)
+        if len(loads) == 2:  # A: the state was read; now the writer loads the table
+            assert _ok(_run(embedded_catalog, config)).rows_loaded == 10  # load B
+        return real(self, identifier)
+
+    monkeypatch.setattr(SqlCatalog, "load_table", b_commits_before_the_second_load)
+    plugin = _plugin(embedded_catalog)
+    result = plugin.run(plugin.create_pipeline(config))
+    monkeypatch.undo()
+
+    _failed(result, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
+    assert result.retryable and result.rows_loaded == 0
+    assert _ids(embedded_catalog, "bronze.orders") == list(range(110))  # B's rows, once
+    from floe_ingestion_dlt.iceberg import load_catalog
+
+    table = load_catalog(embedded_catalog).load_table("bronze.orders")
+    assert [s.parent_snapshot_id for s in table.snapshots()] == [None, before]

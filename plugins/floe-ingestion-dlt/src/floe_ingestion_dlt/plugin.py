@@ -330,19 +330,20 @@ class DltIngestionPlugin(IngestionPlugin):
     def _load_table(
         self, catalog: Any, pipeline: DltPipeline, extract: Extract, details: dict[str, Any]
     ) -> TableResult:
-        from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
+        from floe_ingestion_dlt.iceberg import TableWrite, read_table_state, write_table
 
         config = pipeline.config
         key = state_key(config)
         with _side("destination", config.name):
-            saved = read_state(catalog, extract.table, key)
-        state = ResourceState(extract.resource, saved)
+            saved = read_table_state(catalog, extract.table, key)
+        state = ResourceState(extract.resource, saved.state)
         spec = TableWrite(
             table=extract.table,
             write_mode=config.write_mode,
             primary_key=extract.primary_key,
             schema_contract=config.schema_contract,
             state_key=key,
+            based_on=saved,  # the rows extracted depend on it: commit on that version only
         )
         batches = _source_batches(state, self.settings.batch_rows, config.name)
         with (

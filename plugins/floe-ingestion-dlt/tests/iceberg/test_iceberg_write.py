@@ -12,7 +12,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, ValidationException
 
 from floe_core import CatalogConfig, WriteMode
-from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
+from floe_ingestion_dlt.iceberg import TableWrite, read_state, read_table_state, write_table
 
 
 def _rows(catalog: Catalog, table: str, *columns: str) -> list[tuple[object, ...]]:
@@ -489,6 +489,50 @@ def test_a_pure_append_is_still_retried_onto_a_concurrent_commit(
     write_table(sql_catalog, spec, [pa.table({"id": [2]})], state=other_append)
     assert _rows(sql_catalog, table_name) == [(0,), (1,), (2,)]
     assert _snapshots(sql_catalog, table_name) == 3
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_load_based_on_a_stale_version_writes_nothing(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str, exists: bool
+) -> None:
+    """The state was read, then another load committed: this load must not start at all."""
+    from floe_core import DestinationWriteError, ErrorCategory, ErrorCode
+
+    spec = TableWrite(table_name, WriteMode.APPEND, state_key="orders")
+    if exists:
+        write_table(catalog, spec, [pa.table({"id": [0]})], state=lambda: {"cursor": 0})
+    read = read_table_state(catalog, table_name, "orders")
+    assert read.table_exists is exists
+    other = write_table(catalog, spec, [pa.table({"id": [1]})], state=lambda: {"cursor": 1})
+    pulled: list[int] = []
+
+    def batches() -> Iterator[pa.Table]:
+        pulled.append(1)
+        yield pa.table({"id": [1]})
+
+    with pytest.raises(DestinationWriteError) as info:
+        write_table(
+            catalog,
+            TableWrite(table_name, WriteMode.APPEND, state_key="orders", based_on=read),
+            batches(),
+            state=lambda: {"cursor": 1},
+        )
+
+    assert (info.value.code, info.value.category) == (
+        ErrorCode.COMMIT_CONFLICT,
+        ErrorCategory.TRANSIENT,
+    )
+    assert pulled == []  # nothing was extracted for a load that cannot commit
+    assert _rows(catalog, table_name) == ([(0,), (1,)] if exists else [(1,)])
+    table = catalog.load_table(table_name)
+    assert table.current_snapshot().snapshot_id == other.snapshot_id
+    assert _parquet_count(catalog_config, catalog, table_name) == (2 if exists else 1)
+    # at the version it was read from, the same load commits
+    fresh = read_table_state(catalog, table_name, "orders")
+    assert fresh.state == {"cursor": 1}
+    spec = TableWrite(table_name, WriteMode.APPEND, state_key="orders", based_on=fresh)
+    write_table(catalog, spec, [pa.table({"id": [2]})], state=lambda: {"cursor": 2})
+    assert read_state(catalog, table_name, "orders") == {"cursor": 2}
 
 
 def test_losing_a_create_race_lands_nothing(

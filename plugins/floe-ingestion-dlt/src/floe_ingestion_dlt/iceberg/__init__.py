@@ -6,6 +6,7 @@ Public API::
     destination_settings(config) -> dict               # what the plugin uses; no secrets
     write_table(catalog, TableWrite(...), batches, state=...) -> CommittedWrite
     read_state(catalog, "ns.table", state_key) -> dict | None
+    read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
 
 Type and JSON rules: :mod:`floe_ingestion_dlt.iceberg.schema`. State storage:
 :mod:`floe_ingestion_dlt.iceberg.state`. Commit semantics: :mod:`floe_ingestion_dlt.iceberg.writer`.
@@ -13,7 +14,7 @@ This package imports pyarrow and pyiceberg: import it where a load runs, not at 
 """
 
 from floe_ingestion_dlt.iceberg.catalog import destination_settings, load_catalog
-from floe_ingestion_dlt.iceberg.state import read_state
+from floe_ingestion_dlt.iceberg.state import StateRead, read_state, read_table_state
 from floe_ingestion_dlt.iceberg.writer import (
     DEFAULT_TARGET_FILE_BYTES,
     CommittedWrite,
@@ -24,9 +25,11 @@ from floe_ingestion_dlt.iceberg.writer import (
 __all__ = [
     "DEFAULT_TARGET_FILE_BYTES",
     "CommittedWrite",
+    "StateRead",
     "TableWrite",
     "destination_settings",
     "load_catalog",
     "read_state",
+    "read_table_state",
     "write_table",
 ]

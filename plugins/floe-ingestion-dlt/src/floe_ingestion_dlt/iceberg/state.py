@@ -8,6 +8,10 @@ parent snapshots to the newest one carrying the key, so loads of other keys (or 
 committing in between do not lose it. Other keys are never copied forward: a copy could
 overwrite a value a concurrent load just committed.
 
+:func:`read_table_state` also returns the table version the state was read from
+(:class:`StateRead`); a load passes it to the writer, which refuses to commit on top of any
+other version, because the rows it extracted were chosen by that state.
+
 Values keep their Python types across the round trip: ``datetime``, ``date``, ``time``,
 ``Decimal``, ``UUID`` and ``bytes`` are tagged in the JSON (``{"__floe__": "datetime",
 "value": "..."}``); everything else must be plain JSON.
@@ -19,6 +23,7 @@ import base64
 import datetime as dt
 import json
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +33,11 @@ from pyiceberg.table.metadata import TableMetadata
 
 __all__ = [
     "STATE_PREFIX",
+    "StateRead",
     "decode_state",
     "encode_state",
     "read_state",
+    "read_table_state",
     "state_property",
     "states_in_summary",
 ]
@@ -128,6 +135,21 @@ def states_in_summary(summary: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in summary.items() if k.startswith(STATE_PREFIX)}
 
 
+@dataclass(frozen=True)
+class StateRead:
+    """A load's state and the version of the table it was read from.
+
+    Attributes:
+        state: The state dict, or None when the table or the key has none.
+        table_exists: Whether the table existed when the state was read.
+        snapshot_id: The table's current snapshot then (None: no table, or no snapshot yet).
+    """
+
+    state: dict[str, Any] | None
+    table_exists: bool
+    snapshot_id: int | None
+
+
 def stored_state_text(metadata: TableMetadata, state_key: str) -> str | None:
     """Return the raw state JSON for ``state_key`` as of the table's current snapshot.
 
@@ -152,6 +174,29 @@ def stored_state_text(metadata: TableMetadata, state_key: str) -> str | None:
     return None
 
 
+def read_table_state(catalog: Catalog, table: str, state_key: str) -> StateRead:
+    """Return the state committed by the last successful load for ``state_key``, and from where.
+
+    Args:
+        catalog: The Iceberg catalog.
+        table: ``namespace.table``.
+        state_key: Where the state lives.
+
+    Returns:
+        The state (None when the table does not exist or no load stored state there) and the
+        table version it was read from, for :class:`~floe_ingestion_dlt.iceberg.TableWrite`.
+    """
+    try:
+        loaded = catalog.load_table(table)
+    except NoSuchTableError:
+        return StateRead(state=None, table_exists=False, snapshot_id=None)
+    snapshot = loaded.metadata.current_snapshot()
+    snapshot_id = None if snapshot is None else snapshot.snapshot_id
+    text = stored_state_text(loaded.metadata, state_key)
+    state = None if text is None else decode_state(text)
+    return StateRead(state=state, table_exists=True, snapshot_id=snapshot_id)
+
+
 def read_state(catalog: Catalog, table: str, state_key: str) -> dict[str, Any] | None:
     """Return the state committed by the last successful load for ``state_key``.
 
@@ -163,9 +208,4 @@ def read_state(catalog: Catalog, table: str, state_key: str) -> dict[str, Any] |
     Returns:
         The state dict, or None when the table does not exist or no load stored state there.
     """
-    try:
-        loaded = catalog.load_table(table)
-    except NoSuchTableError:
-        return None
-    text = stored_state_text(loaded.metadata, state_key)
-    return None if text is None else decode_state(text)
+    return read_table_state(catalog, table, state_key).state

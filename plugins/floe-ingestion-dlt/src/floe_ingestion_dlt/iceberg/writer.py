@@ -19,7 +19,8 @@ commit may have landed.
 
 A load with a ``state_key`` commits on top of the version it started from or not at all: it is
 never rebased onto a concurrent commit (pyiceberg would re-apply its fast append on the new
-head). Pure appends without state keep pyiceberg's own commit retries.
+head), and with ``based_on`` it refuses to start on another version than its state was read
+from. Pure appends without state keep pyiceberg's own commit retries.
 
 Errors: floe errors for what this module detects (contract violations, bad names or types,
 configuration); everything else propagates raw for the plugin's error boundary::
@@ -85,6 +86,7 @@ from floe_core.telemetry import span
 from floe_ingestion_dlt.iceberg import _merge
 from floe_ingestion_dlt.iceberg._files import FileWriter, WrittenFile
 from floe_ingestion_dlt.iceberg.schema import (
+    coerce_types,
     conform,
     discard,
     key_columns_missing,
@@ -93,6 +95,7 @@ from floe_ingestion_dlt.iceberg.schema import (
     target_arrow_schema,
 )
 from floe_ingestion_dlt.iceberg.state import (
+    StateRead,
     encode_state,
     state_property,
     stored_state_text,
@@ -126,6 +129,9 @@ class TableWrite:
         schema_contract: What new columns in the data do to an existing table.
         state_key: Where this load's state lives (e.g. the pipeline/resource name). A load
             with a state key is never rebased onto a concurrent commit: it fails instead.
+        based_on: The table version this load's state was read from
+            (:func:`~floe_ingestion_dlt.iceberg.state.read_table_state`); the write refuses,
+            as a COMMIT_CONFLICT with nothing written, when the table is at another version.
     """
 
     table: str
@@ -133,6 +139,7 @@ class TableWrite:
     primary_key: tuple[str, ...] = ()
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     state_key: str | None = None
+    based_on: StateRead | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,7 @@ class _Load:
         except NoSuchTableError:
             self.table = None
         self.existed = self.table is not None
+        self._check_base()
         self.tx: Transaction | None = None
         self.io: FileIO | None = None
         self.writer: FileWriter | None = None
@@ -233,6 +241,24 @@ class _Load:
     @property
     def merging(self) -> bool:
         return self.spec.write_mode is WriteMode.MERGE
+
+    def _check_base(self) -> None:
+        """Refuse to write on top of another table version than the state was read from."""
+        base = self.spec.based_on
+        if base is None:
+            return
+        snapshot = self.table.current_snapshot() if self.table is not None else None
+        now = None if snapshot is None else snapshot.snapshot_id
+        if (self.existed, now) == (base.table_exists, base.snapshot_id):
+            return
+        was = f"snapshot {base.snapshot_id}" if base.table_exists else "no table"
+        raise DestinationWriteError(
+            f"table {self.spec.table!r} changed after this load read its state ({was}, now "
+            f"{f'snapshot {now}' if self.existed else 'no table'}): a concurrent load "
+            "committed; nothing was written, retry the load",
+            code=ErrorCode.COMMIT_CONFLICT,
+            details={"table": self.spec.table, "read_snapshot_id": base.snapshot_id},
+        )
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -278,6 +304,13 @@ class _Load:
                 self._begin(None)
             self._buffer(self._nulls(rows))
             return
+        current = self.metadata.schema() if self.metadata is not None else None
+        normalized = coerce_types(
+            normalized,
+            current if current is not None or self.table is None else self.table.schema(),
+            table=self.spec.table,
+            keys=self.spec.primary_key if self.merging else (),
+        )
         if self.tx is None:
             self._begin(normalized.schema)
             if self.pending_null_rows:
@@ -488,7 +521,7 @@ class _Load:
                         producer.delete_data_file(data_file)
                     for written in files:
                         producer.append_data_file(written.data_file)
-                if self.spec.state_key is not None:
+                if self.spec.state_key is not None or self.spec.based_on is not None:
                     _never_rebase(self.tx, producer)
                 snapshot_id = producer.snapshot_id
             self.committing = True
@@ -580,7 +613,8 @@ def write_table(
             change is not a safe promotion or a value does not fit (SCHEMA_CORRUPTION), or a
             merge row has a null key.
         DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take;
-            DESTINATION_WRITE_FAILED for a partitioned table (not supported).
+            DESTINATION_WRITE_FAILED for a partitioned table (not supported); COMMIT_CONFLICT
+            (before anything is read or written) when the table is not at ``spec.based_on``.
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without (or with a missing) primary key (INVALID_CONFIG).
     """
