@@ -16,6 +16,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
+from floe_core._scalar import YamlBool
+
 __all__ = [
     "DEFAULT_WAREHOUSE_DIR",
     "MASK",
@@ -64,7 +66,7 @@ class StorageConfig(BaseModel):
     region: str | None = None
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
-    path_style_access: bool = True
+    path_style_access: YamlBool = True
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> Self:

@@ -40,6 +40,7 @@ from floe_core._loader import (
     read_yaml,
     validate_file,
 )
+from floe_core._scalar import YamlBool, YamlFloat, YamlInt
 from floe_core._validation import yaml_kind
 from floe_core.catalog import CatalogConfig, StorageConfig
 from floe_core.errors import ErrorCategory, PipelineConfigurationError
@@ -100,10 +101,12 @@ class RetryConfig(BaseModel):
 
     model_config = _STRICT
 
-    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts including the first.")
-    initial_delay_seconds: float = Field(default=1.0, ge=0)
-    max_delay_seconds: float = Field(default=60.0, ge=0)
-    backoff_multiplier: float = Field(default=2.0, ge=1)
+    max_attempts: YamlInt = Field(
+        default=3, ge=1, le=100, description="Attempts including the first."
+    )
+    initial_delay_seconds: YamlFloat = Field(default=1.0, ge=0)
+    max_delay_seconds: YamlFloat = Field(default=60.0, ge=0)
+    backoff_multiplier: YamlFloat = Field(default=2.0, ge=1)
     retryable_categories: tuple[ErrorCategory, ...] = Field(
         default=(ErrorCategory.TRANSIENT,),
         description="TRANSIENT, PERMANENT and/or PARTIAL (any case); never CONFIGURATION.",
@@ -229,7 +232,7 @@ class LineageConfig(BaseModel):
 
     model_config = _STRICT
 
-    enabled: bool = False
+    enabled: YamlBool = False
     namespace: str = Field(default="floe", min_length=1)
     transport: dict[str, Any] | None = None
 

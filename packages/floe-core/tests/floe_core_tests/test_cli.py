@@ -321,3 +321,26 @@ def test_validate_reports_a_catalog_the_real_dlt_plugin_cannot_use(
         assert f"[DESTINATION_CONFIG_ERROR] {manifest}: catalog.uri for type 'sql' must be a" in (
             result.stderr
         )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (
+            "max_attempts: 2",
+            "max_attempts: true",
+            "plugins.ingestion.retry.max_attempts: must be a whole number (got boolean)",
+        ),
+        (
+            "logs: {format: json, level: WARNING}",
+            'logs: {format: json, level: WARNING}\n  lineage: {enabled: "off"}',
+            "observability.lineage.enabled: must be true or false (got a string other than "
+            "true/false)",
+        ),
+    ],
+)
+def test_loose_bools_and_numbers_exit_2(workdir: Path, old: str, new: str, line: str) -> None:
+    manifest = write(workdir, MANIFEST.replace(old, new), "m.yaml")
+    result = invoke("validate", str(write(workdir, GOOD)), "--manifest", str(manifest))
+    assert result.exit_code == 2, result.output
+    assert f"error [INVALID_CONFIG] {manifest}: {line}\n" == result.stderr

@@ -160,7 +160,9 @@ def test_retry_rejects_configuration_and_bad_numbers(tmp_path: Path) -> None:
 def test_wrong_type(tmp_path: Path) -> None:
     err = load_error(tmp_path, "observability: {lineage: {enabled: maybe}}\n")
     assert err.field == "observability.lineage.enabled"
-    assert err.message.endswith("enabled: must be true or false")
+    assert err.message.endswith(
+        "enabled: must be true or false (got a string other than true/false)"
+    )
 
 
 def test_missing_env_secret_ref(tmp_path: Path) -> None:
@@ -309,3 +311,57 @@ def test_retryable_categories_must_be_a_list(tmp_path: Path) -> None:
     err = load_error(tmp_path, "plugins: {ingestion: {retry: {retryable_categories: TRANSIENT}}}\n")
     assert err.field == "plugins.ingestion.retry.retryable_categories"
     assert "must be a list" in err.message and "CONFIGURATION" not in err.message
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (
+            "plugins: {ingestion: {retry: {max_attempts: true}}}",
+            "plugins.ingestion.retry.max_attempts",
+            "must be a whole number (got boolean)",
+        ),
+        (
+            "plugins: {ingestion: {retry: {initial_delay_seconds: false}}}",
+            "plugins.ingestion.retry.initial_delay_seconds",
+            "must be a number (got boolean)",
+        ),
+        (
+            "plugins: {ingestion: {retry: {max_attempts: 2.5}}}",
+            "plugins.ingestion.retry.max_attempts",
+            "must be a whole number",
+        ),
+        (
+            'storage: {type: s3, endpoint: "http://127.0.0.1:9000", path_style_access: "off"}',
+            "storage.path_style_access",
+            "must be true or false (got a string other than true/false)",
+        ),
+        (
+            "storage: {type: s3, path_style_access: 1}",
+            "storage.path_style_access",
+            "must be true or false (got number)",
+        ),
+        (
+            "observability: {lineage: {enabled: 0}}",
+            "observability.lineage.enabled",
+            "must be true or false (got number)",
+        ),
+    ],
+)
+def test_bools_and_numbers_are_strict(tmp_path: Path, text: str, field: str, message: str) -> None:
+    err = load_error(tmp_path, text + "\n", env={})
+    assert [(p.field, p.message) for p in err.problems] == [(field, message)]
+
+
+def test_interpolated_bools_and_numbers_still_work(tmp_path: Path) -> None:
+    text = """
+    plugins: {ingestion: {retry: {max_attempts: "${N}", initial_delay_seconds: "${D}"}}}
+    storage: {type: s3, endpoint: "http://127.0.0.1:9000", path_style_access: "${PSA}"}
+    observability: {lineage: {enabled: "${OL}"}}
+    """
+    env = {"N": "5", "D": "0.5", "PSA": "False", "OL": "true"}
+    manifest = PlatformManifest.load(write(tmp_path, text), environ=env)
+    assert manifest.plugins.ingestion.retry.max_attempts == 5
+    assert manifest.plugins.ingestion.retry.initial_delay_seconds == 0.5
+    assert manifest.storage is not None and manifest.storage.path_style_access is False
+    assert manifest.observability.lineage.enabled is True
