@@ -610,3 +610,67 @@ def test_a_commit_between_reading_the_state_and_writing_fails_the_load(
 
     table = load_catalog(embedded_catalog).load_table("bronze.orders")
     assert [s.parent_snapshot_id for s in table.snapshots()] == [None, before]
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_retry_after_a_later_table_failed_skips_the_tables_already_committed(
+    tmp_path: Path,
+    embedded_catalog: CatalogConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    incremental: bool,
+) -> None:
+    """Table a commits, table b's commit fails; the runner's retry must not load a again."""
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.exceptions import CommitFailedException
+
+    from floe_core import RetryPolicy
+
+    db = tmp_path / "two.db"
+    with sqlite3.connect(db) as conn:
+        for name in "ab":
+            conn.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, v TEXT)")
+            conn.executemany(f"INSERT INTO {name} VALUES (?, ?)", [(i, name) for i in range(5)])
+    config = IngestionConfig(
+        name="two",
+        source_type="sql_database",
+        source_config={"connection_string": f"sqlite:///{db}", "tables": ["a", "b"]},
+        destination_table="bronze.*",
+        **({"incremental": {"cursor_field": "id"}} if incremental else {}),
+    )
+    real = SqlCatalog.commit_table
+    failing = [True]
+
+    def b_conflicts(self: SqlCatalog, table: Any, *args: Any, **kwargs: Any) -> Any:
+        if failing[0] and table.name()[-1] == "b":
+            raise CommitFailedException("Requirement failed: branch main has changed")
+        return real(self, table, *args, **kwargs)
+
+    def stop_failing(attempt: Any) -> None:
+        failing[0] = False
+        failed.append(attempt.result)
+
+    monkeypatch.setattr(SqlCatalog, "commit_table", b_conflicts)
+    plugin = _plugin(embedded_catalog)
+    pipeline = plugin.create_pipeline(config)
+    failed: list[IngestionResult] = []
+    result = _ok(
+        RetryPolicy(sleep=lambda s: None, on_retry=stop_failing).call(lambda: plugin.run(pipeline))
+    )
+
+    (first,) = failed
+    _failed(first, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
+    assert first.details["committed_before_failure"] == ["bronze.a"]
+    for name in ("bronze.a", "bronze.b"):
+        assert _ids(embedded_catalog, name) == list(range(5))
+    assert plugin.create_pipeline(config).committed == {}  # a fresh pipeline starts clean
+    assert result.rows_loaded == 10 and result.bytes_written > 0
+    assert {t.table: (t.rows_loaded, t.snapshot_id) for t in result.tables} == {
+        "bronze.a": (5, _snapshot(embedded_catalog, "bronze.a")),
+        "bronze.b": (5, _snapshot(embedded_catalog, "bronze.b")),
+    }
+    assert result.details["committed_by_earlier_attempt"] == ["bronze.a"]
+    assert set(result.details["tables"]) == {"bronze.a", "bronze.b"}
+    # the completed load is forgotten: the next run of the same pipeline is a new load
+    again = _ok(plugin.run(pipeline))
+    assert "committed_by_earlier_attempt" not in again.details
+    assert again.rows_loaded == (0 if incremental else 10)

@@ -68,9 +68,15 @@ class DltPipeline(IngestionPipeline):
 
     Attributes:
         source: The per-source config model, secrets resolved (never log it).
+        committed: The tables runs of this pipeline committed since its last successful run,
+            with their result and details: a run after a failed one (the runner's retry)
+            skips and reports them. Cleared when a run succeeds.
     """
 
     source: BaseModel = field(repr=False, kw_only=True)
+    committed: dict[str, tuple[TableResult, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
 
 def state_key(config: IngestionConfig) -> str:
@@ -257,6 +263,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 current.set_attribute("error.message", error.message[:500])
                 result = self._result(config, started, tables, details, errors=[error])
                 return result
+            pipeline.committed.clear()  # the load is complete: the next run is a new one
             result = self._result(config, started, tables, details, errors=[])
             current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
             current.set_attribute("ingestion.bytes_written", result.bytes_written)
@@ -323,7 +330,18 @@ class DltIngestionPlugin(IngestionPlugin):
                 extracts, cleanup = self._extracts(pipeline)
         try:
             for extract in extracts:
-                tables.append(self._load_table(catalog, pipeline, extract, details))
+                earlier = pipeline.committed.get(extract.table)
+                if earlier is not None:
+                    # An earlier attempt of this run committed it: loading it again would
+                    # append its rows twice (or, incremental, report 0 rows and no snapshot).
+                    log.info("table_already_committed", source=config.name, table=extract.table)
+                    tables.append(earlier[0])
+                    details["tables"][extract.table] = earlier[1]
+                    details.setdefault("committed_by_earlier_attempt", []).append(extract.table)
+                    continue
+                result = self._load_table(catalog, pipeline, extract, details)
+                tables.append(result)
+                pipeline.committed[extract.table] = (result, details["tables"][extract.table])
         finally:
             cleanup()
 
