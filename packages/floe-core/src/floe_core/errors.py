@@ -175,13 +175,19 @@ class ErrorDetail(BaseModel):
         default=None, ge=0, description="Rows that did not land; None when unknown."
     )
     details: dict[str, Any] = Field(default_factory=dict)
+    error_type: str | None = Field(
+        default=None,
+        description="The IngestionError subclass that was raised, e.g. SourceConnectionError "
+        "(span attribute error.type); None when unknown.",
+    )
 
 
 class IngestionError(Exception):
     """Base of every error floe ingestion raises.
 
     Context is keyword-only. ``category`` defaults to the code's category and ``retryable`` to
-    ``category is TRANSIENT``.
+    ``category is TRANSIENT``. ``error_type`` is the class name (kept across
+    :meth:`to_detail` / :meth:`from_detail`).
     """
 
     default_code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
@@ -209,6 +215,7 @@ class IngestionError(Exception):
         self.retry_after_seconds = retry_after_seconds
         self.failed_records = failed_records
         self.details: dict[str, Any] = dict(details or {})
+        self.error_type = type(self).__name__
 
     def to_detail(self) -> ErrorDetail:
         """Return this error as a frozen :class:`ErrorDetail`."""
@@ -221,6 +228,7 @@ class IngestionError(Exception):
             retry_after_seconds=self.retry_after_seconds,
             failed_records=self.failed_records,
             details=self.details,
+            error_type=self.error_type,
         )
 
     @classmethod
@@ -231,9 +239,11 @@ class IngestionError(Exception):
             detail: The structured error.
 
         Returns:
-            An ``IngestionError`` carrying the same fields.
+            An ``IngestionError`` carrying the same fields; its ``error_type`` stays the class
+            originally raised (when the detail records it), so spans and a second
+            :meth:`to_detail` still name it.
         """
-        return cls(
+        error = cls(
             detail.message,
             code=detail.code,
             category=detail.category,
@@ -243,6 +253,9 @@ class IngestionError(Exception):
             failed_records=detail.failed_records,
             details=detail.details,
         )
+        if detail.error_type:
+            error.error_type = detail.error_type
+        return error
 
     def __str__(self) -> str:
         return f"[{self.category}/{self.code}] {self.message}"

@@ -3,8 +3,10 @@
 Span attribute names (set what is known, never a secret):
 ``ingestion.source_type``, ``ingestion.destination_table``, ``ingestion.pipeline_name``,
 ``ingestion.rows_loaded``, ``ingestion.bytes_written``, ``ingestion.duration_seconds``,
-``ingestion.write_mode``, ``ingestion.schema_contract``; on failure ``error.type``,
-``error.category``, ``error.message``.
+``ingestion.write_mode``, ``ingestion.schema_contract``; on failure ``error.type`` (the
+exception class, e.g. ``SourceConnectionError``, also for an error that travelled as an
+:class:`~floe_core.errors.ErrorDetail`), ``error.code`` (floe errors only), ``error.category``,
+``error.message``.
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ def _attribute(value: Any) -> Any:
 
 
 def record_error(current: Span, error: BaseException) -> None:
-    """Mark ``current`` failed with the error's type, category and message.
+    """Mark ``current`` failed with the error's type, code, category and message.
 
     Args:
         current: The span to mark.
-        error: The failure; an IngestionError contributes its category.
+        error: The failure; an IngestionError contributes its ``error_type``, code and
+            category, anything else its class name and PERMANENT.
     """
-    category = error.category.value if isinstance(error, IngestionError) else "PERMANENT"
-    message = error.message if isinstance(error, IngestionError) else str(error)
-    current.set_attribute("error.type", type(error).__name__)
+    if isinstance(error, IngestionError):
+        category, message = error.category.value, error.message
+        current.set_attribute("error.type", error.error_type)
+        current.set_attribute("error.code", error.code.value)
+    else:
+        category, message = "PERMANENT", str(error)
+        current.set_attribute("error.type", type(error).__name__)
     current.set_attribute("error.category", category)
     current.set_attribute("error.message", message[:500])
     current.set_status(Status(StatusCode.ERROR, message[:200]))

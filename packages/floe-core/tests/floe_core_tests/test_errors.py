@@ -94,6 +94,7 @@ def test_detail_round_trip_keeps_every_field() -> None:
         retry_after_seconds=30.0,
         failed_records=3,
         details={"status_code": 429},
+        error_type="IngestionError",
     )
     rebuilt = IngestionError.from_detail(detail)
     assert rebuilt.to_detail() == detail
@@ -104,3 +105,15 @@ def test_str_shows_category_and_code() -> None:
     error = SchemaContractViolation("new column 'x' on a frozen table")
     assert str(error) == ("[PERMANENT/SCHEMA_CONTRACT_VIOLATION] new column 'x' on a frozen table")
     assert "SchemaContractViolation(code=SCHEMA_CONTRACT_VIOLATION" in repr(error)
+
+
+def test_error_type_names_the_class_raised_and_survives_a_round_trip() -> None:
+    from floe_core import SourceConnectionError
+
+    detail = SourceConnectionError("refused").to_detail()
+    assert detail.error_type == "SourceConnectionError"
+    rebuilt = IngestionError.from_detail(detail)
+    assert type(rebuilt) is IngestionError and rebuilt.error_type == "SourceConnectionError"
+    assert rebuilt.to_detail() == detail
+    old_json = detail.model_dump(exclude={"error_type"})
+    assert IngestionError.from_detail(ErrorDetail(**old_json)).error_type == "IngestionError"

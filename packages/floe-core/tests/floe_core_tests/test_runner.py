@@ -145,7 +145,12 @@ def test_runs_every_source_with_retries_and_never_retries_configuration(
     assert ok_span.attributes["ingestion.destination_table"] == "bronze.orders"  # type: ignore[index]
     assert flaky_span.attributes["ingestion.attempts"] == 3  # type: ignore[index]
     assert broken_span.attributes["error.category"] == "CONFIGURATION"  # type: ignore[index]
+    assert broken_span.attributes["error.type"] == "PipelineConfigurationError"  # type: ignore[index]
+    assert broken_span.attributes["error.code"] == "INVALID_CONFIG"  # type: ignore[index]
     assert broken_span.status.status_code.name == "ERROR"
+    denied_span = run_spans[3]
+    assert denied_span.attributes["error.type"] == "IngestionError"  # type: ignore[index]
+    assert denied_span.attributes["error.code"] == "AUTH_FAILED"  # type: ignore[index]
 
     points = metric_points(metric_reader)
     assert points["floe_ingestion_retry_total"] == [({"source": "flaky"}, 2)]
@@ -197,10 +202,14 @@ def test_plugin_that_raises_becomes_internal_error(
 
 
 def test_startup_failure_fails_every_source_and_still_shuts_down(
-    project: FloeProject, registry: PluginRegistry
+    project: FloeProject, registry: PluginRegistry, spans: InMemorySpanExporter
 ) -> None:
     runner, _ = make_runner(registry, manifest=manifest(config={"fail_startup": True}))
     results = runner.run_sources(project, only=["orders", "flaky"])
+    assert [r.errors[0].error_type for r in results] == ["SourceConnectionError"] * 2
+    run_spans = [s for s in spans.get_finished_spans() if s.name == "floe.ingestion.run"]
+    assert [s.attributes["error.type"] for s in run_spans] == ["SourceConnectionError"] * 2  # type: ignore[index]
+    assert {s.attributes["error.code"] for s in run_spans} == {"SOURCE_UNAVAILABLE"}  # type: ignore[index]
     assert [r.success for r in results] == [False, False]
     assert [r.errors[0].source for r in results] == ["orders", "flaky"]
     assert {r.errors[0].code for r in results} == {ErrorCode.SOURCE_UNAVAILABLE}
