@@ -20,10 +20,11 @@ def test_dicts_are_chunked_and_nested_values_become_json_text() -> None:
     assert first.column("tags").to_pylist() == [None, '["x"]']
 
 
-def test_mixed_scalar_types_become_strings_and_types_stay_stable() -> None:
+def test_mixed_scalar_types_become_strings_and_drift_is_left_to_the_writer() -> None:
     batches = list(to_batches([[{"v": 1}, {"v": "a"}], [{"v": None, "w": 1.5}]], batch_rows=2))
     assert batches[0].column("v").to_pylist() == ["1", "a"]
-    assert batches[1].schema.field("v").type == pa.string()
+    # a chunk is typed on its own: the writer coerces it to the table (dlt's rules)
+    assert batches[1].schema.field("v").type == pa.null()
     assert batches[1].column("w").to_pylist() == [1.5]
 
 

@@ -2,26 +2,45 @@
 
 Resources yield Arrow tables/record batches (sql_database with an Arrow backend, parquet files)
 or Python dicts (rest_api, jsonl, csv). Dicts are buffered into chunks of ``batch_rows`` rows and
-converted with :func:`pyarrow.Table.from_pylist`.
+converted column by column (documented in the README, "Types and the JSON rule"):
 
-The JSON rule (documented in the README): a nested object or array inside a row becomes a JSON
-text column (``string``), serialised with sorted keys and no whitespace; ``null`` stays null. A
-column whose values mix scalar types in one chunk (``1`` and ``"a"``) becomes ``string``.
+- a nested object or array inside a row becomes a JSON text column (``string``), serialised
+  with sorted keys and no whitespace; ``null`` stays null;
+- a column whose values mix scalar types in one chunk (``1`` and ``"a"``) becomes ``string``;
+  ints and floats together become ``double``;
+- an integer beyond int64 (dlt's ``large_integer`` rule, which maps it to ``wei``) makes the
+  column ``decimal(38, 0)``; one beyond 38 digits makes it ``string`` (dlt: text);
+- a string column whose every value is an ISO-8601 timestamp with a zone or ``Z`` (dlt's
+  default ``iso_timestamp`` detection, without dlt's reading of zone-less text as UTC) is
+  marked, and becomes timestamptz when the table does not have the column yet
+  (:func:`floe_ingestion_dlt.iceberg.schema.coerce_types`).
+
 Arrow inputs keep their types, except nested struct/list/map columns, which follow the same JSON
-rule so that every source lands nested data the same way.
+rule so that every source lands nested data the same way. Types that drift from chunk to chunk
+are reconciled with the table by the writer (dlt's coercion and variant columns).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["to_batches"]
+__all__ = ["DETECTED_TIMESTAMP", "to_batches"]
+
+DETECTED_TIMESTAMP = {b"floe.detected": b"timestamp"}
+"""Field metadata of a text column whose values are all ISO timestamps (read by the writer)."""
+
+_DECIMAL_38_MAX = 10**38 - 1
+_ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+_ISO_TIMESTAMP_RE = re.compile(_ISO_TIMESTAMP)
+_TIMESTAMPTZ = pa.timestamp("us", tz="UTC")
 
 
 def _json_default(value: Any) -> Any:
@@ -40,13 +59,48 @@ def _to_json(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
+def _as_text(values: list[Any]) -> pa.Array:
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _big_ints(values: list[Any]) -> pa.Array:
+    """Integers beyond int64: ``decimal(38, 0)`` when all are integers of 38 digits or fewer."""
+    if all(
+        v is None or (type(v) is int and -_DECIMAL_38_MAX <= v <= _DECIMAL_38_MAX) for v in values
+    ):
+        return pa.array(
+            [None if v is None else Decimal(v) for v in values], type=pa.decimal128(38, 0)
+        )
+    return _as_text(values)
+
+
 def _column(values: list[Any]) -> pa.Array:
     if any(isinstance(v, dict | list | tuple) for v in values):
         return pa.array([_to_json(v) for v in values], type=pa.string())
     try:
         return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    except OverflowError:
+        return _big_ints(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if "too large" in str(exc):  # an int beyond int64 among other numbers
+            return _big_ints(values)
+        return _as_text(values)
+
+
+def _is_iso_timestamps(column: pa.Array) -> bool:
+    """True when every non-null value is an ISO-8601 timestamp with a zone (vectorised)."""
+    if column.null_count == len(column):
+        return False
+    first = column.filter(pc.is_valid(column))[0].as_py()
+    if not _ISO_TIMESTAMP_RE.match(first):
+        return False  # the cheap test that rejects ordinary text
+    if not pc.all(pc.match_substring_regex(column, _ISO_TIMESTAMP)).as_py():
+        return False
+    try:
+        pc.cast(column, _TIMESTAMPTZ)  # also rejects impossible dates (2024-02-30)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -54,8 +108,16 @@ def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     for row in rows:
         for key in row:
             names.setdefault(key, None)
-    columns = [_column([row.get(name) for row in rows]) for name in names]
-    return pa.Table.from_arrays(columns, names=list(names))
+    fields: list[pa.Field] = []
+    columns: list[pa.Array] = []
+    for name in names:
+        column = _column([row.get(name) for row in rows])
+        detected = pa.types.is_string(column.type) and _is_iso_timestamps(column)
+        fields.append(
+            pa.field(name, column.type, metadata=DETECTED_TIMESTAMP if detected else None)
+        )
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _is_nested(field_type: pa.DataType) -> bool:
@@ -79,23 +141,6 @@ def _flatten_nested(table: pa.Table) -> pa.Table:
     return table
 
 
-def _conform(table: pa.Table, previous: pa.Schema | None) -> pa.Table:
-    """Cast columns whose type drifted between chunks (int vs float) back to the earlier type."""
-    if previous is None:
-        return table
-    for index, field in enumerate(table.schema):
-        before = previous.field(field.name) if field.name in previous.names else None
-        if before is None or before.type == field.type or pa.types.is_null(before.type):
-            continue
-        try:
-            table = table.set_column(
-                index, field.name, table.column(index).cast(before.type, safe=True)
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            continue  # keep the new type; the writer evolves or rejects it by the contract
-    return table
-
-
 def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
     """Convert a resource's items into Arrow tables; dict rows are chunked by ``batch_rows``.
 
@@ -108,13 +153,11 @@ def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
         Non-empty Arrow tables.
     """
     buffer: list[dict[str, Any]] = []
-    schema: pa.Schema | None = None
 
     def flush() -> pa.Table:
-        nonlocal buffer, schema
-        table = _conform(_rows_to_table(buffer[:batch_rows]), schema)
+        nonlocal buffer
+        table = _rows_to_table(buffer[:batch_rows])
         buffer = buffer[batch_rows:]
-        schema = table.schema
         return table
 
     for item in items:
@@ -124,9 +167,7 @@ def to_batches(items: Iterable[Any], batch_rows: int) -> Iterator[pa.Table]:
             while buffer:
                 yield flush()
             if item.num_rows:
-                table = _flatten_nested(item)
-                schema = table.schema
-                yield table
+                yield _flatten_nested(item)
             continue
         if isinstance(item, dict):
             buffer.append(item)

@@ -30,18 +30,34 @@ null (an all-null column)                     skipped until a batch brings a typ
 duration / interval / union / ...             rejected, naming the column
 ============================================  ===============================================
 
-JSON: sources hand JSON objects and arrays over as JSON text (strings); they stay strings, so
-every engine reads them (``json_extract`` in DuckDB/Trino, ``from_json`` in Spark). Arrow struct
-and list columns stay struct and list.
+JSON: the plugin's sources hand nested data over as JSON text before it gets here
+(:mod:`floe_ingestion_dlt._arrow`: a nested object or array in a row, and a struct/list/map
+Arrow column, become a ``string`` of compact JSON), so every engine reads it (``json_extract``
+in DuckDB/Trino, ``from_json`` in Spark). Only a caller of ``write_table`` that passes struct,
+list or map columns itself gets the nested rows of the table above.
+
+Types that drift (dlt's coercion and variant columns, :func:`coerce_types`): a batch column
+whose type differs from the table column's is coerced to the table's type when that loses
+nothing (the pairs are listed in :mod:`._coerce`: int into double, numbers and bools into
+text, integral doubles and numeric text into bigint, ISO text into timestamp, ...). Values that
+do not coerce move to a variant column named as dlt names it, ``<column>__v_<type>`` with dlt's
+type name (``price__v_double``, ``code__v_text``), which is a new column for the contract:
+``evolve`` adds it, ``discard_value`` drops it (the value becomes null), ``discard_row`` drops
+the row, ``freeze`` fails with SCHEMA_CONTRACT_VIOLATION; a variant column the table already
+has takes its values under every contract, as in dlt. A merge-key value that does not coerce
+fails the load (SCHEMA_CORRUPTION): a key never moves to a variant column. A new ``string``
+column that :mod:`floe_ingestion_dlt._arrow` marked as all ISO-8601 timestamps with a zone
+(dlt's ``iso_timestamp`` detection) becomes timestamptz; an existing string column stays text.
 
 Contracts compare the columns of a batch with the table's (``SchemaContract``):
 ``evolve`` adds new columns and applies safe promotions (int -> long, float -> double, decimal
 precision widening); ``freeze`` refuses new columns; ``discard_value`` drops them;
-``discard_row`` drops rows carrying a value in one. Any other type change is
-SCHEMA_CORRUPTION. New fields inside a struct column evolve the struct, fail ``freeze`` (named
-``column.field``) and are dropped by ``discard_value`` and ``discard_row`` (rows are only
-dropped for new top-level columns). Columns the batch lacks are filled with nulls. Every
-column is created optional (nullable), so later loads may omit it.
+``discard_row`` drops rows carrying a value in one. A type change that neither promotes nor
+coerces (e.g. a struct against a number) is SCHEMA_CORRUPTION. New fields inside a struct
+column evolve the struct, fail ``freeze`` (named ``column.field``) and are dropped by
+``discard_value`` and ``discard_row`` (rows are only dropped for new top-level columns).
+Columns the batch lacks are filled with nulls. Every column is created optional (nullable), so
+later loads may omit it.
 """
 
 from __future__ import annotations
@@ -73,9 +89,11 @@ from floe_core import (
     SchemaContract,
     SchemaContractViolation,
 )
+from floe_ingestion_dlt.iceberg._coerce import coerce_column, kind_of
 
 __all__ = [
     "ContractPlan",
+    "coerce_types",
     "conform",
     "iceberg_schema_of",
     "normalize_batch",
@@ -84,6 +102,9 @@ __all__ = [
 ]
 
 _UTC = "UTC"
+_DETECTED = b"floe.detected"
+"""Field metadata :mod:`floe_ingestion_dlt._arrow` sets on a text column of ISO timestamps."""
+_TIMESTAMPTZ = pa.timestamp("us", tz=_UTC)
 
 
 class _Unsupported(Exception):
@@ -261,8 +282,110 @@ def normalize_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
                 details={"column": name},
             )
         columns.append(_cast(column, target, name))
-        fields.append(pa.field(name, target, nullable=True))
+        metadata = batch.schema.field(name).metadata
+        keep = {_DETECTED: metadata[_DETECTED]} if metadata and _DETECTED in metadata else None
+        fields.append(pa.field(name, target, nullable=True, metadata=keep))
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _variant_name(name: str, arrow_type: pa.DataType) -> str:
+    return f"{name}__v_{kind_of(arrow_type)}"  # dlt: shorten_fragments(name, "v_%s" % type)
+
+
+def _sample(column: pa.Array, mask: pa.Array) -> str:
+    value = column.filter(mask)[0].as_py()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def coerce_types(
+    batch: pa.RecordBatch,
+    table_schema: Schema | None,
+    *,
+    table: str,
+    keys: Sequence[str] = (),
+) -> pa.RecordBatch:
+    """Coerce drifted column types to the table's, moving what does not fit to variant columns.
+
+    Runs before :func:`plan_contract`; the variant columns it adds are new columns for the
+    contract (see the module docstring). A column whose type equals the table's costs one type
+    comparison; a drifted column is cast with Arrow, value by value only when that fails.
+
+    Args:
+        batch: A batch from :func:`normalize_batch`.
+        table_schema: The table's current Iceberg schema, or None before the table exists.
+        table: The table name, for messages.
+        keys: Merge-key columns: their values must coerce (they never become variants).
+
+    Returns:
+        The batch with coerced columns and any variant columns appended.
+
+    Raises:
+        SchemaContractViolation: SCHEMA_CORRUPTION when a key value does not coerce, or a
+            variant column's name is already a column of the batch.
+    """
+    target = target_arrow_schema(table_schema) if table_schema is not None else pa.schema([])
+    known = {f.name: f.type for f in target}
+    if all(known.get(f.name) == f.type for f in batch.schema) and not any(
+        f.metadata for f in batch.schema
+    ):
+        return batch  # the common case: nothing drifted, nothing to detect
+    names = list(batch.schema.names)
+    columns = list(batch.columns)
+    fields = [pa.field(f.name, f.type, nullable=True) for f in batch.schema]
+    variants: list[tuple[pa.Field, pa.Array]] = []
+    for index, (name, column) in enumerate(zip(names, columns, strict=True)):
+        table_type = known.get(name)
+        if table_type is None:
+            if batch.schema.field(name).metadata:  # a new column of ISO timestamps (dlt)
+                columns[index] = pc.cast(column, _TIMESTAMPTZ)
+                fields[index] = pa.field(name, _TIMESTAMPTZ, nullable=True)
+            continue
+        if table_type == column.type or _drift_kind(table_type, column.type) != "coerce":
+            continue  # same type, or a promotion / struct change the contract handles
+        coerced, failed = coerce_column(column, table_type)
+        columns[index] = coerced
+        fields[index] = pa.field(name, table_type, nullable=True)
+        if failed is None or not pc.any(failed).as_py():
+            continue
+        count = pc.sum(failed).as_py()
+        if name in keys:
+            raise SchemaContractViolation(
+                f"table {table!r}: {count} value(s) of merge key {name!r} (e.g. "
+                f"{_sample(column, failed)}, {kind_of(column.type)}) do not convert to the "
+                f"key's type {table_type}; a key cannot move to a variant column. Fix the "
+                "values in the source, or load into a new table",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                failed_records=count,
+                details={"table": table, "column": name, "table_type": str(table_type)},
+            )
+        variant = _variant_name(name, column.type)
+        if variant in names:
+            raise SchemaContractViolation(
+                f"table {table!r}: column {name!r} needs the variant column {variant!r} for "
+                f"values that do not convert to {table_type}, but the data already has a "
+                "column of that name; rename it in the source",
+                code=ErrorCode.SCHEMA_CORRUPTION,
+                details={"table": table, "column": variant},
+            )
+        nulls = pa.nulls(len(column), type=column.type)
+        variants.append(
+            (pa.field(variant, column.type, nullable=True), pc.if_else(failed, column, nulls))
+        )
+    for variant_field, values in variants:
+        fields.append(variant_field)
+        columns.append(values)
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _drift_kind(table_type: pa.DataType, batch_type: pa.DataType) -> str:
+    """Return ``coerce`` when a drifted column goes through dlt's coercion, else ``contract``."""
+    nested = (pa.types.is_struct, pa.types.is_large_list, pa.types.is_map)
+    if any(check(table_type) or check(batch_type) for check in nested):
+        return "contract"
+    old = iceberg_schema_of(pa.schema([pa.field("c", table_type)])).fields[0].field_type
+    new = iceberg_schema_of(pa.schema([pa.field("c", batch_type)])).fields[0].field_type
+    return "coerce" if _promotion(old, new) == "incompatible" else "contract"
 
 
 def iceberg_schema_of(arrow_schema: pa.Schema) -> Schema:
@@ -425,10 +548,22 @@ def plan_contract(
     if plan.new_columns:
         if effective is SchemaContract.FREEZE:
             names = ", ".join(repr(n) for n in plan.new_columns)
+            variants = [
+                f"{base!r} ({n.rpartition('__v_')[2]})"
+                for n in plan.new_columns
+                if (base := n.rpartition("__v_")[0]) in existing
+            ]
+            why = (
+                f" (variant columns for values of {', '.join(variants)} that do not convert "
+                "to the column's type)"
+                if variants
+                else ""
+            )
             raise SchemaContractViolation(
                 f"table {table!r} has schema_contract 'freeze' and the data brings new "
-                f"column(s) {names}; the table is unchanged. Add the columns to the table, or "
-                "set schema_contract to evolve, discard_value or discard_row",
+                f"column(s) {names}{why}; the table is unchanged. Add the columns to the "
+                "table, fix the values in the source, or set schema_contract to evolve, "
+                "discard_value or discard_row",
                 details={"table": table, "new_columns": list(plan.new_columns)},
             )
         if effective is SchemaContract.DISCARD_VALUE:
