@@ -674,3 +674,40 @@ def test_retry_after_a_later_table_failed_skips_the_tables_already_committed(
     again = _ok(plugin.run(pipeline))
     assert "committed_by_earlier_attempt" not in again.details
     assert again.rows_loaded == (0 if incremental else 10)
+
+
+def test_a_large_cursor_state_stays_out_of_the_table_metadata(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    """Many rows share the cursor value: dlt keeps one hash per row; metadata must stay small."""
+    from floe_ingestion_dlt.iceberg import load_catalog
+
+    db = tmp_path / "ev.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE ev (id INTEGER PRIMARY KEY, day DATE NOT NULL)")
+        conn.executemany("INSERT INTO ev VALUES (?, '2024-01-02')", [(i,) for i in range(2000)])
+    config = IngestionConfig(
+        name="ev",
+        source_type="sql_database",
+        source_config={"connection_string": f"sqlite:///{db}", "tables": ["ev"]},
+        destination_table="bronze.ev",
+        incremental={"cursor_field": "day"},
+    )
+    loaded = [_ok(_run(embedded_catalog, config)).rows_loaded]
+    for new_id in (5000, 5001):
+        with sqlite3.connect(db) as conn:
+            conn.execute("INSERT INTO ev VALUES (?, '2024-01-02')", (new_id,))
+        loaded.append(_ok(_run(embedded_catalog, config)).rows_loaded)
+    loaded.append(_ok(_run(embedded_catalog, config)).rows_loaded)
+
+    assert loaded == [2000, 1, 1, 0]  # the boundary hashes, kept in a state file, dedupe
+    assert _ids(embedded_catalog, "bronze.ev") == [*range(2000), 5000, 5001]
+    table = load_catalog(embedded_catalog).load_table("bronze.ev")
+    values = [
+        v
+        for s in table.snapshots()
+        for k, v in s.summary.additional_properties.items()
+        if k.startswith("floe.state.")
+    ]
+    assert values and all(len(v) < 500 for v in values)
+    assert Path(table.metadata_location.removeprefix("file://")).stat().st_size < 20_000

@@ -323,7 +323,8 @@ def test_state_round_trip_and_carry_forward(catalog: Catalog, table_name: str) -
     assert read_state(catalog, table_name, "other") is None
     assert read_state(catalog, "floe_nothing_here.t", "orders") is None
 
-    # a load without state (replace, then merge) carries the state forward
+    # loads without new state (replace, then merge with None, then append with the same state)
+    # write none: read_state walks back through the overwrites to the snapshot that wrote it
     write_table(catalog, TableWrite(table_name, WriteMode.REPLACE), [pa.table({"id": [2]})])
     write_table(
         catalog,
@@ -331,10 +332,17 @@ def test_state_round_trip_and_carry_forward(catalog: Catalog, table_name: str) -
         [pa.table({"id": [2]})],
         state=lambda: None,
     )
+    write_table(
+        catalog,
+        TableWrite(table_name, WriteMode.APPEND, state_key="orders"),
+        [pa.table({"id": [4]})],
+        state=lambda: {"note": "ünïcode", "last_value": cursor},  # equal, in another order
+    )
     table = catalog.load_table(table_name)
-    assert len(table.snapshots()) == 3
-    assert "floe.state.orders" in table.current_snapshot().summary.additional_properties
+    summaries = [s.summary.additional_properties for s in table.snapshots()]
+    assert ["floe.state.orders" in s for s in summaries] == [True, False, False, False]
     assert read_state(catalog, table_name, "orders") == {"last_value": cursor, "note": "ünïcode"}
+    assert _rows(catalog, table_name) == [(2,), (4,)]
 
     # another state key on the same table does not disturb the first
     write_table(
@@ -533,6 +541,68 @@ def test_a_load_based_on_a_stale_version_writes_nothing(
     spec = TableWrite(table_name, WriteMode.APPEND, state_key="orders", based_on=fresh)
     write_table(catalog, spec, [pa.table({"id": [2]})], state=lambda: {"cursor": 2})
     assert read_state(catalog, table_name, "orders") == {"cursor": 2}
+
+
+def test_a_large_state_goes_to_a_file_beside_the_metadata(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
+) -> None:
+    """dlt's unique_hashes can be one per row: the summary must hold a reference, not them."""
+    import json
+
+    from floe_ingestion_dlt.iceberg.state import STATE_FILE_THRESHOLD
+
+    big = {"cursor": dt.date(2024, 1, 2), "hashes": [f"h{i:011d}" for i in range(2000)]}
+    spec = TableWrite(table_name, WriteMode.APPEND, state_key="ev")
+    first = write_table(catalog, spec, [pa.table({"id": [1]})], state=lambda: big)
+    write_table(catalog, spec, [pa.table({"id": [2]})], state=lambda: big)  # unchanged
+
+    table = catalog.load_table(table_name)
+    summaries = [s.summary.additional_properties for s in table.snapshots()]
+    assert "floe.state.ev" not in summaries[1]
+    value = summaries[0]["floe.state.ev"]
+    assert len(value) < 500 < STATE_FILE_THRESHOLD
+    reference = json.loads(value)
+    assert reference["path"].startswith(table.location())
+    assert reference["bytes"] > STATE_FILE_THRESHOLD
+    assert table.io.new_input(reference["path"]).exists()
+    assert read_state(catalog, table_name, "ev") == big
+    assert _rows(catalog, table_name) == [(1,), (2,)]
+    assert table.current_snapshot().parent_snapshot_id == first.snapshot_id
+
+    # a changed large state whose commit does not land leaves no state file behind
+    bigger = {**big, "hashes": [*big["hashes"], "extra"]}
+
+    def concurrent_state() -> dict[str, object]:
+        write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [3]})])
+        return bigger
+
+    from pyiceberg.exceptions import CommitFailedException
+
+    with pytest.raises(CommitFailedException):
+        write_table(catalog, spec, [pa.table({"id": [4]})], state=concurrent_state)
+    metadata_dir = reference["path"].rsplit("/", 1)[0]
+    assert _state_files(catalog_config, metadata_dir) == [reference["path"].rsplit("/", 1)[1]]
+    assert read_state(catalog, table_name, "ev") == big
+    assert _rows(catalog, table_name) == [(1,), (2,), (3,)]
+
+
+def _state_files(config: CatalogConfig, folder: str) -> list[str]:
+    """Names of the floe-state-*.json files in a metadata folder, local or on S3."""
+    if config.type == "sql":
+        return sorted(p.name for p in Path(folder.removeprefix("file://")).glob("floe-state-*"))
+    from pyarrow import fs
+
+    props = config.properties
+    s3 = fs.S3FileSystem(
+        access_key=props["s3.access-key-id"],
+        secret_key=props["s3.secret-access-key"],
+        endpoint_override=props["s3.endpoint"],
+        region=props["s3.region"],
+        force_virtual_addressing=False,
+    )
+    selector = fs.FileSelector(folder.removeprefix("s3://"), allow_not_found=True)
+    names = (i.path.rsplit("/", 1)[1] for i in s3.get_file_info(selector))
+    return sorted(n for n in names if n.startswith("floe-state-"))
 
 
 def test_losing_a_create_race_lands_nothing(

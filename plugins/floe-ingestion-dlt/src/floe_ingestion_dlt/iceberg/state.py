@@ -1,12 +1,18 @@
 """Load state (incremental cursors) stored in the Iceberg snapshot that committed the data.
 
-Each load commits its state as JSON in its snapshot's summary, under
-``floe.state.<state_key>``, in the same commit as the data: the state survives a fresh machine
-(it lives with the table) and advances only when the data does. A load with a ``state_key`` but
-no new state carries its key's previous value forward; :func:`read_state` walks back through
-parent snapshots to the newest one carrying the key, so loads of other keys (or other tools)
-committing in between do not lose it. Other keys are never copied forward: a copy could
-overwrite a value a concurrent load just committed.
+A load commits its state as JSON in its snapshot's summary, under ``floe.state.<state_key>``,
+in the same commit as the data: the state survives a fresh machine (it lives with the table)
+and advances only when the data does. Only a *changed* state is written: :func:`read_state`
+walks back from the current snapshot through its parents (appends, overwrites and other
+tools' commits all keep the parent link) to the newest snapshot carrying the key, so a load
+whose state did not change, or a load of another key, writes nothing for it.
+
+A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (dlt's ``unique_hashes`` hold
+one hash per row at the last cursor value) is written to a JSON file in the table's metadata
+folder through the table's FileIO (local disk or S3), before the commit; the summary then
+holds only a reference, ``{"__floe__":"state-file","bytes":N,"path":...,"sha256":...}``, and
+:func:`read_state` follows it, checking size and digest. The writer deletes the file when its
+commit does not land.
 
 :func:`read_table_state` also returns the table version the state was read from
 (:class:`StateRead`); a load passes it to the writer, which refuses to commit on top of any
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -29,23 +36,36 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import FileIO
+from pyiceberg.table.locations import LocationProvider
 from pyiceberg.table.metadata import TableMetadata
 
+from floe_core import DestinationWriteError, ErrorCode
+
 __all__ = [
+    "STATE_FILE_THRESHOLD",
     "STATE_PREFIX",
     "StateRead",
     "decode_state",
     "encode_state",
     "read_state",
     "read_table_state",
+    "same_state",
     "state_property",
     "states_in_summary",
+    "stored_state_value",
+    "summary_value",
 ]
 
 STATE_PREFIX = "floe.state."
 """Snapshot-summary key prefix; the full key is ``floe.state.<state_key>``."""
 
+STATE_FILE_THRESHOLD = 8 * 1024
+"""States whose JSON is longer than this many bytes go to a file; the summary holds a reference."""
+
 _TAG = "__floe__"
+_FILE_TAG = "state-file"
+_REFERENCE_START = f'{{"{_TAG}":"{_FILE_TAG}",'  # encode_state sorts keys: the tag comes first
 
 
 def state_property(state_key: str) -> str:
@@ -150,15 +170,16 @@ class StateRead:
     snapshot_id: int | None
 
 
-def stored_state_text(metadata: TableMetadata, state_key: str) -> str | None:
-    """Return the raw state JSON for ``state_key`` as of the table's current snapshot.
+def stored_state_value(metadata: TableMetadata, state_key: str) -> str | None:
+    """Return the summary value stored for ``state_key`` as of the table's current snapshot.
 
     Args:
         metadata: The table metadata.
         state_key: Where the state lives.
 
     Returns:
-        The JSON text from the newest snapshot (current, then its ancestors) carrying it.
+        The value (state JSON, or a state-file reference) from the newest snapshot (current,
+        then its ancestors) carrying the key, or None.
     """
     key = state_property(state_key)
     snapshot = metadata.current_snapshot()
@@ -174,6 +195,90 @@ def stored_state_text(metadata: TableMetadata, state_key: str) -> str | None:
     return None
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _reference(value: str) -> dict[str, Any] | None:
+    """Return the state-file reference in a summary value, or None for inline state."""
+    if not value.startswith(_REFERENCE_START):
+        return None
+    parsed = json.loads(value)
+    if isinstance(parsed, dict) and set(parsed) == {_TAG, "bytes", "path", "sha256"}:
+        return parsed
+    return None
+
+
+def same_state(value: str | None, text: str) -> bool:
+    """Tell whether a stored summary value holds exactly the state JSON ``text``.
+
+    A state-file reference is compared by size and SHA-256, without reading the file.
+
+    Args:
+        value: What :func:`stored_state_value` returned.
+        text: State JSON from :func:`encode_state`.
+
+    Returns:
+        True when committing ``text`` would not change what :func:`read_state` returns.
+    """
+    if value is None:
+        return False
+    reference = _reference(value)
+    if reference is None:
+        return value == text
+    data = text.encode()
+    return bool(reference["bytes"] == len(data) and reference["sha256"] == _digest(data))
+
+
+def summary_value(text: str, io: FileIO, locations: LocationProvider) -> tuple[str, str | None]:
+    """Return what a snapshot summary stores for state ``text``, writing a state file if large.
+
+    Args:
+        text: State JSON from :func:`encode_state`.
+        io: The table's FileIO.
+        locations: The table's location provider (the file goes beside its metadata).
+
+    Returns:
+        The summary value, and the path of the state file written (None when inline). The
+        caller deletes the file when its commit does not land.
+    """
+    data = text.encode()
+    if len(data) <= STATE_FILE_THRESHOLD:
+        return text, None
+    # ".metadata.json": table buckets (SeaweedFS, like S3 Tables) accept only Iceberg file
+    # names; no version number in front, so no tool takes it for a table metadata version
+    path = locations.new_metadata_location(f"floe-state-{uuid.uuid4()}.metadata.json")
+    with io.new_output(path).create(overwrite=True) as out:  # a fresh uuid name
+        out.write(data)
+    reference = {_TAG: _FILE_TAG, "bytes": len(data), "path": path, "sha256": _digest(data)}
+    return json.dumps(reference, sort_keys=True, separators=(",", ":")), path
+
+
+def _state_text(value: str, io: FileIO, table: str) -> str:
+    reference = _reference(value)
+    if reference is None:
+        return value
+    path = str(reference["path"])
+    try:
+        with io.new_input(path).open(seekable=False) as stream:
+            data = stream.read()
+    except FileNotFoundError as exc:
+        raise DestinationWriteError(
+            f"table {table!r}: the state file {path} referenced by its snapshots is missing "
+            "(removed by an orphan-file cleanup?); restore it, or the next load cannot resume",
+            code=ErrorCode.SCHEMA_CORRUPTION,
+            details={"table": table, "state_file": path},
+        ) from exc
+    if len(data) != reference["bytes"] or _digest(data) != reference["sha256"]:
+        raise DestinationWriteError(
+            f"table {table!r}: the state file {path} does not match its reference "
+            f"({len(data)} bytes; expected {reference['bytes']} with sha256 {reference['sha256']})",
+            code=ErrorCode.SCHEMA_CORRUPTION,
+            details={"table": table, "state_file": path},
+        )
+    return data.decode()
+
+
 def read_table_state(catalog: Catalog, table: str, state_key: str) -> StateRead:
     """Return the state committed by the last successful load for ``state_key``, and from where.
 
@@ -185,6 +290,10 @@ def read_table_state(catalog: Catalog, table: str, state_key: str) -> StateRead:
     Returns:
         The state (None when the table does not exist or no load stored state there) and the
         table version it was read from, for :class:`~floe_ingestion_dlt.iceberg.TableWrite`.
+
+    Raises:
+        DestinationWriteError: SCHEMA_CORRUPTION when a referenced state file is missing or
+            does not match its reference.
     """
     try:
         loaded = catalog.load_table(table)
@@ -192,9 +301,11 @@ def read_table_state(catalog: Catalog, table: str, state_key: str) -> StateRead:
         return StateRead(state=None, table_exists=False, snapshot_id=None)
     snapshot = loaded.metadata.current_snapshot()
     snapshot_id = None if snapshot is None else snapshot.snapshot_id
-    text = stored_state_text(loaded.metadata, state_key)
-    state = None if text is None else decode_state(text)
-    return StateRead(state=state, table_exists=True, snapshot_id=snapshot_id)
+    value = stored_state_value(loaded.metadata, state_key)
+    if value is None:
+        return StateRead(state=None, table_exists=True, snapshot_id=snapshot_id)
+    text = _state_text(value, loaded.io, table)
+    return StateRead(state=decode_state(text), table_exists=True, snapshot_id=snapshot_id)
 
 
 def read_state(catalog: Catalog, table: str, state_key: str) -> dict[str, Any] | None:
@@ -207,5 +318,9 @@ def read_state(catalog: Catalog, table: str, state_key: str) -> dict[str, Any] |
 
     Returns:
         The state dict, or None when the table does not exist or no load stored state there.
+
+    Raises:
+        DestinationWriteError: SCHEMA_CORRUPTION when a referenced state file is missing or
+            does not match its reference.
     """
     return read_table_state(catalog, table, state_key).state

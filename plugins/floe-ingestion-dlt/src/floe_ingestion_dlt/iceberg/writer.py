@@ -13,9 +13,9 @@ everything in a single snapshot through the catalog:
 
 Schema changes (new columns, promotions) are staged in the same transaction, and a table that
 does not exist is created by the same commit as its first data, so a failed load leaves the
-catalog exactly as it was and deletes the files it wrote (best effort). Only when the catalog's
-answer to the commit itself is unknown (a dropped connection) are the files kept, because the
-commit may have landed.
+catalog exactly as it was and deletes the files it wrote (best effort; data, manifests and a
+large state's file). Only when the catalog's answer to the commit itself is unknown (a dropped
+connection) are the files kept, because the commit may have landed.
 
 A load with a ``state_key`` commits on top of the version it started from or not at all: it is
 never rebased onto a concurrent commit (pyiceberg would re-apply its fast append on the new
@@ -97,8 +97,10 @@ from floe_ingestion_dlt.iceberg.schema import (
 from floe_ingestion_dlt.iceberg.state import (
     StateRead,
     encode_state,
+    same_state,
     state_property,
-    stored_state_text,
+    stored_state_value,
+    summary_value,
 )
 
 __all__ = ["DEFAULT_TARGET_FILE_BYTES", "CommittedWrite", "TableWrite", "write_table"]
@@ -236,6 +238,7 @@ class _Load:
         self.discarded = 0
         self.pending_null_rows = 0
         self.producer: _SnapshotProducer[Any] | None = None
+        self.state_file: str | None = None
         self.keys = _merge.KeyIndex(spec.primary_key) if self.merging else None
 
     @property
@@ -446,18 +449,19 @@ class _Load:
         elif self.spec.write_mode is WriteMode.REPLACE:
             removed = _current_data_files(self.metadata, self.io)
         files = [w for w in written if w is not None] + rewrites
-        key = state_property(self.spec.state_key) if self.spec.state_key else None
-        state_changed = (
+        # A state equal to what read_state returns is not written again (read_state walks back
+        # through the parents to the snapshot that last changed it).
+        if self.spec.state_key is None or (
             new_text is not None
-            and key is not None
-            and new_text != stored_state_text(self.metadata, self.spec.state_key or "")
-        )
-        needs_snapshot = bool(files or removed or state_changed or not self.existed)
+            and same_state(stored_state_value(self.metadata, self.spec.state_key), new_text)
+        ):
+            new_text = None
+        needs_snapshot = bool(files or removed or new_text is not None or not self.existed)
         if not needs_snapshot and not self.schema_changed:
             self.writer_close()
             log.info("load_skipped", table=self.spec.table, reason="nothing to commit")
             return CommittedWrite(self.spec.table, None, 0, 0, self.discarded, 0)
-        snapshot_id = self._commit(files, removed, key, new_text, needs_snapshot)
+        snapshot_id = self._commit(files, removed, new_text, needs_snapshot)
         result = CommittedWrite(
             table=self.spec.table,
             snapshot_id=snapshot_id,
@@ -482,11 +486,10 @@ class _Load:
         self,
         files: list[WrittenFile],
         removed: list[DataFile],
-        key: str | None,
         new_text: str | None,
         needs_snapshot: bool,
     ) -> int | None:
-        assert self.tx is not None and self.metadata is not None
+        assert self.tx is not None and self.metadata is not None and self.io is not None
         snapshot_id: int | None = None
         with span(
             "commit",
@@ -496,15 +499,11 @@ class _Load:
         ) as current:
             if needs_snapshot:
                 properties: dict[str, str] = {}
-                if key is not None:
-                    # Only this load's own key is carried: copying other keys forward could
-                    # overwrite a value a concurrent load just committed (read_state walks
-                    # back to the newest snapshot that carries a key).
-                    current_text = new_text or stored_state_text(
-                        self.metadata, self.spec.state_key or ""
-                    )
-                    if current_text is not None:
-                        properties[key] = current_text
+                if new_text is not None and self.spec.state_key is not None:
+                    # written before the commit; abort() deletes it if the commit does not land
+                    locations = self.tx._table.location_provider()
+                    value, self.state_file = summary_value(new_text, self.io, locations)
+                    properties[state_property(self.spec.state_key)] = value
                 properties.update(
                     {
                         "floe.write-mode": self.spec.write_mode.value,
@@ -564,6 +563,11 @@ class _Load:
                 self.producer._clean_all_uncommitted()  # manifests of a commit that did not land
             except Exception:
                 log.warning("manifest_cleanup_failed", table=self.spec.table)
+        if self.state_file is not None and self.io is not None:
+            try:
+                self.io.delete(self.state_file)
+            except Exception:
+                log.warning("state_file_cleanup_failed", table=self.spec.table)
         self.writer.discard()
 
 
@@ -600,7 +604,8 @@ def write_table(
         spec: The table, write mode, key, contract and state key.
         batches: The rows, consumed once, as they come.
         state: Called after ``batches`` is exhausted; its dict is committed as the table's state
-            for ``spec.state_key`` in the same snapshot as the data.
+            for ``spec.state_key`` in the same snapshot as the data (unless it equals the
+            stored state; a large one is written to a state file, see :mod:`.state`).
         target_file_bytes: Arrow bytes per data file.
         target_file_rows: Optional row cap per data file.
         max_in_flight: Data files written concurrently (each holds its rows in memory).
