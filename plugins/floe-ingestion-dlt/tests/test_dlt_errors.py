@@ -139,3 +139,131 @@ def test_floe_errors_pass_through_and_unknowns_are_internal() -> None:
     assert isinstance(error, IngestionError)
     assert (error.category, error.code) == (P, ErrorCode.INTERNAL_ERROR)
     assert error.details["error_type"] == "builtins.KeyError"
+
+
+def _raised_in_generator(exc: BaseException) -> BaseException:
+    """Raise ``exc`` while a StopIteration is being handled, wrapped as dlt does."""
+    from dlt.extract.exceptions import ResourceExtractionError
+
+    try:
+        try:
+            try:
+                next(iter([]))
+            except StopIteration:
+                raise exc  # noqa: B904 - the implicit __context__ is the point
+        except BaseException as inner:
+            raise ResourceExtractionError("files", None, "gen", "boom") from inner
+    except ResourceExtractionError as outer:
+        return outer
+
+
+def test_chain_reaches_the_arrow_error_not_the_stop_iteration_it_was_raised_in() -> None:
+    import pyarrow as pa
+
+    outer = _raised_in_generator(pa.ArrowInvalid("CSV parse error: Expected 3 columns, got 4"))
+    error = translate(outer, side="source", source="files")
+    assert (error.category, error.code) == (P, ErrorCode.SOURCE_READ_FAILED)
+    assert "Expected 3 columns, got 4" in error.message
+    assert "StopIteration" not in error.message
+
+
+def test_unknown_error_is_named_after_the_most_specific_link() -> None:
+    error = translate(_raised_in_generator(KeyError("missing_key")), side="source")
+    assert (error.category, error.code) == (P, ErrorCode.INTERNAL_ERROR)
+    assert error.message.startswith("unexpected KeyError")
+    assert "missing_key" in error.message
+    assert error.details["error_type"] == "builtins.KeyError"
+
+
+def test_context_is_followed_unless_suppressed() -> None:
+    try:
+        try:
+            raise requests.ConnectionError("refused")
+        except requests.ConnectionError:
+            raise ValueError("while handling")  # noqa: B904
+    except ValueError as exc:
+        followed = translate(exc, side="source")
+    assert (followed.category, followed.code) == (T, ErrorCode.SOURCE_UNAVAILABLE)
+    try:
+        try:
+            raise requests.ConnectionError("refused")
+        except requests.ConnectionError:
+            raise ValueError("unrelated") from None
+    except ValueError as exc:
+        suppressed = translate(exc, side="source")
+    assert suppressed.code is ErrorCode.INTERNAL_ERROR
+    assert "unrelated" in suppressed.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "category", "code"),
+    [
+        (requests.ConnectionError("refused"), T, ErrorCode.SOURCE_UNAVAILABLE),
+        (requests.ConnectTimeout("slow"), T, ErrorCode.SOURCE_UNAVAILABLE),
+        (requests.ReadTimeout("slow"), T, ErrorCode.SOURCE_UNAVAILABLE),
+        (requests.exceptions.ChunkedEncodingError("cut"), T, ErrorCode.SOURCE_UNAVAILABLE),
+        (requests.exceptions.InvalidSchema("no adapter"), C, ErrorCode.INVALID_CONFIG),
+        (requests.exceptions.MissingSchema("no scheme"), C, ErrorCode.INVALID_CONFIG),
+        (requests.exceptions.InvalidURL("bad url"), C, ErrorCode.INVALID_CONFIG),
+        (requests.exceptions.InvalidHeader("bad header"), C, ErrorCode.INVALID_CONFIG),
+        (
+            requests.exceptions.JSONDecodeError("Expecting value", "<html>", 0),
+            P,
+            ErrorCode.SOURCE_READ_FAILED,
+        ),  # fmt: skip
+        (
+            __import__("json").JSONDecodeError("Expecting value", "x", 0),
+            P,
+            ErrorCode.SOURCE_READ_FAILED,
+        ),  # fmt: skip
+        (requests.TooManyRedirects("loop"), P, ErrorCode.SOURCE_READ_FAILED),
+    ],
+)
+def test_requests_errors_without_status(
+    exc: Exception, category: ErrorCategory, code: ErrorCode
+) -> None:
+    error = translate(exc, side="source", source="api")
+    assert (error.category, error.code) == (category, code)
+    assert error.retryable is (category is T)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        __import__("pyarrow").ArrowInvalid("Rescaling Decimal value would cause data loss"),
+        __import__("pyarrow").ArrowTypeError("Expected bytes, got a 'int' object"),
+    ],
+)
+def test_source_side_arrow_errors_are_permanent_read_failures(exc: Exception) -> None:
+    error = translate(exc, side="source", source="s")
+    assert (error.category, error.code) == (P, ErrorCode.SOURCE_READ_FAILED)
+    assert str(exc) in error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'connection to server failed: FATAL:  database "shopp" does not exist',
+        "(1049, \"Unknown database 'shopp'\")",
+    ],
+)
+def test_missing_database_hints_at_the_database_name(text: str) -> None:
+    import sqlalchemy as sa
+
+    error = translate(sa.exc.OperationalError("connect", {}, Exception(text)), side="source")
+    assert (error.category, error.code) == (C, ErrorCode.SOURCE_NOT_FOUND)
+    assert "check the database name in connection_string" in error.message
+    assert "'tables'" not in error.message
+
+
+def test_dlt_validation_message_never_echoes_the_provided_value() -> None:
+    from dlt.common.exceptions import DictValidationException
+
+    exc = DictValidationException(
+        "field `auth` expects one of ... Provided value `SUPERSECRET123` with type `str`",
+        "./client",
+        field="auth",
+    )
+    error = translate(exc, side="source")
+    assert error.category is C
+    assert "SUPERSECRET123" not in str(error.to_detail())

@@ -4,20 +4,31 @@ Which side failed decides the meaning of an ambiguous exception (an ``OSError`` 
 file is not a storage outage), so :func:`translate` takes the side: ``"source"`` for building and
 iterating dlt resources, ``"destination"`` for the catalog and the commit. Wrappers (dlt's
 ``PipelineStepFailed``/``ResourceExtractionError``, SQLAlchemy's ``DBAPIError``) are unwrapped
-through ``.exception``, ``.orig`` and ``__cause__`` until something recognisable is found::
+through ``.exception``, ``.orig``, ``__cause__`` and (unless ``__suppress_context__``)
+``__context__`` until something recognisable is found. A message is built from the most
+specific link reached through explicit causes (a ``StopIteration`` the error happened to be
+raised while handling is never "the" error)::
 
     source side                                  category       code
     ------------------------------------------------------------------------------------------
     floe IngestionError                          (passed through unchanged)
     SQL auth rejected (password, role, 1045)     PERMANENT      AUTH_FAILED
     SQL refused, unknown host, timeout           TRANSIENT      SOURCE_UNAVAILABLE
-    SQL missing table, schema or database        CONFIGURATION  SOURCE_NOT_FOUND
+    SQL missing table or schema                  CONFIGURATION  SOURCE_NOT_FOUND
+    SQL missing database                         CONFIGURATION  SOURCE_NOT_FOUND
     other SQL error                              PERMANENT      SOURCE_READ_FAILED
+    connectorx panic (pyo3 PanicException)       PERMANENT      SOURCE_READ_FAILED
+    pyarrow ArrowInvalid / ArrowTypeError        PERMANENT      SOURCE_READ_FAILED
     HTTP 401 / 403                               PERMANENT      AUTH_FAILED / PERMISSION_DENIED
     HTTP 404                                     CONFIGURATION  SOURCE_NOT_FOUND
     HTTP 429 (retry_after_seconds)               TRANSIENT      RATE_LIMITED
-    HTTP 5xx, connection error, timeout          TRANSIENT      SOURCE_UNAVAILABLE
+    HTTP 5xx; ConnectionError, Timeout,
+      ChunkedEncodingError                       TRANSIENT      SOURCE_UNAVAILABLE
     other HTTP 4xx                               PERMANENT      SOURCE_READ_FAILED
+    InvalidSchema, MissingSchema, InvalidURL,
+      InvalidHeader (a malformed request)        CONFIGURATION  INVALID_CONFIG
+    a 200 whose body is not JSON                 PERMANENT      SOURCE_READ_FAILED
+    other requests error without a response      PERMANENT      SOURCE_READ_FAILED
     FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
     incremental cursor missing in the data       CONFIGURATION  INVALID_CONFIG
 
@@ -65,6 +76,8 @@ _PAIRS = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
+_PROVIDED_VALUE = re.compile(r"\.?\s*Provided value .*$", re.DOTALL)
+
 _AUTH = re.compile(
     r"(?i)password authentication failed|authentication failed|access denied|"
     r"role \"?[^\s\"]+\"? does not exist|no password supplied|\(1045,|\b28P01\b|\b28000\b"
@@ -75,6 +88,13 @@ _UNAVAILABLE = re.compile(
     r"can't connect|could not connect|lost connection|server closed the connection|"
     r"connection reset|network is unreachable|no route to host|\(2003,|\(2013,|\(2006,|"
     r"too many connections|the database system is starting up"
+)
+_CX_READ = re.compile(
+    r"error deserializing column|cannot convert between the Rust type|cx writer failed|"
+    r"not implemented|too many dimensions"
+)
+_NO_DATABASE = re.compile(
+    r"(?i)database [\"'`]?[^\s\"'`]+[\"'`]? does not exist|unknown database|\(1049,"
 )
 _NOT_FOUND = re.compile(
     r"(?i)(relation|table|schema|database) [\"'`]?[^\s\"'`]+[\"'`]? does(?:n't| not) exist|"
@@ -96,18 +116,47 @@ def redact(text: str) -> str:
     return _BEARER.sub(r"\1 ***", text)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def _links(exc: BaseException) -> Iterator[tuple[BaseException, bool]]:
+    """Yield each link of the chain with whether it was reached through explicit causes only."""
     seen: set[int] = set()
     current: BaseException | None = exc
+    explicit = True
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        yield current
+        yield current, explicit
         nxt = getattr(current, "exception", None)
         if not isinstance(nxt, BaseException):
             nxt = getattr(current, "orig", None)
         if not isinstance(nxt, BaseException):
-            nxt = current.__cause__ or current.__context__
+            nxt = current.__cause__
+        if nxt is None and not current.__suppress_context__:
+            nxt = current.__context__
+            explicit = False
         current = nxt
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    for link, _explicit in _links(exc):
+        yield link
+
+
+_NOISE = (StopIteration, StopAsyncIteration, GeneratorExit)
+
+
+def _most_specific(exc: BaseException) -> BaseException:
+    """The deepest meaningful link: not a dlt wrapper, not a StopIteration being handled."""
+    links = list(_links(exc))
+    meaningful = [
+        link
+        for link, _ in links
+        if not isinstance(link, _NOISE) and not _module(link).startswith("dlt.")
+    ]
+    explicit = [link for link, via_cause in links if via_cause and link in meaningful]
+    if explicit:
+        return explicit[-1]
+    if meaningful:
+        return meaningful[-1]
+    return links[-1][0]
 
 
 def _module(exc: BaseException) -> str:
@@ -115,7 +164,8 @@ def _module(exc: BaseException) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    # dlt's validation messages echo the offending value ("Provided value `...`"): drop it
+    text = _PROVIDED_VALUE.sub("", str(exc)).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return redact(first)[:300]
 
@@ -188,11 +238,44 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
             source=source,
             details=details,
         )
-    # connection errors, timeouts, DNS failures
+    return _http_without_status(exc, source)
+
+
+_HTTP_TRANSIENT = ("ConnectionError", "Timeout", "ChunkedEncodingError")
+_HTTP_CONFIG = ("InvalidSchema", "MissingSchema", "InvalidURL", "InvalidHeader")
+
+
+def _http_without_status(exc: BaseException, source: str | None) -> IngestionError:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    details: dict[str, Any] = {"error_type": type(exc).__name__}
+    if "JSONDecodeError" in names:
+        return SourceConnectionError(
+            f"the API answered with a body that is not JSON: {_short(exc)}; check the endpoint "
+            "path (an HTML page or an error text is not data)",
+            code=ErrorCode.SOURCE_READ_FAILED,
+            category=ErrorCategory.PERMANENT,
+            source=source,
+            details=details,
+        )
+    if names & set(_HTTP_CONFIG):
+        return PipelineConfigurationError(
+            f"the request cannot be made: {type(exc).__name__}: {_short(exc)}; check "
+            "client.base_url (http:// or https://), the endpoint paths and the headers",
+            source=source,
+            details={**details, "field": "client"},
+        )
+    if names & set(_HTTP_TRANSIENT):
+        return SourceConnectionError(
+            f"cannot reach the API: {type(exc).__name__}: {_short(exc)}",
+            source=source,
+            details=details,
+        )
     return SourceConnectionError(
-        f"cannot reach the API: {type(exc).__name__}: {_short(exc)}",
+        f"the HTTP request failed: {type(exc).__name__}: {_short(exc)}",
+        code=ErrorCode.SOURCE_READ_FAILED,
+        category=ErrorCategory.PERMANENT,
         source=source,
-        details={"error_type": type(exc).__name__},
+        details=details,
     )
 
 
@@ -205,6 +288,14 @@ def _sql(exc: BaseException, source: str | None) -> IngestionError | None:
         return None
     name = type(exc).__name__
     details = {"error_type": name}
+    if _NO_DATABASE.search(text):
+        return PipelineConfigurationError(
+            f"source database not found: {_short(exc)}; check the database name in "
+            "connection_string (or credentials.database)",
+            code=ErrorCode.SOURCE_NOT_FOUND,
+            source=source,
+            details={**details, "field": "connection_string"},
+        )
     if name == "NoSuchTableError" or _NOT_FOUND.search(text):
         return PipelineConfigurationError(
             f"source table not found: {_short(exc)}; check 'tables' and 'schema'",
@@ -224,6 +315,15 @@ def _sql(exc: BaseException, source: str | None) -> IngestionError | None:
         return SourceConnectionError(
             f"cannot reach the database: {_short(exc)}", source=source, details=details
         )
+    if is_cx and _CX_READ.search(text):
+        return SourceConnectionError(
+            f"connectorx cannot read a column of this table ({_short(exc)}); set backend: "
+            "pyarrow for this source",
+            code=ErrorCode.SOURCE_READ_FAILED,
+            category=ErrorCategory.PERMANENT,
+            source=source,
+            details={**details, "hint": "set backend: pyarrow"},
+        )
     if is_cx:
         return None
     return SourceConnectionError(
@@ -232,6 +332,38 @@ def _sql(exc: BaseException, source: str | None) -> IngestionError | None:
         category=ErrorCategory.PERMANENT,
         source=source,
         details=details,
+    )
+
+
+def _panic(exc: BaseException, source: str | None) -> IngestionError | None:
+    """A Rust panic in connectorx (pyo3 ``PanicException``): a type it cannot read."""
+    if type(exc).__name__ != "PanicException":
+        return None
+    return SourceConnectionError(
+        f"connectorx cannot read a column of this table ({_short(exc)}); set backend: pyarrow "
+        "for this source",
+        code=ErrorCode.SOURCE_READ_FAILED,
+        category=ErrorCategory.PERMANENT,
+        source=source,
+        details={"error_type": "PanicException", "hint": "set backend: pyarrow"},
+    )
+
+
+def _arrow(exc: BaseException, source: str | None) -> IngestionError | None:
+    """Source data pyarrow rejects: a malformed file, NaN into a decimal, mixed types."""
+    name = type(exc).__name__
+    if not _module(exc).startswith("pyarrow") or name not in (
+        "ArrowInvalid",
+        "ArrowTypeError",
+        "ArrowNotImplementedError",
+    ):
+        return None
+    return SourceConnectionError(
+        f"the source data cannot be read as Arrow: {_short(exc)}",
+        code=ErrorCode.SOURCE_READ_FAILED,
+        category=ErrorCategory.PERMANENT,
+        source=source,
+        details={"error_type": name},
     )
 
 
@@ -252,10 +384,12 @@ def _dlt(exc: BaseException, source: str | None) -> IngestionError | None:
 
 
 def _source_side(exc: BaseException, source: str | None) -> IngestionError | None:
-    for handler in (_dlt, _http, _sql):
+    for handler in (_dlt, _http, _sql, _panic, _arrow):
         found = handler(exc, source)
         if found is not None:
             return found
+    if "JSONDecodeError" in {cls.__name__ for cls in type(exc).__mro__}:
+        return _http_without_status(exc, source)
     if isinstance(exc, FileNotFoundError):
         return PipelineConfigurationError(
             f"source file or folder not found: {_short(exc)}",
@@ -377,7 +511,7 @@ def translate(exc: BaseException, *, side: Side, source: str | None = None) -> I
         found = handler(item, source)
         if found is not None:
             return found
-    root = chain[-1]
+    root = _most_specific(exc)
     return IngestionError(
         f"unexpected {type(root).__name__} while "
         f"{'reading the source' if side == 'source' else 'writing'}: {_short(root)}",
