@@ -27,6 +27,8 @@ from floe_testing._check import (
     broken,
     call,
     raised,
+    span_text,
+    spans_into,
     structlog_into,
     within,
 )
@@ -361,7 +363,7 @@ class BehaviourRules:
         caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """``secrets.never-leak``: no secret value in results, errors, health, logs or output."""
+        """``secrets.never-leak``: no secret in results, errors, health, logs, output or spans."""
         rule = "secrets.never-leak"
         configs = {
             "valid_config": valid_config,
@@ -385,12 +387,14 @@ class BehaviourRules:
             )
         caplog.set_level(logging.DEBUG)
         structlog_output = io.StringIO()
-        with structlog_into(structlog_output):
+        spans: list[Any] = []
+        with structlog_into(structlog_output), spans_into(spans):
             texts = self._leak_candidates(started_plugin, configs)
         captured = capsys.readouterr()
         texts["log records"] = caplog.text + repr([r.__dict__ for r in caplog.records])
         texts["stdout/stderr"] = captured.out + captured.err
         texts["structlog output"] = structlog_output.getvalue()
+        texts["spans"] = span_text(spans)
         for where, text in texts.items():
             leaked = [name for name, value in secrets.items() if value in text]
             if leaked:
@@ -398,5 +402,6 @@ class BehaviourRules:
                     rule,
                     f"the value of {', '.join(leaked)} appears in {where}",
                     "never put source_config_with_secrets() or a credential-bearing DSN into a "
-                    "message, log field or result; redact secret values from dependency errors",
+                    "message, log field, span attribute or event, or result; redact secret "
+                    "values from dependency errors",
                 )

@@ -81,6 +81,47 @@ def secret_paths(value: Any, path: str = "") -> Iterator[str]:
 
 
 @contextmanager
+def spans_into(finished: list[Any]) -> Iterator[None]:
+    """Collect into ``finished`` the OpenTelemetry spans that end meanwhile.
+
+    For a while ``opentelemetry.trace.get_tracer_provider`` answers with a private SDK provider
+    exporting to memory, so every tracer obtained through ``opentelemetry.trace.get_tracer``
+    during the block records there: ``floe_core.telemetry.span`` and any plugin code that asks
+    for its tracer when it needs one. (A tracer a module fetched at import time, before an
+    application set a provider, is a no-op and records nothing anywhere.) The application's
+    own provider is left alone.
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    original = trace.get_tracer_provider
+    setattr(trace, "get_tracer_provider", lambda: provider)  # noqa: B010 - a module function
+    try:
+        yield
+    finally:
+        setattr(trace, "get_tracer_provider", original)  # noqa: B010
+        finished.extend(exporter.get_finished_spans())
+        provider.shutdown()
+
+
+def span_text(spans: list[Any]) -> str:
+    """Return everything a span exporter would send: names, attributes, events, status."""
+    parts: list[str] = []
+    for span in spans:
+        parts += [span.name, repr(dict(span.attributes or {})), span.status.description or ""]
+        for event in span.events:
+            parts += [event.name, repr(dict(event.attributes or {}))]
+        for link in span.links:
+            parts.append(repr(dict(link.attributes or {})))
+    return "\n".join(parts)
+
+
+@contextmanager
 def structlog_into(stream: io.StringIO) -> Iterator[None]:
     """Send structlog output to ``stream`` for a while, keeping the configured processors.
 

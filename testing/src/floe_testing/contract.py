@@ -41,7 +41,7 @@ to fix it (``contract rule 'run.never-raises' broken: ...``). The rules:
 ``run.failure``            ``run`` on the failing config returns ``success=False``
 ``run.errors``             failure errors are categorised, ``retryable`` consistent
 ``run.never-raises``       ``run`` catches everything, even a foreign pipeline
-``secrets.never-leak``     no secret value in results, errors, health or logs
+``secrets.never-leak``     no secret in results, errors, health, logs or spans
 =========================  ========================================================
 """
 

@@ -530,6 +530,31 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
         {},
     ),
     (
+        "secret-in-span-attribute",
+        _module("""
+            def run(self, pipeline, **kwargs):
+                from floe_core.telemetry import span
+
+                token = pipeline.config.secrets["token"].get_secret_value()
+                with span("connect", **{"reference.auth": f"Bearer {token}"}):
+                    return super().run(pipeline, **kwargs)
+        """),
+        {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    (
+        "secret-in-span-event-through-opentelemetry-directly",
+        _module("""
+            def run(self, pipeline, **kwargs):
+                from opentelemetry import trace
+
+                token = pipeline.config.secrets["token"].get_secret_value()
+                with trace.get_tracer("broken").start_as_current_span("sync") as current:
+                    current.add_event("connecting", {"dsn": f"app:{token}@127.0.0.1/db"})
+                    return super().run(pipeline, **kwargs)
+        """),
+        {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    (
         "configs-without-secrets",
         _module(secrets="{}"),
         {"test_secrets_never_leak": "secrets.never-leak"},
@@ -590,6 +615,16 @@ def test_leak_report_names_the_secret_not_its_value(run_suite: object) -> None:
     result = run_suite(case)
     leaked = re.escape("failing_config.secrets['token'] appears in run(failing_config) result")
     result.stdout.re_match_lines([f".*the value of .*{leaked}$"])
+    assert "reference-token-7f3a9c" not in result.stdout.str()
+
+
+def test_span_leak_is_reported_as_spans(run_suite: object) -> None:
+    assert callable(run_suite)
+    case = dict((c[0], c[1]) for c in CASES)["secret-in-span-attribute"]
+    result = run_suite(case)
+    result.stdout.re_match_lines(
+        [r".*the value of .*failing_config\.secrets\['token'\] appears in spans$"]
+    )
     assert "reference-token-7f3a9c" not in result.stdout.str()
 
 
