@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from pyiceberg import exceptions as ice
@@ -10,6 +12,7 @@ from floe_core import ErrorCategory, ErrorCode, IngestionError, SourceConnection
 from floe_ingestion_dlt._errors import redact, translate
 
 P, T, C = ErrorCategory.PERMANENT, ErrorCategory.TRANSIENT, ErrorCategory.CONFIGURATION
+READ_FAILED = ErrorCode.SOURCE_READ_FAILED
 
 
 def test_redact_masks_dsn_passwords_pairs_and_bearer_tokens() -> None:
@@ -206,16 +209,8 @@ def test_context_is_followed_unless_suppressed() -> None:
         (requests.exceptions.MissingSchema("no scheme"), C, ErrorCode.INVALID_CONFIG),
         (requests.exceptions.InvalidURL("bad url"), C, ErrorCode.INVALID_CONFIG),
         (requests.exceptions.InvalidHeader("bad header"), C, ErrorCode.INVALID_CONFIG),
-        (
-            requests.exceptions.JSONDecodeError("Expecting value", "<html>", 0),
-            P,
-            ErrorCode.SOURCE_READ_FAILED,
-        ),  # fmt: skip
-        (
-            __import__("json").JSONDecodeError("Expecting value", "x", 0),
-            P,
-            ErrorCode.SOURCE_READ_FAILED,
-        ),  # fmt: skip
+        (requests.exceptions.JSONDecodeError("Expecting value", "<p>", 0), P, READ_FAILED),
+        (json.JSONDecodeError("Expecting value", "x", 0), P, READ_FAILED),
         (requests.TooManyRedirects("loop"), P, ErrorCode.SOURCE_READ_FAILED),
     ],
 )
