@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pytest
+from dlt_test_helpers import Api
 from pyiceberg.catalog import Catalog
 
-from floe_core import WriteMode
-from floe_ingestion_dlt.iceberg import TableWrite, write_table
+from floe_core import CatalogConfig, IngestionConfig, WriteMode
+from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt._arrow import to_batches
+from floe_ingestion_dlt.iceberg import TableWrite, load_catalog, write_table
 
 BIG = Decimal("12345678901234567890123456789.123456789")  # 38 digits, scale 9
 PARIS = dt.timezone(dt.timedelta(hours=2))
@@ -182,3 +189,226 @@ def test_duckdb_reads_the_types(sql_catalog: Catalog, table_name: str) -> None:
     assert described["ints"] == "BIGINT[]"
     value = con.execute("SELECT dec FROM read_parquet(?) WHERE big > 0", [files]).fetchone()
     assert value is not None and value[0] == BIG
+
+
+# --- types that drift between batches: dlt's coercion and variant columns -----------------
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "column_type", "values", "variants"),
+    [
+        # table double <- batch int: int coerces to double
+        (pa.array([1.5]), pa.array([2, 2**53]), "double", [1.5, 2.0, 2.0**53], {}),
+        # table double <- an int a double cannot hold exactly: variant
+        (pa.array([1.5]), pa.array([2**53 + 1]), "double", [1.5, None], {"bigint": 2**53 + 1}),
+        # table string <- batch int / bool / double: text (dlt's str())
+        (pa.array(["A1"]), pa.array([5]), "string", ["A1", "5"], {}),
+        (pa.array(["A1"]), pa.array([True]), "string", ["A1", "True"], {}),
+        (pa.array(["A1"]), pa.array([1.0]), "string", ["A1", "1.0"], {}),
+        # table long <- batch string: numeric text coerces, the rest is a variant
+        (pa.array([1]), pa.array(["12", "B"]), "long", [1, 12, None], {"text": "B"}),
+        # table long <- batch double: integral doubles coerce, 2.5 is a variant
+        (pa.array([1]), pa.array([3.0, 2.5]), "long", [1, 3, None], {"double": 2.5}),
+        # table long <- batch bool: dlt does not coerce bool to bigint
+        (pa.array([1]), pa.array([True]), "long", [1, None], {"bool": True}),
+        # table timestamptz <- ISO text with and without a zone (dlt reads zone-less as UTC)
+        (
+            pa.array([dt.datetime(2024, 1, 1, tzinfo=UTC)]),
+            pa.array(["2024-01-02T10:00:00+02:00", "2024-01-03 00:00:00", "soon"]),
+            "timestamptz",
+            [
+                dt.datetime(2024, 1, 1, tzinfo=UTC),
+                dt.datetime(2024, 1, 2, 8, tzinfo=UTC),
+                dt.datetime(2024, 1, 3, tzinfo=UTC),
+                None,
+            ],
+            {"text": "soon"},
+        ),
+        # table decimal(38, 9) <- batch int and numeric text
+        (
+            pa.array([Decimal("1.5")], pa.decimal128(38, 9)),
+            pa.array(["2.25", "1e-12"]),
+            "decimal(38, 9)",
+            [Decimal("1.5"), Decimal("2.25"), None],
+            {"text": "1e-12"},
+        ),
+    ],
+)
+def test_a_drifted_type_coerces_or_goes_to_a_variant_column(
+    sql_catalog: Catalog,
+    table_name: str,
+    first: pa.Array,
+    then: pa.Array,
+    column_type: str,
+    values: list[Any],
+    variants: dict[str, Any],
+) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    write_table(sql_catalog, spec, [pa.table({"n": [0], "v": first})])
+    n = pa.array(range(1, len(then) + 1))
+    write_table(sql_catalog, spec, [pa.table({"n": n, "v": then})])
+
+    table = sql_catalog.load_table(table_name)
+    assert str(table.schema().find_field("v").field_type) == column_type
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["n"])
+    assert [r["v"] for r in rows] == values
+    variant_columns = {f.name for f in table.schema().fields} - {"n", "v"}
+    assert variant_columns == {f"v__v_{kind}" for kind in variants}
+    for kind, value in variants.items():
+        assert [r[f"v__v_{kind}"] for r in rows if r[f"v__v_{kind}"] is not None] == [value]
+
+
+def _land(catalog: Catalog, table: str, items: list[Any], batch_rows: int) -> pa.Table:
+    """Rows as the plugin's dict sources hand them over, written and read back."""
+    write_table(catalog, TableWrite(table, WriteMode.APPEND), to_batches(items, batch_rows))
+    return catalog.load_table(table).scan().to_arrow()
+
+
+def test_json_integers_beyond_int64_land_as_decimal_or_text(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    huge = 10**38  # 39 digits: more than decimal(38, 0) holds
+    rows = [
+        {"id": 1, "wei": 2**64, "huger": huge, "neg": -(2**63) - 1},
+        {"id": 2, "wei": 5, "huger": 1, "neg": None},
+    ]
+    data = _land(sql_catalog, table_name, rows, batch_rows=10)
+
+    schema = sql_catalog.load_table(table_name).schema()
+    assert str(schema.find_field("wei").field_type) == "decimal(38, 0)"  # dlt: wei
+    assert str(schema.find_field("neg").field_type) == "decimal(38, 0)"
+    assert str(schema.find_field("huger").field_type) == "string"  # dlt: text
+    assert data.sort_by("id").to_pylist() == [
+        {"id": 1, "wei": Decimal(2**64), "huger": str(huge), "neg": Decimal(-(2**63) - 1)},
+        {"id": 2, "wei": Decimal(5), "huger": "1", "neg": None},
+    ]
+
+
+def test_a_big_integer_after_the_first_chunk_goes_to_a_variant(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    rows = [{"id": 1, "n": 7}, {"id": 2, "n": 2**70}]
+    data = _land(sql_catalog, table_name, rows, batch_rows=1)
+
+    assert str(sql_catalog.load_table(table_name).schema().find_field("n").field_type) == "long"
+    assert data.sort_by("id").to_pylist() == [
+        {"id": 1, "n": 7, "n__v_decimal": None},
+        {"id": 2, "n": None, "n__v_decimal": Decimal(2**70)},
+    ]
+
+
+def test_iso_timestamp_text_becomes_timestamptz_on_a_new_column(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    rows = [
+        {"id": 1, "at": "2024-01-01T10:00:00.123456+02:00", "local": "2024-01-01T10:00:00"},
+        {"id": 2, "at": "2024-01-01T08:00:00Z", "local": None},
+        {"id": 3, "at": None, "local": "2024-01-01T11:00:00"},
+        {"id": 4, "at": "not a time", "local": "x"},  # a later chunk: a variant for "at"
+    ]
+    data = _land(sql_catalog, table_name, rows, batch_rows=3)
+
+    schema = sql_catalog.load_table(table_name).schema()
+    assert str(schema.find_field("at").field_type) == "timestamptz"
+    assert str(schema.find_field("local").field_type) == "string"  # no zone: not an instant
+    assert data.sort_by("id").to_pylist() == [
+        {
+            "id": 1,
+            "at": dt.datetime(2024, 1, 1, 8, 0, 0, 123456, tzinfo=UTC),
+            "local": "2024-01-01T10:00:00",
+            "at__v_text": None,
+        },
+        {"id": 2, "at": dt.datetime(2024, 1, 1, 8, tzinfo=UTC), "local": None, "at__v_text": None},
+        {"id": 3, "at": None, "local": "2024-01-01T11:00:00", "at__v_text": None},
+        {"id": 4, "at": None, "local": "x", "at__v_text": "not a time"},
+    ]
+
+
+def test_iso_timestamp_text_stays_text_in_an_existing_string_column(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    _land(sql_catalog, table_name, [{"id": 1, "at": "tomorrow"}], batch_rows=10)
+    data = _land(sql_catalog, table_name, [{"id": 2, "at": "2024-01-01T10:00:00Z"}], 10)
+
+    assert str(sql_catalog.load_table(table_name).schema().find_field("at").field_type) == (
+        "string"
+    )
+    assert sorted(data["at"].to_pylist()) == ["2024-01-01T10:00:00Z", "tomorrow"]
+
+
+def test_nested_arrow_columns_land_as_json_text(sql_catalog: Catalog, table_name: str) -> None:
+    """What the schema module says: through the plugin, struct/list columns are JSON text."""
+    item = pa.table({"id": [1], "s": [{"k": [1, 2]}], "l": pa.array([[1]], pa.list_(pa.int8()))})
+    data = _land(sql_catalog, table_name, [item], batch_rows=10)
+
+    schema = sql_catalog.load_table(table_name).schema()
+    assert [str(f.field_type) for f in schema.fields] == ["long", "string", "string"]
+    assert data.to_pylist() == [{"id": 1, "s": '{"k":[1,2]}', "l": "[1]"}]
+
+
+# --- the same through the plugin: one source whose type changes after the first batch ------
+
+
+def _run(catalog: CatalogConfig, config: IngestionConfig, batch_rows: int) -> None:
+    plugin = DltIngestionPlugin({"batch_rows": batch_rows}, catalog=catalog)
+    result = plugin.run(plugin.create_pipeline(config))
+    assert result.success, result.errors
+
+
+def test_one_jsonl_file_whose_price_turns_fractional_after_the_first_chunk(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [{"id": i, "price": i} for i in range(6)] + [{"id": 6, "price": 2.5}]
+    (folder / "1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    catalog = CatalogConfig.embedded(tmp_path / "warehouse")
+    config = IngestionConfig(
+        name="events",
+        source_type="filesystem",
+        source_config={"bucket_url": str(folder), "file_glob": "*.jsonl"},
+        destination_table="bronze.events",
+    )
+    _run(catalog, config, batch_rows=3)  # chunks of 3: the third chunk brings 2.5
+
+    table = load_catalog(catalog).load_table("bronze.events")
+    assert str(table.schema().find_field("price").field_type) == "long"
+    data = table.scan().to_arrow().sort_by("id").to_pylist()
+    assert [(r["price"], r["price__v_double"]) for r in data] == [
+        *[(i, None) for i in range(6)],
+        (None, 2.5),
+    ]
+
+
+def test_a_rest_field_that_turns_from_int_to_text(api: Api, tmp_path: Path) -> None:
+    api.items = [{"id": i, "v": i} for i in range(4)] + [{"id": 4, "v": "x"}, {"id": 5, "v": "6"}]
+    catalog = CatalogConfig.embedded(tmp_path / "warehouse")
+    config = IngestionConfig(
+        name="api",
+        source_type="rest_api",
+        source_config={
+            "client": {
+                "base_url": api.base_url,
+                "paginator": {"type": "json_link", "next_url_path": "next"},
+            },
+            "resources": [
+                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
+            ],
+        },
+        destination_table="bronze.items",
+    )
+    _run(catalog, config, batch_rows=3)
+
+    table = load_catalog(catalog).load_table("bronze.items")
+    assert str(table.schema().find_field("v").field_type) == "long"
+    data = table.scan().to_arrow().sort_by("id").to_pylist()
+    assert [(r["v"], r["v__v_text"]) for r in data] == [
+        (0, None),
+        (1, None),
+        (2, None),
+        (3, None),
+        (None, "x"),
+        (6, None),  # "6" coerces to the column's bigint, as in dlt
+    ]
