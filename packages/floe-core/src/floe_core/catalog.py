@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from floe_core._scalar import YamlBool
 
@@ -70,10 +71,20 @@ class StorageConfig(BaseModel):
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> Self:
+        # Messages name no section: the file loader puts the field path in front of them.
         if (self.access_key_id is None) != (self.secret_access_key is None):
-            raise ValueError("storage: give both access_key_id and secret_access_key, or neither")
+            missing = "secret_access_key" if self.secret_access_key is None else "access_key_id"
+            raise PydanticCustomError(
+                "s3_key_pair",
+                "missing: give both access_key_id and secret_access_key, or neither",
+                {"field": (missing,)},
+            )
         if self.type == "local" and self.endpoint is not None:
-            raise ValueError("storage: 'endpoint' is for type 's3'; set type: s3")
+            raise PydanticCustomError(
+                "s3_only",
+                "'endpoint' is for type 's3'; set type: s3 (or remove endpoint)",
+                {"field": ("endpoint",)},
+            )
         return self
 
     def iceberg_properties(self) -> dict[str, str]:
@@ -128,9 +139,17 @@ class CatalogConfig(BaseModel):
     @model_validator(mode="after")
     def _rest_needs_uri(self) -> Self:
         if self.type == "rest" and not self.uri:
-            raise ValueError("catalog: type 'rest' needs 'uri' (the catalog's base URL)")
+            raise PydanticCustomError(
+                "rest_uri",
+                "type 'rest' needs 'uri' (the catalog's base URL)",
+                {"field": ("uri",)},
+            )
         if self.credential is not None and self.token is not None:
-            raise ValueError("catalog: give 'credential' or 'token', not both")
+            raise PydanticCustomError(
+                "one_credential",
+                "give 'credential' (OAuth client id:secret) or 'token', not both",
+                {"field": ("token",)},
+            )
         return self
 
     @field_serializer("properties")

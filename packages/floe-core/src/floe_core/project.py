@@ -242,7 +242,7 @@ class FloeProject(BaseModel):
         for name in only or ():
             if name not in names:
                 close = difflib.get_close_matches(name, names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = f"; did you mean {close[0]!r}?" if close else "."
                 raise PipelineConfigurationError(
                     f"no source named {name!r} in {self.file or 'floe.yaml'}{hint} "
                     f"Sources: {', '.join(names)}",

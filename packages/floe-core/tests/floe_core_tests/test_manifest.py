@@ -132,10 +132,36 @@ def test_bad_catalog_type_lists_valid(tmp_path: Path) -> None:
     assert "'sql' or 'rest'" in err.message
 
 
-def test_rest_catalog_without_uri(tmp_path: Path) -> None:
-    err = load_error(tmp_path, "catalog: {type: rest}\n")
-    assert err.field == "catalog"
-    assert "needs 'uri'" in err.message
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("catalog: {type: rest}", "catalog.uri: type 'rest' needs 'uri' (the catalog's base URL)"),
+        (
+            "catalog: {type: rest, uri: 'http://h', credential: 'a:b', token: t}",
+            "catalog.token: give 'credential' (OAuth client id:secret) or 'token', not both",
+        ),
+        (
+            "storage: {type: s3, access_key_id: ak}",
+            "storage.secret_access_key: missing: give both access_key_id and "
+            "secret_access_key, or neither",
+        ),
+        (
+            "storage: {type: s3, secret_access_key: sk}",
+            "storage.access_key_id: missing: give both access_key_id and "
+            "secret_access_key, or neither",
+        ),
+        (
+            "storage: {type: local, endpoint: 'http://h'}",
+            "storage.endpoint: 'endpoint' is for type 's3'; set type: s3 (or remove endpoint)",
+        ),
+    ],
+)
+def test_catalog_and_storage_rules_name_the_field_once(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = write(tmp_path, text + "\n")
+    err = load_error(tmp_path, text + "\n", env={})
+    assert err.message == f"{path}: {problem}"
 
 
 def test_retry_rejects_configuration_and_bad_numbers(tmp_path: Path) -> None:

@@ -94,6 +94,18 @@ def test_only_unknown_source_suggests(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="did you mean 'orders'") as info:
         project.to_ingestion_configs(only=["ordrs"])
     assert getattr(info.value, "code", None) is ErrorCode.INVALID_CONFIG
+    assert getattr(info.value, "message", None) == (
+        f"no source named 'ordrs' in {project.file}; did you mean 'orders'? Sources: orders, events"
+    )
+
+
+def test_only_unknown_source_without_a_close_match(tmp_path: Path) -> None:
+    project = FloeProject.load(write(tmp_path, GOOD), environ={})
+    with pytest.raises(Exception) as info:
+        project.to_ingestion_configs(only=["NOPE"])
+    assert getattr(info.value, "message", None) == (
+        f"no source named 'NOPE' in {project.file}. Sources: orders, events"
+    )
 
 
 def test_missing_secret_names_field(tmp_path: Path) -> None:
