@@ -1,6 +1,7 @@
 """The ``floe`` command: ``ingest``, ``validate``, ``plugins``, ``sources``, ``health``.
 
-Exit codes: 0 everything succeeded; 1 a runtime failure (a load failed, a plugin is unhealthy);
+Exit codes: 0 everything succeeded; 1 a runtime failure (a load failed, a plugin is unhealthy,
+``floe plugins`` found one that does not load);
 2 a configuration error (a bad file, a missing secret, an unknown plugin, or a source whose
 failure is CONFIGURATION). Progress and logs go to standard error, results to standard output.
 
@@ -237,21 +238,26 @@ def validate(
 
 @main.command()
 def plugins() -> None:
-    """List the installed ingestion plugins."""
+    """List the installed ingestion plugins (exit 1 when one of them fails to load)."""
     registry = _registry()
     table = Table(title="floe ingestion plugins")
     for column in ("name", "version", "distribution", "kind", "status"):
         table.add_column(column)
+    broken: list[IngestionError] = []
     for entry in registry.entries():
         try:
             info = registry.describe(entry.name)
         except IngestionError as exc:
+            broken.append(exc)
             version = entry.version or "?"
             table.add_row(entry.name, version, entry.distribution, "?", f"[red]{exc.code}[/]")
             continue
         kind = "?" if info.is_external is None else "external" if info.is_external else "embedded"
         table.add_row(entry.name, info.version or "?", entry.distribution, kind, "[green]ok[/]")
     _out().print(table)
+    for exc in broken:
+        _err().print(f"[bold red]error[/] \\[{exc.code}] {escape(exc.message)}")
+    sys.exit(EXIT_FAILED if broken else EXIT_OK)
 
 
 @main.command()

@@ -227,7 +227,9 @@ def test_plugins_lists_kind_and_broken_ones(workdir: Path) -> None:
     registry = PluginRegistry(entry_points=[broken])
     registry.register("fake", FakePlugin, distribution="floe-fake")
     result = invoke("plugins", registry=registry)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
+    assert "error [PLUGIN_LOAD_FAILED] " in result.stderr
+    assert "floe_core_tests._broken_import:Plugin" in result.stderr
     fake_row = next(line for line in result.stdout.splitlines() if " fake " in line)
     assert "0.0.1" in fake_row and "floe-fake" in fake_row and "embedded" in fake_row
     broken_row = next(line for line in result.stdout.splitlines() if " broken " in line)
@@ -236,7 +238,7 @@ def test_plugins_lists_kind_and_broken_ones(workdir: Path) -> None:
 
 def test_plugins_with_real_installed_entry_points() -> None:
     result = CliRunner().invoke(main, ["plugins"])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "floe-ingestion-dlt" in result.stdout and "floe-ingestion-airbyte" in result.stdout
 
 
