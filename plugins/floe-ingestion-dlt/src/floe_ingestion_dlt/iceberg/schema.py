@@ -288,6 +288,21 @@ def normalize_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
 
 
+_last_types: tuple[Schema | None, dict[str, pa.DataType]] = (None, {})
+
+
+def _table_types(table_schema: Schema | None) -> dict[str, pa.DataType]:
+    """The table's Arrow column types; the last schema's are kept (one per batch otherwise)."""
+    global _last_types
+    if table_schema is None:
+        return {}
+    cached, types = _last_types
+    if cached is not table_schema:
+        types = {f.name: f.type for f in target_arrow_schema(table_schema)}
+        _last_types = (table_schema, types)
+    return types
+
+
 def _variant_name(name: str, arrow_type: pa.DataType) -> str:
     return f"{name}__v_{kind_of(arrow_type)}"  # dlt: shorten_fragments(name, "v_%s" % type)
 
@@ -324,8 +339,7 @@ def coerce_types(
         SchemaContractViolation: SCHEMA_CORRUPTION when a key value does not coerce, or a
             variant column's name is already a column of the batch.
     """
-    target = target_arrow_schema(table_schema) if table_schema is not None else pa.schema([])
-    known = {f.name: f.type for f in target}
+    known = _table_types(table_schema)
     if all(known.get(f.name) == f.type for f in batch.schema) and not any(
         f.metadata for f in batch.schema
     ):
