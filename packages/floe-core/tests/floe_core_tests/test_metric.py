@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -72,7 +74,14 @@ def test_failure_records_errors_and_failed_rows(
     assert points["floe_ingestion_runs_total"][0][0]["status"] == "failure"
 
 
-def test_global_provider_is_a_noop_without_sdk() -> None:
+def test_without_a_provider_the_global_one_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+    meter_provider: MeterProvider,
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    monkeypatch.setattr(metrics, "get_meter", lambda name, *a, **k: meter_provider.get_meter(name))
     IngestionMetrics().record_result(
         IngestionResult(source="s", success=True), source_type="memory"
     )
+    status = {"source": "s", "source_type": "memory", "status": "success"}
+    assert metric_points(metric_reader)["floe_ingestion_runs_total"] == [(status, 1)]
