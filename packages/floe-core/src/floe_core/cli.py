@@ -255,8 +255,8 @@ def plugins() -> None:
         kind = "?" if info.is_external is None else "external" if info.is_external else "embedded"
         table.add_row(entry.name, info.version or "?", entry.distribution, kind, "[green]ok[/]")
     _out().print(table)
-    for exc in broken:
-        _err().print(f"[bold red]error[/] \\[{exc.code}] {escape(exc.message)}")
+    for failure in broken:
+        _err().print(f"[bold red]error[/] \\[{failure.code}] {escape(failure.message)}")
     sys.exit(EXIT_FAILED if broken else EXIT_OK)
 
 
