@@ -2,10 +2,11 @@
 
 A load commits its state as JSON in its snapshot's summary, under ``floe.state.<state_key>``,
 in the same commit as the data: the state survives a fresh machine (it lives with the table)
-and advances only when the data does. Only a *changed* state is written: :func:`read_state`
-walks back from the current snapshot through its parents (appends, overwrites and other
-tools' commits all keep the parent link) to the newest snapshot carrying the key, so a load
-whose state did not change, or a load of another key, writes nothing for it.
+and advances only when the data does. :func:`read_state` walks back from the current snapshot
+through its parents (appends, overwrites and other tools' commits all keep the parent link) to
+the newest snapshot carrying the key. A load of the key whose state did not change makes no
+snapshot for it unless it brings rows, and then carries the stored value (or file reference)
+forward unchanged; loads of other keys write nothing for it.
 
 A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (dlt's ``unique_hashes`` hold
 one hash per row at the last cursor value) is written to a JSON file in the table's metadata

@@ -449,19 +449,23 @@ class _Load:
         elif self.spec.write_mode is WriteMode.REPLACE:
             removed = _current_data_files(self.metadata, self.io)
         files = [w for w in written if w is not None] + rewrites
-        # A state equal to what read_state returns is not written again (read_state walks back
-        # through the parents to the snapshot that last changed it).
-        if self.spec.state_key is None or (
-            new_text is not None
-            and same_state(stored_state_value(self.metadata, self.spec.state_key), new_text)
-        ):
+        # A state equal to the stored one needs no snapshot of its own and no new state file;
+        # a snapshot made anyway (new rows) carries the stored summary value forward (a small
+        # inline state or a file reference), so each of this key's snapshots holds its state
+        # and expiring older snapshots cannot lose it.
+        carried: str | None = None
+        if self.spec.state_key is None:
             new_text = None
+        else:
+            stored = stored_state_value(self.metadata, self.spec.state_key)
+            if new_text is None or same_state(stored, new_text):
+                new_text, carried = None, stored
         needs_snapshot = bool(files or removed or new_text is not None or not self.existed)
         if not needs_snapshot and not self.schema_changed:
             self.writer_close()
             log.info("load_skipped", table=self.spec.table, reason="nothing to commit")
             return CommittedWrite(self.spec.table, None, 0, 0, self.discarded, 0)
-        snapshot_id = self._commit(files, removed, new_text, needs_snapshot)
+        snapshot_id = self._commit(files, removed, new_text, needs_snapshot, carried=carried)
         result = CommittedWrite(
             table=self.spec.table,
             snapshot_id=snapshot_id,
@@ -488,6 +492,8 @@ class _Load:
         removed: list[DataFile],
         new_text: str | None,
         needs_snapshot: bool,
+        *,
+        carried: str | None = None,
     ) -> int | None:
         assert self.tx is not None and self.metadata is not None and self.io is not None
         snapshot_id: int | None = None
@@ -504,6 +510,8 @@ class _Load:
                     locations = self.tx._table.location_provider()
                     value, self.state_file = summary_value(new_text, self.io, locations)
                     properties[state_property(self.spec.state_key)] = value
+                elif carried is not None and self.spec.state_key is not None:
+                    properties[state_property(self.spec.state_key)] = carried
                 properties.update(
                     {
                         "floe.write-mode": self.spec.write_mode.value,
