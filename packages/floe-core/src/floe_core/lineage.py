@@ -17,6 +17,7 @@ runner imports it only when lineage is enabled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -250,8 +251,14 @@ def _client(transport: Mapping[str, Any] | None) -> OpenLineageClient:
     Building connects to nothing and writes nothing, so ``floe validate`` can call it.
     """
     config = {"transport": dict(transport)} if transport is not None else None
+    # openlineage logs its failed import attempts ("not enough values to unpack ...") before
+    # raising; hold those records and pass them on only when the client is built.
+    utils = logging.getLogger("openlineage.client.utils")
+    held = _Hold()
+    utils.addHandler(held)
+    propagate, utils.propagate = utils.propagate, False
     try:
-        return OpenLineageClient(config=config)
+        client = OpenLineageClient(config=config)
     except Exception as exc:
         where = "transport" if transport is not None else "OPENLINEAGE_URL / openlineage.yml"
         raise PipelineConfigurationError(
@@ -260,6 +267,23 @@ def _client(transport: Mapping[str, Any] | None) -> OpenLineageClient:
             code=ErrorCode.INVALID_CONFIG,
             details={"field": "observability.lineage.transport"},
         ) from None
+    finally:
+        utils.removeHandler(held)
+        utils.propagate = propagate
+    for record in held.records:
+        utils.handle(record)
+    return client
+
+
+class _Hold(logging.Handler):
+    """Keeps log records instead of emitting them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def _statistics(rows: int, size: int) -> dict[str, OutputDatasetFacet]:

@@ -298,6 +298,7 @@ def test_bad_lineage_transport_exits_2_in_validate_and_ingest(
         result.stderr
     )
     assert cause in result.stderr and "INTERNAL_ERROR" not in result.output
+    assert len(result.stderr.splitlines()) == 1  # one clear error, no openlineage noise
     assert FakePlugin.attempts == {} and "startup" not in FakePlugin.calls
 
 
