@@ -628,3 +628,84 @@ def test_losing_a_create_race_lands_nothing(
     assert _snapshots(catalog, table_name) == 1
     if catalog_config.type == "sql":
         assert len(_parquet_files(Path(catalog_config.warehouse or ""))) == 1
+
+
+def test_appends_stream_batches_into_row_groups_while_the_source_runs(
+    catalog_config: CatalogConfig,
+    catalog: Catalog,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One file, several row groups; the first is on its way before the source ends."""
+    import pyarrow.parquet as pq
+
+    from floe_ingestion_dlt.iceberg import _files
+
+    monkeypatch.setattr(_files, "ROW_GROUP_BYTES", 1)  # every batch is its own row group
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    write_table(catalog, spec, [pa.table({"id": [-1]})])
+    location = catalog.load_table(table_name).location()
+    on_storage_before_the_end: list[int] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(6):
+            yield pa.record_batch({"id": list(range(i * 100, i * 100 + 100))})
+        on_storage_before_the_end.append(len(_stored_parquet(catalog_config, location)))
+
+    result = write_table(catalog, spec, batches())
+
+    assert result.files_written == 1 and result.rows_loaded == 600
+    if catalog_config.type == "sql":  # S3 shows an object only once its upload completes
+        assert on_storage_before_the_end == [2]  # the new file was being written already
+    assert _rows(catalog, table_name, "id") == sorted(
+        [(-1,), *((i,) for i in range(600))], key=repr
+    )
+    files = catalog.load_table(table_name).inspect.files().to_pylist()
+    (streamed,) = [f for f in files if f["record_count"] == 600]
+    with catalog.load_table(table_name).io.new_input(streamed["file_path"]).open() as handle:
+        assert pq.ParquetFile(handle).num_row_groups == 6
+
+
+def test_a_streamed_file_that_fails_to_write_leaves_the_table_as_it_was(
+    catalog_config: CatalogConfig,
+    catalog: Catalog,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from floe_ingestion_dlt.iceberg import _files
+
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    before = write_table(catalog, spec, [pa.table({"id": [1]})])
+    monkeypatch.setattr(_files, "ROW_GROUP_BYTES", 1)
+    calls = {"n": 0}
+    real = _files._to_requested_schema
+
+    def failing(*args: object, **kwargs: object) -> pa.RecordBatch:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_files, "_to_requested_schema", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_table(
+            catalog,
+            spec,
+            (pa.record_batch({"id": [i]}) for i in range(2, 40)),
+        )
+    table = catalog.load_table(table_name)
+    assert table.current_snapshot().snapshot_id == before.snapshot_id
+    assert _rows(catalog, table_name, "id") == [(1,)]
+    assert _parquet_count(catalog_config, catalog, table_name) == 1  # the failed file is gone
+
+
+def test_a_source_failing_inside_a_streamed_file_stops_its_writer_and_deletes_it(
+    catalog_config: CatalogConfig, catalog: Catalog, table_name: str
+) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    before = write_table(catalog, spec, [pa.table({"id": [0], "name": ["x"]})])
+    with pytest.raises(Boom):
+        write_table(catalog, spec, _failing(after=30))  # one open file when the source dies
+    assert catalog.load_table(table_name).current_snapshot().snapshot_id == before.snapshot_id
+    assert _rows(catalog, table_name, "id") == [(0,)]
+    assert _parquet_count(catalog_config, catalog, table_name) == 1

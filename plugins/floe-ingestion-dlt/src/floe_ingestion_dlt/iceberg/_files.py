@@ -1,8 +1,16 @@
-"""Write Parquet data files for a table in the background, bounded in memory."""
+"""Write Parquet data files for a table in the background, bounded in memory.
+
+Two ways in: :meth:`FileWriter.submit` writes one file from batches already in memory (merge
+needs whole chunks to de-duplicate keys), and :meth:`FileWriter.open` streams batches into a
+file as they arrive, row group by row group, so encoding overlaps extraction and only the last
+row group is written after the source ends. Both go through pyiceberg's Parquet format writer
+and build the DataFile (statistics, field ids) the way ``pyiceberg.io.pyarrow.write_file`` does.
+"""
 
 from __future__ import annotations
 
 import itertools
+import queue
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,14 +19,28 @@ from dataclasses import dataclass
 import pyarrow as pa
 import structlog
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import write_file
-from pyiceberg.manifest import DataFile
-from pyiceberg.schema import Schema
+from pyiceberg.io.fileformat import FileFormatFactory
+from pyiceberg.io.pyarrow import _to_requested_schema, write_file
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.schema import Schema, sanitize_column_names
 from pyiceberg.table import WriteTask
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.typedef import Record
+from pyiceberg.utils.config import Config
 
 log = structlog.get_logger(__name__)
+
+ROW_GROUP_BYTES = 16 * 1024 * 1024
+"""Arrow bytes a streamed file gathers before writing them as one Parquet row group."""
+_QUEUE_DEPTH = 4
+"""Batches waiting for a streamed file's writer before :meth:`StreamedFile.write` blocks."""
+_DONE = object()
+_CANCEL = object()
+
+
+class _Cancelled(Exception):
+    """A streamed file was abandoned by its load (the load deletes the file)."""
 
 
 @dataclass
@@ -84,6 +106,27 @@ class FileWriter:
             self._pending.popleft().result()
         return future
 
+    def open(self, metadata: TableMetadata) -> StreamedFile:
+        """Start a data file that takes batches as they come (see :class:`StreamedFile`).
+
+        Args:
+            metadata: The table metadata (schema, location, properties) to write against.
+
+        Returns:
+            The open file; :meth:`StreamedFile.close` returns its pending result.
+        """
+        provider = load_location_provider(metadata.location, metadata.properties)
+        name = f"00000-{next(self._counter)}-{self._uuid}.parquet"
+        path = provider.new_data_location(data_file_name=name)
+        self.paths.append(path)
+        streamed = StreamedFile(self._io, metadata, path)
+        future = self._pool.submit(streamed.run)
+        streamed.future = future
+        self._pending.append(future)
+        while len(self._pending) > self._max_in_flight:
+            self._pending.popleft().result()
+        return streamed
+
     def _write(self, metadata: TableMetadata, task: WriteTask, rows: int) -> WrittenFile:
         (data_file,) = list(write_file(self._io, metadata, iter([task])))
         if not hasattr(data_file, "_spec_id"):  # needed to read the file back before commit
@@ -123,3 +166,130 @@ class FileWriter:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for path in self.paths:
             self.delete(path)
+
+
+class StreamedFile:
+    """One data file written on a worker thread from batches handed to it one by one.
+
+    The worker gathers about :data:`ROW_GROUP_BYTES` of batches and writes them as one Parquet
+    row group; at most :data:`_QUEUE_DEPTH` batches wait for it, so a fast source is held back
+    instead of filling memory.
+
+    Args:
+        io: The table's FileIO.
+        metadata: The table metadata the batches conform to.
+        path: Where the file goes (already recorded by the :class:`FileWriter`).
+    """
+
+    def __init__(self, io: FileIO, metadata: TableMetadata, path: str) -> None:
+        self._io = io
+        self._metadata = metadata
+        self._path = path
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.future: Future[WrittenFile] | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Hand one batch to the file (blocks while the worker is behind).
+
+        Args:
+            batch: Rows in the table's Arrow schema.
+
+        Raises:
+            Exception: The worker's failure, if it stopped (pyiceberg/pyarrow/IO errors raw).
+        """
+        self._put(batch)
+
+    def close(self) -> Future[WrittenFile]:
+        """Finish the file.
+
+        Returns:
+            The pending file; ``result()`` raises the write's failure.
+        """
+        self._put(_DONE)
+        assert self.future is not None
+        return self.future
+
+    def cancel(self) -> None:
+        """Stop the worker without finishing the file (the load failed; it deletes the file)."""
+        assert self.future is not None
+        while not self.future.done():
+            try:
+                self._queue.put(_CANCEL, timeout=0.05)
+                break
+            except queue.Full:
+                continue
+        try:
+            self.future.result()
+        except Exception:
+            pass  # the load is failing for its own reason
+
+    def _put(self, item: object) -> None:
+        assert self.future is not None
+        while True:
+            if self.future.done():
+                self.future.result()  # raises the worker's failure
+                raise RuntimeError(f"data file {self._path} was already closed")
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def run(self) -> WrittenFile:
+        """Write the file from the queue until :meth:`close` (runs on a worker thread)."""
+        from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, TableProperties
+
+        metadata = self._metadata
+        schema = metadata.schema()
+        file_schema = sanitize_column_names(schema)  # as write_file does
+        downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
+        fmt = FileFormat(
+            metadata.properties.get(
+                TableProperties.WRITE_FILE_FORMAT, TableProperties.WRITE_FILE_FORMAT_DEFAULT
+            )
+        )
+        model = FileFormatFactory.get(fmt)
+        output = self._io.new_output(self._path)
+        writer = model.create_writer(output, file_schema, metadata.properties)
+        gathered: list[pa.RecordBatch] = []
+        gathered_bytes = rows = 0
+
+        def write_gathered() -> None:
+            nonlocal gathered, gathered_bytes
+            if gathered:
+                writer.write(pa.Table.from_batches(gathered))
+                gathered, gathered_bytes = [], 0
+
+        with writer:
+            while (item := self._queue.get()) is not _DONE:
+                if item is _CANCEL:
+                    raise _Cancelled(self._path)
+                assert isinstance(item, pa.RecordBatch)
+                batch = _to_requested_schema(
+                    requested_schema=file_schema,
+                    file_schema=schema,
+                    batch=item,
+                    downcast_ns_timestamp_to_us=downcast,
+                    include_field_ids=True,
+                    format_model=model,
+                )
+                gathered.append(batch)
+                gathered_bytes += batch.nbytes
+                rows += batch.num_rows
+                if gathered_bytes >= ROW_GROUP_BYTES:
+                    write_gathered()
+            write_gathered()
+        statistics = writer.result()
+        data_file = DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=self._path,
+            file_format=fmt,
+            partition=Record(),
+            file_size_in_bytes=len(output),
+            sort_order_id=None,
+            spec_id=metadata.default_spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **statistics.to_serialized_dict(),
+        )
+        return WrittenFile(data_file=data_file, rows=rows)

@@ -2,9 +2,11 @@
 
 ``write_table`` consumes the batches once, normalising their types (:mod:`.schema`), applying
 the schema contract, and writing Parquet data files in the background as the rows arrive
-(about ``target_file_bytes`` of Arrow data per file; at most ``max_in_flight`` files in
-memory). Only when the input is exhausted does it ask for the load's state, then commits
-everything in a single snapshot through the catalog:
+(about ``target_file_bytes`` of Arrow data per file). Appends and replaces stream each batch
+into the open file, row group by row group, so writing overlaps extraction; merge gathers
+each file's rows first (at most ``max_in_flight`` such chunks in memory) to de-duplicate keys.
+Only when the input is exhausted does it ask for the load's state, then commits everything in a
+single snapshot through the catalog:
 
 - ``append``: one fast-append of the new files;
 - ``replace``: one overwrite that removes every current data file and adds the new ones;
@@ -84,7 +86,7 @@ from floe_core import (
 )
 from floe_core.telemetry import span
 from floe_ingestion_dlt.iceberg import _merge
-from floe_ingestion_dlt.iceberg._files import FileWriter, WrittenFile
+from floe_ingestion_dlt.iceberg._files import FileWriter, StreamedFile, WrittenFile
 from floe_ingestion_dlt.iceberg.schema import (
     coerce_types,
     conform,
@@ -231,6 +233,7 @@ class _Load:
         self.target: pa.Schema | None = None
         self.schema_changed = False
         self.buffer: list[pa.RecordBatch] = []
+        self.streaming: StreamedFile | None = None
         self.buffer_bytes = 0
         self.buffer_rows = 0
         self.futures: list[Future[WrittenFile]] = []
@@ -381,7 +384,7 @@ class _Load:
             room_rows = max(1, room_rows)
             piece = batch if batch.num_rows <= room_rows else batch.slice(0, room_rows)
             batch = batch.slice(piece.num_rows)
-            self.buffer.append(piece)
+            self._take(piece)
             self.buffer_bytes += int(piece.num_rows * row_bytes)
             self.buffer_rows += piece.num_rows
             if self.buffer_bytes >= self.target_file_bytes or (
@@ -389,7 +392,22 @@ class _Load:
             ):
                 self.flush()
 
+    def _take(self, piece: pa.RecordBatch) -> None:
+        if self.keys is not None:  # merge de-duplicates whole chunks: keep them until flush
+            self.buffer.append(piece)
+            return
+        assert self.writer is not None and self.metadata is not None
+        if self.streaming is None:
+            self.streaming = self.writer.open(self.metadata)
+        self.streaming.write(piece)
+
     def flush(self) -> None:
+        if self.streaming is not None:  # append / replace: the rows are already on their way
+            streamed, self.streaming = self.streaming, None
+            self.rows += self.buffer_rows
+            self.buffer_bytes = self.buffer_rows = 0
+            self.futures.append(streamed.close())
+            return
         if not self.buffer:
             return
         assert self.writer is not None and self.metadata is not None
@@ -552,6 +570,9 @@ class _Load:
 
     def abort(self, error: BaseException) -> None:
         """Clean up after a failure: delete this load's files unless the commit may have landed."""
+        if self.streaming is not None:  # the source failed mid-file: stop its worker
+            self.streaming.cancel()
+            self.streaming = None
         if self.writer is None:
             return
         if self.committed:
