@@ -226,6 +226,14 @@ UTC = dt.UTC
             ],
             {"text": "soon"},
         ),
+        # table timestamp (no zone) <- timestamptz: the UTC wall clock, as dlt's timezone hint
+        (
+            pa.array([dt.datetime(2024, 1, 1)]),
+            pa.array([dt.datetime(2024, 1, 2, 10, tzinfo=PARIS)]),
+            "timestamp",
+            [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, 8)],
+            {},
+        ),
         # table decimal(38, 9) <- batch int and numeric text
         (
             pa.array([Decimal("1.5")], pa.decimal128(38, 9)),

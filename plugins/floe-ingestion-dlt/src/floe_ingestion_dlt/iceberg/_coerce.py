@@ -20,7 +20,8 @@ decimal     bigint, double (by its shortest text), text, decimal: when the value
 bool        text (dlt's ``str2bool``: yes/no, true/false, t/f, y/n, 1/0), bigint and double
             when 0 or 1 (dlt's ``bool()`` would also turn 5 into true)
 timestamp   text (ISO 8601; without a zone read as UTC, as dlt does), bigint and double (Unix
-            seconds), date (midnight)
+            seconds), date (midnight), timestamp with/without a zone (UTC, as dlt's timezone
+            hint does)
 date        text (ISO 8601 date)
 time        text (ISO 8601 time)
 binary      text (``0x`` hex or base64)
@@ -97,6 +98,7 @@ _ARROW_CAST = frozenset(
         ("decimal", "decimal"),
         ("timestamp", "text"),
         ("timestamp", "date"),
+        ("timestamp", "timestamp"),  # with and without a zone: both hold UTC microseconds
         ("date", "text"),
     }
 )
@@ -196,6 +198,7 @@ _PER_VALUE: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("timestamp", "bigint"): _to_datetime,
     ("timestamp", "double"): _to_datetime,
     ("timestamp", "date"): _to_datetime,
+    ("timestamp", "timestamp"): _to_datetime,
     ("date", "text"): lambda v: date.fromisoformat(v.strip()),
     ("time", "text"): lambda v: time.fromisoformat(v.strip()),
     ("binary", "text"): _text_to_binary,
