@@ -157,3 +157,18 @@ def test_rest_api_several_resources_need_wildcard_destination() -> None:
     err = _error(_config("rest_api", source))
     assert "bronze.*" in err.message
     DltIngestionPlugin().create_pipeline(_config("rest_api", source, destination_table="bronze.*"))
+
+
+@pytest.mark.parametrize(
+    ("url", "package"), [("oracle://u@127.0.0.1:1/db", "oracledb"), ("mssql://u@h/db", "pyodbc")]
+)
+def test_sql_driver_that_is_not_installed_is_a_configuration_error(url: str, package: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed here")
+    err = _error(_config("sql_database", {"connection_string": url, "tables": ["o"]}))
+    assert err.code is ErrorCode.INVALID_CONFIG
+    assert f"install the Python package {package!r}" in err.message
+    assert err.details["field"] == "connection_string"
+    assert err.details["package"] == package

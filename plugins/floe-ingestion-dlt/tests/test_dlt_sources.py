@@ -189,3 +189,49 @@ def test_filesystem_loads_each_file_once(tmp_path: Path) -> None:
     (extract,) = _extracts(_files(folder, "*.csv"))
     table, _ = _drain(extract, saved2 or saved)
     assert table.column("id").to_pylist() == [3]
+
+
+@pytest.mark.parametrize("backend", ["auto", "pyarrow", "connectorx"])
+def test_sqlite_rows_at_the_cursor_boundary_load_exactly_once(tmp_path: Path, backend: str) -> None:
+    import sqlite3
+
+    from floe_core import CatalogConfig
+    from floe_ingestion_dlt.iceberg import load_catalog
+
+    # SQLite keeps timestamps as text: '2024-01-01 00:00:08', the format the quickstart uses
+    db = tmp_path / "s.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, ts TIMESTAMP NOT NULL)")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?)",
+            [(i, f"2024-01-01 00:00:0{min(i, 8)}") for i in range(10)],
+        )
+    catalog = CatalogConfig.embedded(tmp_path / "warehouse")
+    config = IngestionConfig(
+        name="orders",
+        source_type="sql_database",
+        source_config={"connection_string": f"sqlite:///{db}", "tables": ["orders"]},
+        destination_table="bronze.orders",
+        incremental={"cursor_field": "ts"},
+    )
+
+    def run() -> int:
+        plugin = DltIngestionPlugin({"sql_backend": backend}, catalog=catalog)
+        result = plugin.run(plugin.create_pipeline(config))
+        assert result.success, result.errors
+        return result.rows_loaded
+
+    assert run() == 10
+    assert run() == 0
+    with sqlite3.connect(db) as conn:  # one row equal to the last cursor, one after it
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?)",
+            [(10, "2024-01-01 00:00:08"), (11, "2024-01-01 00:00:09.5")],
+        )
+    assert run() == 2
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO orders VALUES (12, '2024-01-01 00:00:09.5')")
+    assert run() == 1
+    assert run() == 0
+    ids = load_catalog(catalog).load_table("bronze.orders").scan().to_arrow().column("id")
+    assert sorted(ids.to_pylist()) == list(range(13))

@@ -10,6 +10,27 @@ Backends (``backend`` per source, ``sql_backend`` plugin-wide):
   database reflects as ``decimal(p, s)`` is cast back to it in Arrow (SQLite hands floats).
 - ``auto`` (default): ``connectorx`` for SQLite, PostgreSQL and MySQL/MariaDB, where the full
   type matrix is tested; ``pyarrow`` for any other database.
+
+Types that connectorx 0.4.6 cannot read (it panics) or that have no exact Arrow/Iceberg type are
+selected as text on **both** backends, so every backend lands the same exact value:
+
+- PostgreSQL ``interval`` as the server renders it (IntervalStyle, default ``postgres``:
+  ``1 day 02:00:03.5``; Iceberg has no interval type), ``money`` as its plain number
+  (``money::numeric``: ``-12.34``), ``timetz`` with its offset (``13:00:00.5+02``), ``xml`` and
+  types SQLAlchemy does not know (``point``, extensions) as their text, ``bit``/``varbit`` as
+  ``'1010'``, ``macaddr``, ``cidr``, ``tsvector``, ``regclass``, ``jsonpath`` as text, unbounded
+  ``numeric`` (no precision: no decimal type holds every value) as its exact digits; ranges
+  as PostgreSQL's text (``["2024-01-01 00:00:00+00","2024-02-01 00:00:00+00")``).
+- MySQL/MariaDB ``TIME`` is a duration (±838:59:59.999999), not a time of day: it lands as the
+  string MySQL renders, ``[-]HH:MM:SS[.ffffff]`` (``-01:00:00``, ``25:00:00``).
+- With connectorx, PostgreSQL arrays are selected as ``to_json(col)`` text (``[[1,2],[3,4]]``):
+  connectorx cannot read multi-dimensional arrays, and PostgreSQL does not record dimensions.
+
+SQLite stores timestamps as text, compared as text. An incremental cursor on a SQLite
+``DATETIME``/``TIMESTAMP`` column is compared against its value floored to the second, rendered
+``YYYY-MM-DD HH:MM:SS`` (what Python and most tools store): never past a stored value whatever
+its fractional digits, so no row at the boundary is skipped; dlt's incremental then drops the
+rows before the cursor and de-duplicates those equal to it.
 """
 
 from __future__ import annotations
@@ -104,14 +125,30 @@ def check_sql_config(config: IngestionConfig, source: SqlDatabaseSourceConfig) -
             destination cannot hold the selected tables.
     """
     url = sql_url(source, config.name)
+    field = "connection_string" if source.connection_string is not None else "credentials"
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
     except Exception:
         raise PipelineConfigurationError(
             f"source {config.name!r} (sql_database): no SQLAlchemy driver for "
             f"{url.drivername!r}; install it (e.g. floe-ingestion-dlt[postgres] or [mysql])",
             source=config.name,
-            details={"field": "connection_string", "drivername": url.drivername},
+            details={"field": field, "drivername": url.drivername},
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        package = (exc.name or str(exc)).split(".")[0]
+        extra = {"postgresql": "[postgres]", "mysql": "[mysql]", "mariadb": "[mysql]"}.get(
+            url.get_backend_name()
+        )
+        hint = f" (or floe-ingestion-dlt{extra})" if extra else ""
+        raise PipelineConfigurationError(
+            f"source {config.name!r} (sql_database): the database driver for "
+            f"{url.drivername!r} is not installed: install the Python package {package!r}"
+            f"{hint}, or name an installed driver in the URL (e.g. 'postgresql+psycopg://')",
+            source=config.name,
+            details={"field": field, "drivername": url.drivername, "package": package},
         ) from None
     if config.table is not None and (source.tables is None or len(source.tables) > 1):
         what = "all tables" if source.tables is None else f"{len(source.tables)} tables"
@@ -175,12 +212,8 @@ def build_sql_extracts(
             backend=backend,
             reflection_level=source.reflection_level,
             backend_kwargs=backend_kwargs,
-            type_adapter_callback=_adapt_type,
-            query_adapter_callback=(
-                _numeric_as_text
-                if backend == "connectorx" and url.get_backend_name() != "sqlite"
-                else None
-            ),
+            type_adapter_callback=_type_adapter(url.get_backend_name()),
+            query_adapter_callback=_query_adapter(url.get_backend_name(), backend),
         )
         resources = list(dlt_source.resources.values())
         if not resources:
@@ -286,17 +319,124 @@ def _adapt_type(sql_type: Any) -> Any:
     return sql_type
 
 
-def _numeric_as_text(query: Any, table: Any) -> Any:
-    """Select exact numerics as text: connectorx cannot read mixed-scale numerics exactly."""
+def _as_text(sql_type: Any, database: str) -> bool:
+    """Whether a column of this type is selected as text on every backend (module docstring)."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.dialects.postgresql.ranges import AbstractRange
+
+    pg_text_types = (
+        pg.INTERVAL,
+        sa.Interval,
+        pg.MONEY,
+        pg.BIT,
+        pg.MACADDR,
+        pg.MACADDR8,
+        pg.CIDR,
+        pg.TSVECTOR,
+        pg.REGCLASS,
+        pg.JSONPATH,
+        AbstractRange,
+        sa.types.NullType,  # a type SQLAlchemy does not know: xml, point, extension types
+    )
+    if database == "postgresql":
+        if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
+            return sql_type.asdecimal and sql_type.precision is None
+        if isinstance(sql_type, sa.Time):
+            return bool(sql_type.timezone)
+        return isinstance(sql_type, pg_text_types)
+    if database in ("mysql", "mariadb"):
+        return isinstance(sql_type, sa.Time | sa.types.NullType)
+    return False
+
+
+def _type_adapter(database: str) -> Any:
+    """Type hints for dlt: :func:`_adapt_type`, and text for the columns selected as text."""
     import sqlalchemy as sa
 
-    columns = [
-        sa.cast(column, sa.Text).label(column.name)
-        if isinstance(column.type, sa.Numeric) and column.type.asdecimal
-        else column
-        for column in table.columns
-    ]
-    return query.with_only_columns(*columns)
+    def adapt(sql_type: Any) -> Any:
+        if _as_text(sql_type, database):
+            return sa.Text()
+        return _adapt_type(sql_type)
+
+    return adapt
+
+
+def _select_as_text(column: Any, database: str) -> Any:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql as pg
+
+    if isinstance(column.type, pg.MONEY):
+        return sa.cast(sa.cast(column, sa.Numeric), sa.Text).label(column.name)
+    kind = sa.String if database in ("mysql", "mariadb") else sa.Text  # CAST(x AS CHAR)
+    return sa.cast(column, kind).label(column.name)
+
+
+def _query_adapter(database: str, backend: str) -> Any:
+    """Return dlt's query adapter: exotic types (and, for connectorx, numerics) as text.
+
+    Exact numerics are selected as text for connectorx (it cannot read mixed-scale numerics
+    exactly; :func:`_decimal_restorer` casts them back). SQLite only gets the cursor fix.
+    """
+    import sqlalchemy as sa
+
+    def adapt(query: Any, table: Any, incremental: Any = None, engine: Any = None) -> Any:
+        if database == "sqlite":
+            return _sqlite_cursor_as_stored(query, table, incremental)
+        columns = []
+        changed = False
+        for column in table.columns:
+            if _as_text(column.type, database):
+                columns.append(_select_as_text(column, database))
+            elif backend != "connectorx":
+                columns.append(column)
+                continue
+            elif isinstance(column.type, sa.Numeric) and column.type.asdecimal:
+                columns.append(sa.cast(column, sa.Text).label(column.name))
+            elif database == "postgresql" and isinstance(column.type, sa.ARRAY):
+                columns.append(sa.cast(sa.func.to_json(column), sa.Text).label(column.name))
+            else:
+                columns.append(column)
+                continue
+            changed = True
+        return query.with_only_columns(*columns) if changed else query
+
+    return adapt
+
+
+def _sqlite_cursor_as_stored(query: Any, table: Any, incremental: Any) -> Any:
+    """Compare a SQLite text timestamp cursor with its value floored to the second, as text.
+
+    SQLAlchemy binds a datetime as ``2024-01-01 00:00:08.000000``, and SQLite compares text:
+    a stored ``2024-01-01 00:00:08`` is *less* than that, so ``>=`` skipped every row equal to
+    the last cursor. The floored value is never greater than any stored rendering of the same
+    instant; rows before the cursor are dropped again by dlt's incremental.
+    """
+    import operator
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.sql import visitors
+    from sqlalchemy.sql.elements import BinaryExpression, BindParameter
+
+    cursor = getattr(incremental, "cursor_path", None)
+    if not cursor or cursor not in table.c or not isinstance(table.c[cursor].type, sa.DateTime):
+        return query
+    column = table.c[cursor]
+
+    def replace(element: Any) -> Any:
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator in (operator.ge, operator.gt)
+            and isinstance(element.right, BindParameter)
+            and isinstance(element.right.value, datetime)
+            and element.left.compare(column)
+        ):
+            floored = element.right.value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
+            return column >= sa.literal(floored, sa.String())
+        return None
+
+    return visitors.replacement_traverse(query, {}, replace)  # type: ignore[call-overload]
 
 
 def _decimal_restorer(resource: Any) -> Any:
