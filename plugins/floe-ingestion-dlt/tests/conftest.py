@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dlt_test_helpers import Api, handler_for
+from dlt_test_helpers import Api, handler_for, silent_port
 
 from floe_core import CatalogConfig
 
@@ -37,6 +37,16 @@ def api() -> Iterator[Api]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def hanging_url() -> Iterator[str]:
+    """``http://127.0.0.1:<port>/``: accepts connections and never answers."""
+    stop = threading.Event()
+    try:
+        yield f"http://127.0.0.1:{silent_port(stop)}/"
+    finally:
+        stop.set()
 
 
 # --- shared PostgreSQL / MariaDB ------------------------------------------------------------

@@ -5,12 +5,36 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+
+def silent_port(stop: threading.Event) -> int:
+    """A loopback port that accepts connections and never answers (until ``stop`` is set)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except TimeoutError:
+                continue
+        for conn in held:
+            conn.close()
+        server.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    return int(server.getsockname()[1])
 
 
 def closed_port() -> int:
@@ -51,6 +75,10 @@ class Api:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     token: str | None = None
+    statuses: list[int] = field(default_factory=list)
+    """Statuses for the next requests, one each (then ``status``), e.g. ``[503]``: fail once."""
+    body: bytes | None = None
+    """A raw 200 body for /items instead of the JSON page (e.g. HTML)."""
 
 
 def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
@@ -63,12 +91,16 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
             if api.token is not None and self.headers.get("Authorization") != f"Bearer {api.token}":
                 self._send(401, {"error": "unauthorized"})
                 return
-            if api.status != 200:
-                self._send(api.status, {"error": "nope"}, api.headers)
+            status = api.statuses.pop(0) if api.statuses else api.status
+            if status != 200:
+                self._send(status, {"error": "nope"}, api.headers)
                 return
             url = urlparse(self.path)
             if url.path != "/items":
                 self._send(404, {"error": "no such endpoint"})
+                return
+            if api.body is not None:
+                self._send(200, api.body)
                 return
             query = parse_qs(url.query)
             page = int(query.get("page", ["1"])[0])
@@ -82,7 +114,7 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
             self._send(200, {"items": chunk, "next": nxt})
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -172,3 +172,102 @@ def test_sql_driver_that_is_not_installed_is_a_configuration_error(url: str, pac
     assert f"install the Python package {package!r}" in err.message
     assert err.details["field"] == "connection_string"
     assert err.details["package"] == package
+
+
+_BASE = "http://127.0.0.1:1/"
+
+
+@pytest.mark.parametrize(
+    ("client", "field", "expected"),
+    [
+        (
+            {"base_url": _BASE, "paginator": {"type": "json_link", "next_url_pathh": "next"}},
+            "config.client.paginator.next_url_pathh",
+            "did you mean 'next_url_path'?",
+        ),
+        (
+            {"base_url": _BASE, "auth": {"type": "bearer", "tokn": "x"}},
+            "config.client.auth.tokn",
+            "did you mean 'token'?",
+        ),
+        (
+            {"base_url": _BASE, "auth": {"type": "api_key", "api_key": "k", "location": "headr"}},
+            "config.client.auth.location",
+            "did you mean 'header'?",
+        ),
+        (
+            {"base_url": _BASE, "auth": {"type": "http_basic", "username": "u", "pasword": "p"}},
+            "config.client.auth.pasword",
+            "did you mean 'password'?",
+        ),
+        ({"base_urll": _BASE}, "config.client.base_urll", "did you mean 'base_url'?"),
+        ({"base_url": _BASE, "headr": {}}, "config.client.headr", "did you mean 'headers'?"),
+        (
+            {"base_url": _BASE, "paginator": "json_linkk"},
+            "config.client.paginator",
+            "did you mean 'json_link'?",
+        ),
+    ],
+)
+def test_rest_api_error_names_yaml_path_field_and_fix(
+    client: dict[str, Any], field: str, expected: str
+) -> None:
+    err = _error(_config("rest_api", {"client": client, "resources": ["items"]}))
+    assert err.code is ErrorCode.INVALID_CONFIG
+    assert err.details["field"] == field
+    assert err.message.startswith(f"source 'src' (rest_api): {field}: ")
+    assert expected in err.message
+    assert "PageNumberPaginator" not in err.message  # not dlt's list of every class
+
+
+@pytest.mark.parametrize(
+    ("client", "secret_refs"),
+    [
+        ({"base_url": _BASE}, "client.auth"),  # one level too high: the token is the auth
+        ({"base_url": _BASE, "auth": {"type": "http_basic", "username": "u"}}, "client.auth.pw"),
+        ({"base_url": _BASE, "auth": {"type": "bearer", "tokn": "x"}}, "client.auth.token"),
+        ({"base_url": _BASE, "headers": {"n": 5}}, "client.headers.X-Token"),
+        ({}, "client.base_url"),
+    ],
+)
+def test_rest_api_errors_never_show_a_resolved_secret(
+    client: dict[str, Any], secret_refs: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pydantic import SecretStr
+    from structlog.testing import capture_logs
+
+    secret = "SUPERSECRET123"
+    config = _config(
+        "rest_api",
+        {"client": client, "resources": ["items"]},
+        secret_refs={secret_refs: "env:AUDIT_TOKEN"},
+        secrets={secret_refs: SecretStr(secret)},
+    )
+    caplog.set_level("DEBUG")
+    with capture_logs() as logs:
+        err = _error(config)
+    assert secret not in caplog.text
+    assert secret not in err.message
+    assert secret not in str(err)
+    assert secret not in repr(err.details)
+    assert secret not in err.to_detail().model_dump_json()
+    assert secret not in repr(logs)
+    assert "Provided value" not in err.message
+
+
+def test_rest_api_base_url_needs_a_scheme() -> None:
+    err = _error(_config("rest_api", {"client": {"base_url": "127.0.0.1:8/"}, "resources": ["a"]}))
+    assert "client.base_url must start with http:// or https://" in err.message
+    assert err.details["fields"] == ["client"]
+    err = _error(_config("rest_api", {"client": {"base_url": 5}, "resources": ["a"]}))
+    assert "client.base_url" in err.message
+
+
+def test_rest_api_request_timeout_is_validated() -> None:
+    source = {"client": {"base_url": _BASE}, "resources": ["a"]}
+    ok = DltIngestionPlugin().create_pipeline(
+        _config("rest_api", {**source, "request_timeout_seconds": 2.5})
+    )
+    assert ok.source.request_timeout_seconds == 2.5  # type: ignore[attr-defined]
+    err = _error(_config("rest_api", {**source, "request_timeout_seconds": 0}))
+    assert "request_timeout_seconds" in err.message

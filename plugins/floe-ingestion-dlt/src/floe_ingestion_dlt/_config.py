@@ -10,7 +10,14 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from floe_core import IngestionConfig, PipelineConfigurationError
 
@@ -100,6 +107,27 @@ class RestApiSourceConfig(_SourceModel):
     client: dict[str, Any] = Field(description="base_url, headers, auth, paginator.")
     resources: list[str | dict[str, Any]] = Field(min_length=1, description="The endpoints.")
     resource_defaults: dict[str, Any] | None = Field(default=None)
+    request_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Timeout of each HTTP request (connect and read). Each request is tried "
+        "once; floe's runner retries the load by its retry policy.",
+    )
+
+    @field_validator("client")
+    @classmethod
+    def _base_url_is_http(cls, client: dict[str, Any]) -> dict[str, Any]:
+        base_url = client.get("base_url")
+        if "base_url" in client and not (
+            isinstance(base_url, str) and base_url.startswith(("http://", "https://"))
+        ):
+            # the value is not echoed: it may come from a secret ref
+            raise ValueError(
+                "client.base_url must start with http:// or https:// "
+                "(e.g. 'https://api.example.com/v1/')"
+            )
+        return client
 
 
 class FilesystemSourceConfig(_SourceModel):
