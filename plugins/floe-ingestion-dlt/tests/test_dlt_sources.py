@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from dlt_test_helpers import Api, make_sqlite
 
-from floe_core import IngestionConfig
+from floe_core import ErrorCategory, ErrorCode, IngestionConfig
 from floe_ingestion_dlt import DltIngestionPlugin, DltPipeline
 from floe_ingestion_dlt._arrow import to_batches
 from floe_ingestion_dlt._source import Extract
@@ -235,3 +235,102 @@ def test_sqlite_rows_at_the_cursor_boundary_load_exactly_once(tmp_path: Path, ba
     assert run() == 0
     ids = load_catalog(catalog).load_table("bronze.orders").scan().to_arrow().column("id")
     assert sorted(ids.to_pylist()) == list(range(13))
+
+
+def _api_config(base_url: str, **source: Any) -> IngestionConfig:
+    return IngestionConfig(
+        name="api",
+        source_type="rest_api",
+        source_config={
+            "client": {"base_url": base_url},
+            "resources": [
+                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
+            ],
+            **source,
+        },
+        destination_table="bronze.items",
+    )
+
+
+def _run(config: IngestionConfig, catalog: Any) -> Any:
+    plugin = DltIngestionPlugin(catalog=catalog)
+    return plugin.run(plugin.create_pipeline(config))
+
+
+def test_rest_makes_one_request_per_run_so_floe_owns_retries(
+    api: Api, embedded_catalog: Any
+) -> None:
+    api.items = [{"id": 1}]
+    api.statuses = [503]
+    api.headers = {"Retry-After": "7"}
+    failed = _run(_api_config(api.base_url), embedded_catalog)
+    (error,) = failed.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.SOURCE_UNAVAILABLE)
+    assert error.retry_after_seconds == 7.0  # floe's runner honours it
+    assert len(api.requests) == 1  # dlt's own client did not retry (it tried 5 times)
+    api.requests.clear()
+    ok = _run(_api_config(api.base_url), embedded_catalog)
+    assert ok.success and ok.rows_loaded == 1
+    assert len(api.requests) == 1
+
+
+def test_rest_request_timeout_is_bounded_and_transient(
+    hanging_url: str, embedded_catalog: Any
+) -> None:
+    started = time.monotonic()
+    result = _run(_api_config(hanging_url, request_timeout_seconds=1), embedded_catalog)
+    elapsed = time.monotonic() - started
+    (error,) = result.errors
+    assert (error.category, error.code) == (ErrorCategory.TRANSIENT, ErrorCode.SOURCE_UNAVAILABLE)
+    assert elapsed < 5, elapsed  # one attempt of 1 s (dlt's defaults: 5 x 60 s)
+
+
+def test_rest_body_that_is_not_json_is_a_permanent_read_failure(
+    api: Api, embedded_catalog: Any
+) -> None:
+    api.body = b"<html>maintenance</html>"
+    result = _run(_api_config(api.base_url), embedded_catalog)
+    (error,) = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
+    assert "not JSON" in error.message
+    assert len(api.requests) == 1
+
+
+def test_rest_data_selector_at_a_scalar_names_data_selector(
+    api: Api, embedded_catalog: Any
+) -> None:
+    api.body = b'{"items": 5}'
+    result = _run(_api_config(api.base_url), embedded_catalog)
+    (error,) = result.errors
+    assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.INVALID_CONFIG)
+    assert "data_selector" in error.message
+    assert error.details["field"] == "data_selector"
+
+
+def test_filesystem_bad_csv_row_names_the_file(tmp_path: Path, embedded_catalog: Any) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad.csv").write_text("id,name,price\n1,a,1.5\n3,c,2.0,extra\n")
+    result = _run(_files(folder, "*.csv"), embedded_catalog)
+    (error,) = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
+    assert "'bad.csv'" in error.message and "Expected 3 columns, got 4" in error.message
+    assert "StopIteration" not in error.message
+    assert error.details["file"] == "bad.csv"
+
+
+def test_filesystem_glob_matching_nothing_warns(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    folder = tmp_path / "in"
+    _write_files(folder)
+    with capture_logs() as logs:
+        (extract,) = _extracts(_files(folder, "*.tsv.csv"))
+        table, _ = _drain(extract, None)
+    assert table.num_rows == 0
+    assert extract.details == {"files_matched": 0}
+    (warning,) = [e for e in logs if e["event"] == "no_files_matched"]
+    assert warning["log_level"] == "warning"
+    assert (warning["files_matched"], warning["file_glob"]) == (0, "*.tsv.csv")
+    (found,) = _extracts(_files(folder, "*.csv"))
+    assert found.details == {"files_matched": 1}

@@ -4,20 +4,35 @@ Files are listed by dlt's ``filesystem`` resource (local folder, ``file://`` or 
 incremental cursor on ``modification_date`` (so a file is loaded once; ``replace`` re-reads all
 files). Each file is read with pyarrow: parquet in ``batch_rows`` record batches, csv with type
 inference over the whole file (memory is bounded by the largest file, not by the folder), jsonl
-as dicts converted by the JSON rule of :mod:`floe_ingestion_dlt._arrow`.
+as dicts converted by the JSON rule of :mod:`floe_ingestion_dlt._arrow`. A file that cannot be
+parsed is a PERMANENT ``SOURCE_READ_FAILED`` naming the file. A glob that matches no file logs
+the warning ``no_files_matched`` (the extract's ``details`` carry ``files_matched``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
+import structlog
+
+from floe_core import (
+    ErrorCategory,
+    ErrorCode,
+    IngestionConfig,
+    PipelineConfigurationError,
+    SourceConnectionError,
+)
 from floe_ingestion_dlt._config import FilesystemSourceConfig
 from floe_ingestion_dlt._source import Extract, destination_for
 
 __all__ = ["FILE_CURSOR", "build_file_extracts", "local_folder"]
+
+log = structlog.get_logger("floe_ingestion_dlt")
+
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]*@")
 
 FILE_CURSOR = "modification_date"
 """The file listing's cursor: a file is loaded when it is newer than the last loaded one."""
@@ -78,8 +93,9 @@ def _check_folder(config: IngestionConfig, source: FilesystemSourceConfig) -> No
         )
 
 
-def _reader(source: FilesystemSourceConfig, batch_rows: int) -> Any:
+def _reader(config: IngestionConfig, source: FilesystemSourceConfig, batch_rows: int) -> Any:
     import dlt
+    import pyarrow as pa
 
     fmt = source.file_format
     delimiter = source.csv_delimiter
@@ -87,10 +103,38 @@ def _reader(source: FilesystemSourceConfig, batch_rows: int) -> Any:
     @dlt.transformer(name=f"read_{fmt}")
     def read_files(items: list[Any]) -> Iterator[Any]:
         for file_obj in items:
-            with file_obj.open() as handle:
-                yield from _read(handle, fmt, delimiter, batch_rows)
+            name = str(file_obj.get("relative_path") or file_obj.get("file_name"))
+            try:
+                with file_obj.open() as handle:
+                    yield from _read(handle, fmt, delimiter, batch_rows)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+                text = str(exc).strip().splitlines()
+                raise SourceConnectionError(
+                    f"source {config.name!r} (filesystem): cannot read {fmt} file {name!r}: "
+                    f"{type(exc).__name__}: {text[0][:300] if text else ''}",
+                    code=ErrorCode.SOURCE_READ_FAILED,
+                    category=ErrorCategory.PERMANENT,
+                    source=config.name,
+                    details={"file": name, "format": fmt, "error_type": type(exc).__name__},
+                ) from exc
 
     return read_files
+
+
+def _count_matches(config: IngestionConfig, source: FilesystemSourceConfig, fs: Any) -> int:
+    """Count the files the glob matches; warn ``no_files_matched`` when there are none."""
+    from dlt.common.storages.fsspec_filesystem import glob_files
+
+    matched = sum(1 for _ in glob_files(fs, source.bucket_url, source.file_glob))
+    if matched == 0:
+        log.warning(
+            "no_files_matched",
+            source=config.name,
+            bucket_url=_URL_CREDENTIALS.sub(r"\1***@", source.bucket_url),
+            file_glob=source.file_glob,
+            files_matched=0,
+        )
+    return matched
 
 
 def _read(handle: Any, fmt: str, delimiter: str, batch_rows: int) -> Iterator[Any]:
@@ -144,13 +188,15 @@ def build_file_extracts(
         if row_cursor == FILE_CURSOR and config.incremental is not None:
             initial = config.incremental.initial_value
         listing_incremental = dlt.sources.incremental(FILE_CURSOR, initial_value=initial)
+    fs = _fs_client(config, source)
+    matched = _count_matches(config, source, fs)
     listing = filesystem(
         bucket_url=source.bucket_url,
-        credentials=_fs_client(config, source),
+        credentials=fs,
         file_glob=source.file_glob,
         incremental=listing_incremental,
     )
-    resource = listing | _reader(source, batch_rows)
+    resource = listing | _reader(config, source, batch_rows)
     if config.incremental is not None and row_cursor != FILE_CURSOR:
         resource.apply_hints(
             incremental=dlt.sources.incremental(
@@ -164,5 +210,6 @@ def build_file_extracts(
             resource=resource,
             table=destination_for(config, name, 1),
             primary_key=config.primary_key,
+            details={"files_matched": matched},
         )
     ]

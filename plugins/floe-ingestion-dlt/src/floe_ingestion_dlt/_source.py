@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from floe_core import IngestionConfig, PipelineConfigurationError
@@ -22,12 +22,15 @@ class Extract:
         resource: The dlt resource to iterate.
         table: ``namespace.table``.
         primary_key: Columns to merge on (configured, or reflected from the source).
+        details: Facts about the extract for the result's per-table details (e.g. the
+            filesystem source's ``files_matched``).
     """
 
     name: str
     resource: Any
     table: str
     primary_key: tuple[str, ...]
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def iceberg_name(name: str) -> str:
