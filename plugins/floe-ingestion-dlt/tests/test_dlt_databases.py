@@ -366,3 +366,32 @@ def test_postgres_auto_loads_types_connectorx_cannot_read(
         "amount": Decimal("12.50"),
     }
     assert rows[2]["grid"] == "[[null]]" and rows[2]["iv"] is None
+
+
+@pytest.mark.postgres
+def test_postgres_numeric_nan_names_the_column(
+    postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig
+) -> None:
+    engine = _engine(postgres_dsn)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"CREATE TABLE {pg_schema}.nan (id int PRIMARY KEY, v numeric(10, 2))")
+        )
+        conn.execute(sa.text(f"INSERT INTO {pg_schema}.nan VALUES (1, 1.5), (2, 'NaN')"))
+    engine.dispose()
+    config = IngestionConfig(
+        name="pg",
+        source_type="sql_database",
+        source_config={
+            "connection_string": postgres_dsn,
+            "schema": pg_schema,
+            "tables": ["nan"],
+            "backend": "connectorx",
+        },
+        destination_table="bronze.nan",
+    )
+    result = _run(embedded_catalog, config)
+    (error,) = result.errors
+    assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
+    assert "column 'v'" in error.message
+    assert error.details["column"] == "v"

@@ -38,7 +38,13 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
-from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
+from floe_core import (
+    ErrorCategory,
+    ErrorCode,
+    IngestionConfig,
+    PipelineConfigurationError,
+    SourceConnectionError,
+)
 from floe_ingestion_dlt._config import DltPluginConfig, SqlDatabaseSourceConfig
 from floe_ingestion_dlt._source import Extract, destination_for
 
@@ -461,7 +467,18 @@ def _decimal_restorer(resource: Any) -> Any:
             if pa.types.is_floating(field.type):
                 column = pc.round(column, target.scale)
             # strings (numerics selected as text) and integers cast exactly
-            item = item.set_column(index, field.name, column.cast(target))
+            try:
+                item = item.set_column(index, field.name, column.cast(target))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                text = str(exc).strip().splitlines()
+                raise SourceConnectionError(
+                    f"table {resource.name!r}, column {field.name!r}: a value does not fit "
+                    f"{target} ({text[0][:200] if text else type(exc).__name__}); e.g. NaN in a "
+                    "numeric column: clean it in the source or select the column as text",
+                    code=ErrorCode.SOURCE_READ_FAILED,
+                    category=ErrorCategory.PERMANENT,
+                    details={"table": resource.name, "column": field.name},
+                ) from exc
         return item
 
     return restore
