@@ -47,6 +47,7 @@ def pg_schema(postgres_dsn: str, unique: str) -> Iterator[str]:
         yield unique
     finally:
         with engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))  # a held lock fails, not hangs
             conn.execute(sa.text(f"DROP SCHEMA {unique} CASCADE"))
         engine.dispose()
 
@@ -395,3 +396,41 @@ def test_postgres_numeric_nan_names_the_column(
     assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
     assert "column 'v'" in error.message
     assert error.details["column"] == "v"
+
+
+@pytest.mark.postgres
+@BACKENDS
+def test_a_load_failing_mid_extraction_releases_the_source_connection(
+    postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
+) -> None:
+    """The writer fails on row 5 of 10: the table must be droppable at once, not at gc."""
+    engine = _engine(postgres_dsn)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {pg_schema}.src (id int, v text)"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {pg_schema}.src "
+                "SELECT CASE WHEN i = 5 THEN NULL ELSE i END, 'x' FROM generate_series(1, 10) i"
+            )
+        )
+    plugin = DltIngestionPlugin({"batch_rows": 2}, catalog=embedded_catalog)
+    config = IngestionConfig(
+        name="held",
+        source_type="sql_database",
+        source_config={
+            "connection_string": postgres_dsn,
+            "schema": pg_schema,
+            "tables": ["src"],
+            "backend": backend,
+        },
+        destination_table="bronze.held",
+        write_mode="merge",
+        primary_key=["id"],
+    )
+    result = plugin.run(plugin.create_pipeline(config))
+    assert not result.success
+    assert result.errors[0].category is ErrorCategory.PERMANENT  # a null merge key
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL lock_timeout = '3s'"))
+        conn.execute(sa.text(f"DROP TABLE {pg_schema}.src"))  # waits on a held connection
+    engine.dispose()

@@ -334,3 +334,16 @@ def test_filesystem_glob_matching_nothing_warns(tmp_path: Path) -> None:
     assert (warning["files_matched"], warning["file_glob"]) == (0, "*.tsv.csv")
     (found,) = _extracts(_files(folder, "*.csv"))
     assert found.details == {"files_matched": 1}
+
+
+def test_filesystem_result_says_how_many_files_matched(
+    tmp_path: Path, embedded_catalog: Any
+) -> None:
+    folder = tmp_path / "in"
+    _write_files(folder)
+    nothing = _run(_files(folder, "*.tsv.csv"), embedded_catalog)
+    assert nothing.success and nothing.rows_loaded == 0
+    (details,) = nothing.details["tables"].values()
+    assert details["files_matched"] == 0
+    found = _run(_files(folder, "*.csv"), embedded_catalog)
+    assert found.details["tables"][found.tables[0].table]["files_matched"] == 1

@@ -35,6 +35,7 @@ rows before the cursor and de-duplicates those equal to it.
 
 from __future__ import annotations
 
+import weakref
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +177,39 @@ def _engine(url: URL) -> Engine:
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
-    return create_engine(url, connect_args=connect_args)
+    engine = create_engine(url, connect_args=connect_args)
+    _track_checkouts(engine)
+    return engine
+
+
+_HELD: weakref.WeakKeyDictionary[Engine, set[Any]] = weakref.WeakKeyDictionary()
+"""Per engine, the pool records of the connections checked out now."""
+
+
+def _track_checkouts(engine: Engine) -> None:
+    """Remember the connections dlt has checked out, for :func:`release`."""
+    from sqlalchemy import event
+
+    held: set[Any] = set()
+    _HELD[engine] = held
+    event.listen(engine, "checkout", lambda _conn, record, _proxy: held.add(record))
+    event.listen(engine, "checkin", lambda _conn, record: held.discard(record))
+
+
+def release(engine: Engine) -> None:
+    """Close every connection of ``engine``, also those a suspended dlt resource still holds.
+
+    A load that fails mid-stream leaves dlt's resource generator suspended inside its
+    server-side cursor (``stream_results``), so its connection is still checked out, in an open
+    transaction that holds locks on the source table; ``Engine.dispose()`` closes only idle
+    connections. Invalidating the checked-out ones closes them, and the server rolls back.
+
+    Args:
+        engine: An engine made by :func:`build_sql_extracts`.
+    """
+    for record in list(_HELD.get(engine, ())):
+        record.invalidate()
+    engine.dispose()
 
 
 def build_sql_extracts(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -301,10 +301,10 @@ class DltIngestionPlugin(IngestionPlugin):
     def _extracts(self, pipeline: DltPipeline) -> tuple[list[Extract], Callable[[], None]]:
         config, source = pipeline.config, pipeline.source
         if isinstance(source, SqlDatabaseSourceConfig):
-            from floe_ingestion_dlt._sql import build_sql_extracts
+            from floe_ingestion_dlt._sql import build_sql_extracts, release
 
             extracts, engine = build_sql_extracts(config, source, self.settings)
-            return extracts, engine.dispose
+            return extracts, lambda: release(engine)
         if isinstance(source, RestApiSourceConfig):
             from floe_ingestion_dlt._rest import build_rest_extracts
 
@@ -364,18 +364,24 @@ class DltIngestionPlugin(IngestionPlugin):
             based_on=saved,  # the rows extracted depend on it: commit on that version only
         )
         batches = _source_batches(state, self.settings.batch_rows, config.name)
-        with (
-            span(
-                "load",
-                destination_table=extract.table,
-                pipeline_name=config.name,
-                write_mode=config.write_mode.value,
-            ) as current,
-            _side("destination", config.name),
-        ):
-            committed = write_table(catalog, spec, batches, state=state.committed)
-            current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
+        try:
+            with (
+                span(
+                    "load",
+                    destination_table=extract.table,
+                    pipeline_name=config.name,
+                    write_mode=config.write_mode.value,
+                ) as current,
+                _side("destination", config.name),
+            ):
+                committed = write_table(catalog, spec, batches, state=state.committed)
+                current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
+        finally:
+            # A write that fails mid-stream leaves the source generator suspended, holding its
+            # database cursor and transaction (locks included) until garbage collection.
+            batches.close()
         details["tables"][extract.table] = {
+            **extract.details,
             "cursors": state.cursors(),
             "rows_discarded": committed.rows_discarded,
             "files_written": committed.files_written,
@@ -413,7 +419,7 @@ class _side:
         raise translate(exc, side=self._side, source=self._source) from exc
 
 
-def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Iterator[Any]:
+def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Generator[Any]:
     """Iterate the resource into Arrow batches; failures are translated as source failures."""
     try:
         yield from to_batches(state.iterate(), batch_rows)

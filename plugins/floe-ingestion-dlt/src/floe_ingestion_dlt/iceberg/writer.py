@@ -643,9 +643,11 @@ def write_table(
         What was committed.
 
     Raises:
-        SchemaContractViolation: ``freeze`` met a new column (SCHEMA_CONTRACT_VIOLATION), a type
-            change is not a safe promotion or a value does not fit (SCHEMA_CORRUPTION), or a
-            merge row has a null key.
+        SchemaContractViolation: ``freeze`` met a new column or a variant column for a value
+            that does not coerce to its column's type (SCHEMA_CONTRACT_VIOLATION); a merge key
+            value that does not coerce, or a nested value against a scalar column
+            (SCHEMA_CORRUPTION); or a merge row has a null key. Values that do not coerce land
+            in dlt-named variant columns under the other contracts (:mod:`.schema`).
         DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take;
             DESTINATION_WRITE_FAILED for a partitioned table (not supported); COMMIT_CONFLICT
             (before anything is read or written) when the table is not at ``spec.based_on``.
