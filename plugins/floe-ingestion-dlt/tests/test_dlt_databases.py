@@ -264,13 +264,22 @@ def test_postgres_missing_table_is_source_not_found(
     assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.SOURCE_NOT_FOUND)
 
 
-@pytest.mark.postgres
-def test_postgres_missing_database_points_at_the_database_name(
-    postgres_dsn: str, embedded_catalog: CatalogConfig, unique: str
+@pytest.mark.parametrize(
+    "dsn_fixture",
+    [
+        pytest.param("postgres_dsn", marks=pytest.mark.postgres, id="postgres"),
+        pytest.param("mysql_dsn", marks=pytest.mark.mariadb, id="mariadb"),
+    ],
+)
+def test_missing_database_points_at_the_database_name(
+    dsn_fixture: str,
+    request: pytest.FixtureRequest,
+    embedded_catalog: CatalogConfig,
+    unique: str,
 ) -> None:
-    url = sa.engine.make_url(postgres_dsn).set(database=unique)
+    url = sa.engine.make_url(request.getfixturevalue(dsn_fixture)).set(database=unique)
     config = IngestionConfig(
-        name="pg",
+        name="db",
         source_type="sql_database",
         source_config={
             "connection_string": url.render_as_string(hide_password=False),
@@ -283,26 +292,6 @@ def test_postgres_missing_database_points_at_the_database_name(
     assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.SOURCE_NOT_FOUND)
     assert "check the database name in connection_string" in error.message
     assert "'tables'" not in error.message
-
-
-@pytest.mark.mariadb
-def test_mariadb_missing_database_points_at_the_database_name(
-    mysql_dsn: str, embedded_catalog: CatalogConfig, unique: str
-) -> None:
-    url = sa.engine.make_url(mysql_dsn).set(database=unique)
-    config = IngestionConfig(
-        name="maria",
-        source_type="sql_database",
-        source_config={
-            "connection_string": url.render_as_string(hide_password=False),
-            "tables": ["t"],
-        },
-        destination_table="bronze.t",
-    )
-    result = _run(embedded_catalog, config)
-    (error,) = result.errors
-    assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.SOURCE_NOT_FOUND)
-    assert "check the database name in connection_string" in error.message
 
 
 @pytest.mark.postgres

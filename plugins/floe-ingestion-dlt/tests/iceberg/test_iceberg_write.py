@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, ValidationException
@@ -29,21 +30,26 @@ def _parquet_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet"))
 
 
-def _stored_parquet(config: CatalogConfig, location: str) -> list[str]:
-    """Every Parquet file under a table location, on local disk or on the S3 server."""
-    if config.type == "sql":
-        return [str(p) for p in _parquet_files(Path(location))]
-    from pyarrow import fs
-
+def _s3(config: CatalogConfig) -> pafs.S3FileSystem:
+    """The S3 server behind a REST catalog's FileIO properties."""
     props = config.properties
-    s3 = fs.S3FileSystem(
+    return pafs.S3FileSystem(
         access_key=props["s3.access-key-id"],
         secret_key=props["s3.secret-access-key"],
         endpoint_override=props["s3.endpoint"],
         region=props["s3.region"],
         force_virtual_addressing=False,
     )
-    selector = fs.FileSelector(location.removeprefix("s3://"), recursive=True, allow_not_found=True)
+
+
+def _stored_parquet(config: CatalogConfig, location: str) -> list[str]:
+    """Every Parquet file under a table location, on local disk or on the S3 server."""
+    if config.type == "sql":
+        return [str(p) for p in _parquet_files(Path(location))]
+    s3 = _s3(config)
+    selector = pafs.FileSelector(
+        location.removeprefix("s3://"), recursive=True, allow_not_found=True
+    )
     return sorted(i.path for i in s3.get_file_info(selector) if i.path.endswith(".parquet"))
 
 
@@ -592,17 +598,8 @@ def _state_files(config: CatalogConfig, folder: str) -> list[str]:
     """Names of the floe-state-*.json files in a metadata folder, local or on S3."""
     if config.type == "sql":
         return sorted(p.name for p in Path(folder.removeprefix("file://")).glob("floe-state-*"))
-    from pyarrow import fs
-
-    props = config.properties
-    s3 = fs.S3FileSystem(
-        access_key=props["s3.access-key-id"],
-        secret_key=props["s3.secret-access-key"],
-        endpoint_override=props["s3.endpoint"],
-        region=props["s3.region"],
-        force_virtual_addressing=False,
-    )
-    selector = fs.FileSelector(folder.removeprefix("s3://"), allow_not_found=True)
+    s3 = _s3(config)
+    selector = pafs.FileSelector(folder.removeprefix("s3://"), allow_not_found=True)
     names = (i.path.rsplit("/", 1)[1] for i in s3.get_file_info(selector))
     return sorted(n for n in names if n.startswith("floe-state-"))
 
