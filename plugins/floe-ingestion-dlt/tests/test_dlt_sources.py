@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from dlt_test_helpers import Api, make_sqlite
 
-from floe_core import ErrorCategory, ErrorCode, IngestionConfig
+from floe_core import CatalogConfig, ErrorCategory, ErrorCode, IngestionConfig
 from floe_ingestion_dlt import DltIngestionPlugin, DltPipeline
 from floe_ingestion_dlt._arrow import to_batches
 from floe_ingestion_dlt._source import Extract
@@ -347,3 +347,55 @@ def test_filesystem_result_says_how_many_files_matched(
     assert details["files_matched"] == 0
     found = _run(_files(folder, "*.csv"), embedded_catalog)
     assert found.details["tables"][found.tables[0].table]["files_matched"] == 1
+
+
+def _bad_rows_config(folder: Path, glob: str, on_bad_rows: str) -> IngestionConfig:
+    return IngestionConfig(
+        name="files",
+        source_type="filesystem",
+        source_config={"bucket_url": str(folder), "file_glob": glob, "on_bad_rows": on_bad_rows},
+        destination_table="bronze.files",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bad.csv", "id,name\n1,a\n2,b,extra\n3,c\n4\n5,e\n"),
+        ("bad.jsonl", '{"id": 1}\n{"id": 2\n{"id": 3}\nnot json\n{"id": 5}\n'),
+    ],
+)
+def test_on_bad_rows_skip_loads_the_rest_and_reports_partial(
+    tmp_path: Path, embedded_catalog: Any, name: str, content: str
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_text(content)
+    glob = "*" + name.removeprefix("bad")
+
+    failed = _run(_bad_rows_config(folder, glob, "fail"), embedded_catalog)
+    assert failed.errors[0].category is ErrorCategory.PERMANENT and failed.rows_loaded == 0
+
+    result = _run(_bad_rows_config(folder, glob, "skip"), embedded_catalog)
+    (error,) = result.errors
+    assert not result.success
+    assert (error.category, error.code) == (ErrorCategory.PARTIAL, ErrorCode.PARTIAL_LOAD)
+    assert error.failed_records == 2
+    assert [(s["file"], s["line"]) for s in error.details["samples"]] == [
+        (name, 3 if name.endswith("csv") else 2),
+        (name, 5 if name.endswith("csv") else 4),
+    ]
+    assert result.rows_loaded == 3 and result.tables[0].snapshot_id is not None
+    from floe_ingestion_dlt.iceberg import load_catalog
+
+    ids = load_catalog(embedded_catalog).load_table("bronze.files").scan().to_arrow()["id"]
+    assert sorted(ids.to_pylist()) == [1, 3, 5]
+
+
+def test_on_bad_rows_takes_fail_or_skip(tmp_path: Path) -> None:
+    from floe_core import PipelineConfigurationError
+
+    (tmp_path / "in").mkdir()
+    plugin = DltIngestionPlugin(catalog=CatalogConfig.embedded(tmp_path / "wh"))
+    with pytest.raises(PipelineConfigurationError, match="on_bad_rows"):
+        plugin.create_pipeline(_bad_rows_config(tmp_path / "in", "*.csv", "ignore"))

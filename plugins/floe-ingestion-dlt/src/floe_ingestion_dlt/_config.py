@@ -144,6 +144,12 @@ class FilesystemSourceConfig(_SourceModel):
         "region_name.",
     )
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    on_bad_rows: Literal["fail", "skip"] = Field(
+        default="fail",
+        description="A CSV row with the wrong number of fields or a JSONL line that is not "
+        "JSON: 'fail' the load (nothing lands), or 'skip' it, load the rest and report the load "
+        "PARTIAL with the rows rejected.",
+    )
 
     @model_validator(mode="after")
     def _format_known(self) -> FilesystemSourceConfig:

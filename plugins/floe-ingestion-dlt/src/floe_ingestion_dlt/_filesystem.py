@@ -93,7 +93,29 @@ def _check_folder(config: IngestionConfig, source: FilesystemSourceConfig) -> No
         )
 
 
-def _reader(config: IngestionConfig, source: FilesystemSourceConfig, batch_rows: int) -> Any:
+class _Rejected:
+    """Rows ``on_bad_rows: skip`` left out, kept in the extract's details for the result."""
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        self._details = details
+
+    def add(self, file: str, where: int | None, reason: str) -> None:
+        self._details["rows_rejected"] = self._details.get("rows_rejected", 0) + 1
+        samples: list[dict[str, Any]] = self._details.setdefault("rejected_samples", [])
+        if len(samples) < _REJECTED_SAMPLES:
+            samples.append({"file": file, "line": where, "reason": reason[:200]})
+
+
+_REJECTED_SAMPLES = 5
+"""How many rejected rows the result describes (file, line, reason); all are counted."""
+
+
+def _reader(
+    config: IngestionConfig,
+    source: FilesystemSourceConfig,
+    batch_rows: int,
+    rejected: _Rejected | None,
+) -> Any:
     import dlt
     import pyarrow as pa
 
@@ -106,7 +128,7 @@ def _reader(config: IngestionConfig, source: FilesystemSourceConfig, batch_rows:
             name = str(file_obj.get("relative_path") or file_obj.get("file_name"))
             try:
                 with file_obj.open() as handle:
-                    yield from _read(handle, fmt, delimiter, batch_rows)
+                    yield from _read(handle, fmt, delimiter, batch_rows, name, rejected)
             except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
                 text = str(exc).strip().splitlines()
                 raise SourceConnectionError(
@@ -137,7 +159,14 @@ def _count_matches(config: IngestionConfig, source: FilesystemSourceConfig, fs: 
     return matched
 
 
-def _read(handle: Any, fmt: str, delimiter: str, batch_rows: int) -> Iterator[Any]:
+def _read(
+    handle: Any,
+    fmt: str,
+    delimiter: str,
+    batch_rows: int,
+    name: str,
+    rejected: _Rejected | None,
+) -> Iterator[Any]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -145,15 +174,33 @@ def _read(handle: Any, fmt: str, delimiter: str, batch_rows: int) -> Iterator[An
     elif fmt == "csv":
         import pyarrow.csv as pcsv
 
-        table = pcsv.read_csv(handle, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+        def skip(row: Any) -> str:
+            assert rejected is not None
+            reason = f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            rejected.add(name, row.number, reason)
+            return "skip"
+
+        options = pcsv.ParseOptions(
+            delimiter=delimiter, invalid_row_handler=skip if rejected is not None else None
+        )
+        # pyarrow numbers the rows it hands to the handler only when it reads on one thread
+        read = pcsv.ReadOptions(use_threads=rejected is None)
+        table = pcsv.read_csv(handle, read_options=read, parse_options=options)
         yield from table.to_batches(max_chunksize=batch_rows)
     else:
         from dlt.common.json import json
 
         chunk: list[Any] = []
-        for line in handle:
-            if line.strip():
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if rejected is None:
                 chunk.append(json.loadb(line))
+            else:
+                try:
+                    chunk.append(json.loadb(line))
+                except ValueError as exc:
+                    rejected.add(name, number, f"not JSON: {exc}")
             if len(chunk) >= batch_rows:
                 yield chunk
                 chunk = []
@@ -196,7 +243,9 @@ def build_file_extracts(
         file_glob=source.file_glob,
         incremental=listing_incremental,
     )
-    resource = listing | _reader(config, source, batch_rows)
+    details: dict[str, Any] = {"files_matched": matched}
+    rejected = _Rejected(details) if source.on_bad_rows == "skip" else None
+    resource = listing | _reader(config, source, batch_rows, rejected)
     if config.incremental is not None and row_cursor != FILE_CURSOR:
         resource.apply_hints(
             incremental=dlt.sources.incremental(
@@ -210,6 +259,6 @@ def build_file_extracts(
             resource=resource,
             table=destination_for(config, name, 1),
             primary_key=config.primary_key,
-            details={"files_matched": matched},
+            details=details,
         )
     ]

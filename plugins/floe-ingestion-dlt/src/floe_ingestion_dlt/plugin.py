@@ -31,7 +31,7 @@ from floe_core import (
     IngestionResult,
     TableResult,
 )
-from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.errors import ErrorCode, PartialLoadError, PipelineConfigurationError
 from floe_core.telemetry import span
 from floe_ingestion_dlt._arrow import to_batches
 from floe_ingestion_dlt._config import (
@@ -243,6 +243,7 @@ class DltIngestionPlugin(IngestionPlugin):
                         source=config.name,
                     )
                 self._load(pipeline, tables, details)
+                _raise_if_rows_rejected(config, details)
             except _PASS_THROUGH:
                 raise
             except BaseException as exc:  # connectorx/pyo3 panics are BaseExceptions
@@ -417,6 +418,22 @@ class _side:
         if exc is None or isinstance(exc, _PASS_THROUGH) or isinstance(exc, IngestionError):
             return
         raise translate(exc, side=self._side, source=self._source) from exc
+
+
+def _raise_if_rows_rejected(config: IngestionConfig, details: dict[str, Any]) -> None:
+    """Report rows a source skipped (``on_bad_rows: skip``) as PARTIAL; what did load stays."""
+    per_table = {t: d.get("rows_rejected", 0) for t, d in details["tables"].items()}
+    rejected = sum(per_table.values())
+    if rejected:
+        samples = [s for d in details["tables"].values() for s in d.get("rejected_samples", [])]
+        raise PartialLoadError(
+            f"source {config.name!r}: {rejected} row(s) rejected and skipped (on_bad_rows: "
+            "skip); the other rows were committed. First: "
+            + "; ".join(f"{s['file']} line {s['line']}: {s['reason']}" for s in samples[:3]),
+            failed_records=rejected,
+            source=config.name,
+            details={"rows_rejected": per_table, "samples": samples},
+        )
 
 
 def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Generator[Any]:
