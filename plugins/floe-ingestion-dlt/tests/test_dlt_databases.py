@@ -32,6 +32,24 @@ def _run(catalog: CatalogConfig, config: IngestionConfig) -> IngestionResult:
     return plugin.run(plugin.create_pipeline(config))
 
 
+def _pg_config(
+    dsn: str, schema: str, table: str, backend: str, *, name: str = "pg", **kw: Any
+) -> IngestionConfig:
+    """One PostgreSQL table of the test's schema into ``bronze.<table>``."""
+    return IngestionConfig(
+        name=name,
+        source_type="sql_database",
+        source_config={
+            "connection_string": dsn,
+            "schema": schema,
+            "tables": [table],
+            "backend": backend,
+        },
+        destination_table=f"bronze.{table}",
+        **kw,
+    )
+
+
 def _read(catalog: CatalogConfig, table: str) -> pa.Table:
     from floe_ingestion_dlt.iceberg import load_catalog
 
@@ -93,17 +111,7 @@ def test_postgres_types_round_trip(
             {"utf": UTF},
         )
     engine.dispose()
-    config = IngestionConfig(
-        name="pg",
-        source_type="sql_database",
-        source_config={
-            "connection_string": postgres_dsn,
-            "schema": pg_schema,
-            "tables": ["everything"],
-            "backend": backend,
-        },
-        destination_table="bronze.everything",
-    )
+    config = _pg_config(postgres_dsn, pg_schema, "everything", backend)
     result = _run(embedded_catalog, config)
     assert result.success, result.errors
     table = _read(embedded_catalog, "bronze.everything")
@@ -332,17 +340,7 @@ def test_postgres_auto_loads_types_connectorx_cannot_read(
             )
         )
     engine.dispose()
-    config = IngestionConfig(
-        name="pg",
-        source_type="sql_database",
-        source_config={
-            "connection_string": postgres_dsn,
-            "schema": pg_schema,
-            "tables": ["odd"],
-            "backend": backend,
-        },
-        destination_table="bronze.odd",
-    )
+    config = _pg_config(postgres_dsn, pg_schema, "odd", backend)
     result = _run(embedded_catalog, config)
     assert result.success, result.errors
     rows = {r["id"]: r for r in _read(embedded_catalog, "bronze.odd").to_pylist()}
@@ -369,17 +367,7 @@ def test_postgres_numeric_nan_names_the_column(
         )
         conn.execute(sa.text(f"INSERT INTO {pg_schema}.nan VALUES (1, 1.5), (2, 'NaN')"))
     engine.dispose()
-    config = IngestionConfig(
-        name="pg",
-        source_type="sql_database",
-        source_config={
-            "connection_string": postgres_dsn,
-            "schema": pg_schema,
-            "tables": ["nan"],
-            "backend": "connectorx",
-        },
-        destination_table="bronze.nan",
-    )
+    config = _pg_config(postgres_dsn, pg_schema, "nan", "connectorx")
     result = _run(embedded_catalog, config)
     (error,) = result.errors
     assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
@@ -403,18 +391,8 @@ def test_a_load_failing_mid_extraction_releases_the_source_connection(
             )
         )
     plugin = DltIngestionPlugin({"batch_rows": 2}, catalog=embedded_catalog)
-    config = IngestionConfig(
-        name="held",
-        source_type="sql_database",
-        source_config={
-            "connection_string": postgres_dsn,
-            "schema": pg_schema,
-            "tables": ["src"],
-            "backend": backend,
-        },
-        destination_table="bronze.held",
-        write_mode="merge",
-        primary_key=["id"],
+    config = _pg_config(
+        postgres_dsn, pg_schema, "src", backend, write_mode="merge", primary_key=["id"]
     )
     result = plugin.run(plugin.create_pipeline(config))
     assert not result.success
