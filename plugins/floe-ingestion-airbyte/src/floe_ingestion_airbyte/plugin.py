@@ -24,14 +24,12 @@ from typing_extensions import override
 
 from floe_core.catalog import CatalogConfig
 from floe_core.errors import (
-    ErrorCategory,
     ErrorCode,
     IngestionError,
-    PartialLoadError,
     PipelineConfigurationError,
     SyncError,
 )
-from floe_core.ingestion import IngestionConfig, IngestionResult, TableResult
+from floe_core.ingestion import IngestionConfig, IngestionResult
 from floe_core.log import get_logger
 from floe_core.plugin import (
     FLOE_API_VERSION,
@@ -43,6 +41,7 @@ from floe_core.plugin import (
 from floe_core.telemetry import record_error, span
 from floe_ingestion_airbyte._client import AirbyteClient
 from floe_ingestion_airbyte._destination import destination_config
+from floe_ingestion_airbyte._outcome import failed_result, finished_result, timed_out_result
 from floe_ingestion_airbyte._poll import wait_for_job
 from floe_ingestion_airbyte.config import AirbyteConfig, RunningSyncPolicy
 from floe_ingestion_airbyte.model import ConnectionStatus, JobResponse, JobStatus
@@ -277,13 +276,14 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             try:
                 result = self._sync(pipeline, started, kwargs)
             except IngestionError as exc:
-                result = self._failed(config, exc, started)
+                result = failed_result(config, exc, started=started, clock=self._clock)
             except Exception as exc:  # run() never raises: report, do not propagate
                 log.exception("airbyte_run_crashed", pipeline=config.name)
-                result = self._failed(
+                result = failed_result(
                     config,
                     IngestionError(f"unexpected failure in the airbyte plugin: {exc!r}"),
-                    started,
+                    started=started,
+                    clock=self._clock,
                 )
             if isinstance(pipeline, AirbytePipeline) and pipeline.secret:
                 result = _Scrubber([pipeline.connection_id]).result(result)
@@ -358,8 +358,26 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             raise
         facts.update(polls=outcome.polls, statuses=list(outcome.statuses))
         if outcome.timed_out:
-            return self._timed_out(pipeline, outcome.job, attached, started, timeout, facts)
-        return self._finished(pipeline, outcome.job, started, facts, deadline)
+            return timed_out_result(
+                self.client,
+                pipeline,
+                outcome.job,
+                attached=attached,
+                cancel_on_timeout=settings.cancel_on_timeout,
+                started=started,
+                timeout=timeout,
+                facts=facts,
+                clock=self._clock,
+            )
+        return finished_result(
+            self.client,
+            pipeline,
+            outcome.job,
+            started=started,
+            facts=facts,
+            deadline=deadline,
+            clock=self._clock,
+        )
 
     def _start_or_attach(
         self, pipeline: AirbytePipeline, deadline: float
@@ -403,206 +421,11 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                     return job
         return None
 
-    def _timed_out(
-        self,
-        pipeline: AirbytePipeline,
-        job: JobResponse,
-        attached: bool,
-        started: float,
-        timeout: float,
-        facts: dict[str, Any],
-    ) -> IngestionResult:
-        action = "left running (attached to a sync floe did not start)"
-        if self.settings.cancel_on_timeout and not attached:
-            action = "cancel requested"
-            try:
-                self.client.cancel_job(job.job_id)
-            except IngestionError as exc:
-                if exc.details.get("problem") == "state-conflict":
-                    ended = self._look_again(job.job_id)
-                    if ended is not None:
-                        facts["ended_while_cancelling"] = True
-                        return self._finished(pipeline, ended, started, facts, started + timeout)
-                    action = "cancel refused (409 state-conflict)"
-                else:
-                    action = f"cancel failed ({exc.code})"
-                log.warning(
-                    "airbyte_cancel_failed",
-                    job_id=job.job_id,
-                    code=str(exc.code),
-                    status_code=exc.details.get("status_code"),
-                )
-        elif not self.settings.cancel_on_timeout:
-            action = "left running (cancel_on_timeout: false)"
-        facts.update(last_status=job.status, timeout_seconds=timeout, on_timeout=action)
-        error = SyncError(
-            f"Airbyte sync job {job.job_id} did not finish within {timeout:g}s "
-            f"(last status {job.status!r}); {action}",
-            code=ErrorCode.SYNC_TIMEOUT,
-            source=pipeline.config.name,
-            details=facts,
-        )
-        return self._failed(pipeline.config, error, started, facts=facts)
-
-    def _look_again(self, job_id: int) -> JobResponse | None:
-        try:
-            job = self.client.get_job(job_id, retry=False)
-        except IngestionError:
-            return None
-        return job if job.is_terminal else None
-
-    def _finished(
-        self,
-        pipeline: AirbytePipeline,
-        job: JobResponse,
-        started: float,
-        facts: dict[str, Any],
-        deadline: float,
-    ) -> IngestionResult:
-        config = pipeline.config
-        # rowsSynced and bytesSynced are optional: None means "not reported", not zero.
-        rows = job.rows_synced or 0
-        written = job.bytes_synced or 0
-        landed = rows > 0 or written > 0
-        facts.update(
-            status=job.status,
-            rows_synced=job.rows_synced,
-            bytes_synced=job.bytes_synced,
-            airbyte_duration=job.duration,
-            airbyte_duration_seconds=job.duration_seconds,
-            token_refreshes=self.client.token_refreshes,
-        )
-        tables = (
-            [TableResult(table=config.destination_table, rows_loaded=rows, bytes_written=written)]
-            if config.table is not None
-            else []
-        )
-        status = job.known_status
-        log.info(
-            "airbyte_sync_ended",
-            pipeline=config.name,
-            job_id=job.job_id,
-            status=job.status,
-            rows=rows,
-            bytes=written,
-        )
-        if status is JobStatus.SUCCEEDED:
-            return IngestionResult(
-                source=config.name,
-                success=True,
-                rows_loaded=rows,
-                bytes_written=written,
-                tables=tables,
-                duration_seconds=self._elapsed(started),
-                details=facts,
-            )
-        error: IngestionError
-        if status is JobStatus.CANCELLED:
-            error = SyncError(
-                f"Airbyte sync job {job.job_id} was cancelled outside floe "
-                f"(after {_synced(job)}); start it again deliberately",
-                code=ErrorCode.SYNC_CANCELLED,
-                details=facts,
-            )
-        elif landed:
-            error = PartialLoadError(
-                f"Airbyte sync job {job.job_id} failed after syncing {_synced(job)}; what did "
-                "not land is unknown (see the job's logs in Airbyte)",
-                code=ErrorCode.PARTIAL_SYNC,
-                failed_records=None,
-                details=facts,
-            )
-        else:
-            error = self._failed_without_rows(pipeline, job, facts, deadline)
-        error.source = config.name
-        result = self._failed(config, error, started, facts=facts)
-        result.rows_loaded = rows
-        result.bytes_written = written
-        result.tables = tables if landed else []
-        return result
-
-    def _failed_without_rows(
-        self, pipeline: AirbytePipeline, job: JobResponse, facts: dict[str, Any], deadline: float
-    ) -> SyncError:
-        # The public API gives no failure reason; the evidence is whether Airbyte disabled the
-        # connection afterwards (it does after repeated failures, or for a breaking schema
-        # change). A disabled connection fails the same way until someone acts: PERMANENT.
-        # Without rowsSynced and bytesSynced nothing is known about what landed: say so.
-        if job.rows_synced is None and job.bytes_synced is None:
-            facts["counts_unknown"] = True
-            what = "without reporting rowsSynced or bytesSynced (what landed is unknown)"
-        else:
-            what = "with nothing synced"
-        try:
-            connection = self.client.get_connection(pipeline.connection_id, deadline=deadline)
-        except IngestionError as exc:
-            facts["connection_check"] = f"failed: {exc.code}"
-            connection = None
-        if connection is not None and connection.known_status is not ConnectionStatus.ACTIVE:
-            facts.update(
-                connection_status=connection.status, connection_reason=connection.status_reason
-            )
-            return SyncError(
-                f"Airbyte sync job {job.job_id} failed {what} and Airbyte now marks "
-                f"connection {pipeline.label} {connection.status!r}"
-                + (f" ({connection.status_reason})" if connection.status_reason else "")
-                + "; fix it in Airbyte before retrying",
-                code=ErrorCode.SYNC_FAILED,
-                category=ErrorCategory.PERMANENT,
-                details=facts,
-            )
-        return SyncError(
-            f"Airbyte sync job {job.job_id} failed {what}; the connection is still active, so "
-            "a retry may succeed (see the job's logs in Airbyte)",
-            code=ErrorCode.SYNC_FAILED,
-            details=facts,
-        )
-
-    def _elapsed(self, started: float) -> float:
-        return max(0.0, self._clock() - started)
-
-    def _failed(
-        self,
-        config: IngestionConfig,
-        error: IngestionError,
-        started: float,
-        *,
-        facts: dict[str, Any] | None = None,
-    ) -> IngestionResult:
-        if error.source is None:
-            error.source = config.name
-        log.warning(
-            "airbyte_sync_failed",
-            pipeline=config.name,
-            code=str(error.code),
-            category=str(error.category),
-            job_id=error.details.get("job_id"),
-            status_code=error.details.get("status_code"),
-        )
-        return IngestionResult(
-            source=config.name,
-            success=False,
-            duration_seconds=self._elapsed(started),
-            errors=[error.to_detail()],
-            details=dict(facts if facts is not None else _public_facts(error.details)),
-        )
-
-
-def _synced(job: JobResponse) -> str:
-    """Say what a job reported syncing, e.g. ``10 rows and 100 bytes``; None is 'unreported'."""
-    rows = f"{job.rows_synced} rows" if job.rows_synced is not None else "an unreported row count"
-    return f"{rows} and {job.bytes_synced} bytes" if job.bytes_synced is not None else rows
-
 
 def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:
     """True when ``exc`` answered ``GET /connections/{connection_id}`` (not the token request)."""
     path = str(exc.details.get("path", ""))
     return exc.details.get("method") == "GET" and path.endswith(f"/connections/{connection_id}")
-
-
-def _public_facts(details: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("connection_id", "job_id", "attached", "polls", "statuses", "status_code")
-    return {k: details[k] for k in keys if k in details}
 
 
 def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
