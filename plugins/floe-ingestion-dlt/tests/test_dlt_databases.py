@@ -32,19 +32,23 @@ def _run(catalog: CatalogConfig, config: IngestionConfig) -> IngestionResult:
     return plugin.run(plugin.create_pipeline(config))
 
 
-def _pg_config(
-    dsn: str, schema: str, table: str, backend: str, *, name: str = "pg", **kw: Any
+def _sql_config(
+    dsn: str,
+    table: str,
+    *,
+    schema: str | None = None,
+    backend: str = "auto",
+    name: str = "db",
+    **kw: Any,
 ) -> IngestionConfig:
-    """One PostgreSQL table of the test's schema into ``bronze.<table>``."""
+    """One table of a test database into ``bronze.<table>``."""
+    source: dict[str, Any] = {"connection_string": dsn, "tables": [table], "backend": backend}
+    if schema is not None:
+        source["schema"] = schema
     return IngestionConfig(
         name=name,
         source_type="sql_database",
-        source_config={
-            "connection_string": dsn,
-            "schema": schema,
-            "tables": [table],
-            "backend": backend,
-        },
+        source_config=source,
         destination_table=f"bronze.{table}",
         **kw,
     )
@@ -111,7 +115,7 @@ def test_postgres_types_round_trip(
             {"utf": UTF},
         )
     engine.dispose()
-    config = _pg_config(postgres_dsn, pg_schema, "everything", backend)
+    config = _sql_config(postgres_dsn, "everything", schema=pg_schema, backend=backend)
     result = _run(embedded_catalog, config)
     assert result.success, result.errors
     table = _read(embedded_catalog, "bronze.everything")
@@ -201,12 +205,7 @@ def test_mariadb_types_round_trip(
             {"utf": UTF},
         )
     engine.dispose()
-    config = IngestionConfig(
-        name="maria",
-        source_type="sql_database",
-        source_config={"connection_string": mysql_dsn, "tables": [maria_table], "backend": backend},
-        destination_table=f"bronze.{maria_table}",
-    )
+    config = _sql_config(mysql_dsn, maria_table, backend=backend, name="maria")
     result = _run(embedded_catalog, config)
     assert result.success, result.errors
     table = _read(embedded_catalog, f"bronze.{maria_table}")
@@ -240,15 +239,7 @@ def test_mariadb_wrong_password_is_permanent_auth_failed(
     mysql_dsn: str, embedded_catalog: CatalogConfig
 ) -> None:
     url = sa.engine.make_url(mysql_dsn).set(password="definitely-wrong")
-    config = IngestionConfig(
-        name="maria",
-        source_type="sql_database",
-        source_config={
-            "connection_string": url.render_as_string(hide_password=False),
-            "tables": ["t"],
-        },
-        destination_table="bronze.t",
-    )
+    config = _sql_config(url.render_as_string(hide_password=False), "t", name="maria")
     result = _run(embedded_catalog, config)
     assert not result.success
     (error,) = result.errors
@@ -261,12 +252,7 @@ def test_mariadb_wrong_password_is_permanent_auth_failed(
 def test_postgres_missing_table_is_source_not_found(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig
 ) -> None:
-    config = IngestionConfig(
-        name="pg",
-        source_type="sql_database",
-        source_config={"connection_string": postgres_dsn, "schema": pg_schema, "tables": ["nope"]},
-        destination_table="bronze.nope",
-    )
+    config = _sql_config(postgres_dsn, "nope", schema=pg_schema)
     result = _run(embedded_catalog, config)
     (error,) = result.errors
     assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.SOURCE_NOT_FOUND)
@@ -286,15 +272,7 @@ def test_missing_database_points_at_the_database_name(
     unique: str,
 ) -> None:
     url = sa.engine.make_url(request.getfixturevalue(dsn_fixture)).set(database=unique)
-    config = IngestionConfig(
-        name="db",
-        source_type="sql_database",
-        source_config={
-            "connection_string": url.render_as_string(hide_password=False),
-            "tables": ["t"],
-        },
-        destination_table="bronze.t",
-    )
+    config = _sql_config(url.render_as_string(hide_password=False), "t")
     result = _run(embedded_catalog, config)
     (error,) = result.errors
     assert (error.category, error.code) == (ErrorCategory.CONFIGURATION, ErrorCode.SOURCE_NOT_FOUND)
@@ -340,7 +318,7 @@ def test_postgres_auto_loads_types_connectorx_cannot_read(
             )
         )
     engine.dispose()
-    config = _pg_config(postgres_dsn, pg_schema, "odd", backend)
+    config = _sql_config(postgres_dsn, "odd", schema=pg_schema, backend=backend)
     result = _run(embedded_catalog, config)
     assert result.success, result.errors
     rows = {r["id"]: r for r in _read(embedded_catalog, "bronze.odd").to_pylist()}
@@ -367,7 +345,7 @@ def test_postgres_numeric_nan_names_the_column(
         )
         conn.execute(sa.text(f"INSERT INTO {pg_schema}.nan VALUES (1, 1.5), (2, 'NaN')"))
     engine.dispose()
-    config = _pg_config(postgres_dsn, pg_schema, "nan", "connectorx")
+    config = _sql_config(postgres_dsn, "nan", schema=pg_schema, backend="connectorx")
     result = _run(embedded_catalog, config)
     (error,) = result.errors
     assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
@@ -391,8 +369,13 @@ def test_a_load_failing_mid_extraction_releases_the_source_connection(
             )
         )
     plugin = DltIngestionPlugin({"batch_rows": 2}, catalog=embedded_catalog)
-    config = _pg_config(
-        postgres_dsn, pg_schema, "src", backend, write_mode="merge", primary_key=["id"]
+    config = _sql_config(
+        postgres_dsn,
+        "src",
+        schema=pg_schema,
+        backend=backend,
+        write_mode="merge",
+        primary_key=["id"],
     )
     result = plugin.run(plugin.create_pipeline(config))
     assert not result.success
