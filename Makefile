@@ -12,7 +12,7 @@ lint:
 	uv run ruff format --check .
 
 typecheck:
-	uv run mypy packages/floe-core/src plugins/floe-ingestion-dlt/src plugins/floe-ingestion-airbyte/src testing/src
+	uv run mypy
 
 test:
 	uv run pytest

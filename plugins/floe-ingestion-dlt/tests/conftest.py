@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
 from dlt_test_helpers import Api, handler_for, silent_port
-
-from floe_core import CatalogConfig
-
-
-@pytest.fixture
-def embedded_catalog(tmp_path: Path) -> CatalogConfig:
-    """A fresh embedded Iceberg catalog under the test's tmp dir."""
-    return CatalogConfig.embedded(tmp_path / "warehouse")
 
 
 @pytest.fixture
@@ -94,16 +83,3 @@ def mysql_dsn() -> str:
 def unique() -> str:
     """A short unique suffix for table/schema names in the shared databases."""
     return "floe_dlt_" + uuid.uuid4().hex[:10]
-
-
-def _iceberg_test_fixtures() -> Any:
-    """Load the Iceberg tests' conftest under its own name, to share its SeaweedFS fixture."""
-    path = Path(__file__).parent / "iceberg" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("floe_dlt_iceberg_test_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-seaweedfs_catalog_config = _iceberg_test_fixtures().seaweedfs_catalog_config

@@ -55,7 +55,7 @@ def _sql_config(
 
 
 def _read(catalog: CatalogConfig, table: str) -> pa.Table:
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     return load_catalog(catalog).load_table(table).scan().to_arrow()
 

@@ -38,13 +38,13 @@ def _run(catalog: CatalogConfig, config: IngestionConfig) -> IngestionResult:
 
 
 def _read(catalog: CatalogConfig, table: str) -> pa.Table:
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     return load_catalog(catalog).load_table(table).scan().to_arrow()
 
 
 def _snapshot(catalog: CatalogConfig, table: str) -> int | None:
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     snap = load_catalog(catalog).load_table(table).current_snapshot()
     return None if snap is None else snap.snapshot_id
@@ -153,7 +153,7 @@ def test_crash_at_commit_then_clean_rerun_loses_and_duplicates_nothing(
 ) -> None:
     from pyiceberg.exceptions import CommitFailedException
 
-    from floe_ingestion_dlt.iceberg import writer
+    from floe_iceberg import writer
 
     db = make_sqlite(tmp_path / "shop.db", 60)
     config = _orders(db, incremental={"cursor_field": "updated_at"})
@@ -606,7 +606,7 @@ def test_a_commit_between_reading_the_state_and_writing_fails_the_load(
     _failed(result, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
     assert result.retryable and result.rows_loaded == 0
     assert _ids(embedded_catalog, "bronze.orders") == list(range(110))  # B's rows, once
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     table = load_catalog(embedded_catalog).load_table("bronze.orders")
     assert [s.parent_snapshot_id for s in table.snapshots()] == [None, before]
@@ -680,7 +680,7 @@ def test_a_large_cursor_state_stays_out_of_the_table_metadata(
     tmp_path: Path, embedded_catalog: CatalogConfig
 ) -> None:
     """Many rows share the cursor value: dlt keeps one hash per row; metadata must stay small."""
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     db = tmp_path / "ev.db"
     with sqlite3.connect(db) as conn:

@@ -31,7 +31,7 @@ def test_quickstart_loads_then_loads_nothing_new(tmp_path: Path) -> None:
         "customers": (True, 0),
     }
 
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     orders = load_catalog(catalog).load_table("bronze.orders").scan().to_arrow()
     assert orders.num_rows == 2000

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.seaweedfs
 def test_s3_files_into_rest_catalog_incrementally(seaweedfs_catalog_config: CatalogConfig) -> None:
     import s3fs
 
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     props = seaweedfs_catalog_config.properties
     key, secret = props["s3.access-key-id"], props["s3.secret-access-key"]

@@ -196,7 +196,7 @@ def test_sqlite_rows_at_the_cursor_boundary_load_exactly_once(tmp_path: Path, ba
     import sqlite3
 
     from floe_core import CatalogConfig
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     # SQLite keeps timestamps as text: '2024-01-01 00:00:08', the format the quickstart uses
     db = tmp_path / "s.db"
@@ -386,7 +386,7 @@ def test_on_bad_rows_skip_loads_the_rest_and_reports_partial(
         (name, 5 if name.endswith("csv") else 4),
     ]
     assert result.rows_loaded == 3 and result.tables[0].snapshot_id is not None
-    from floe_ingestion_dlt.iceberg import load_catalog
+    from floe_iceberg import load_catalog
 
     ids = load_catalog(embedded_catalog).load_table("bronze.files").scan().to_arrow()["id"]
     assert sorted(ids.to_pylist()) == [1, 3, 5]

@@ -83,6 +83,14 @@ class IngestionConfig(BaseModel):
     incremental: IncrementalConfig | None = None
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
     secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
+    snapshot_properties: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra properties a plugin that writes Iceberg records in the summary of every "
+            "snapshot this load commits (e.g. an orchestrator's run id). Keys starting with "
+            "'floe.' are reserved for the write path's own."
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -92,6 +100,14 @@ class IngestionConfig(BaseModel):
                 f"{value!r} is not a valid name: use letters, digits, '_', '-' or '.', "
                 "starting with a letter or digit"
             )
+        return value
+
+    @field_validator("snapshot_properties")
+    @classmethod
+    def _check_snapshot_properties(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in value if k.startswith("floe."))
+        if reserved:
+            raise ValueError(f"snapshot property keys {reserved} use the reserved prefix 'floe.'")
         return value
 
     @field_validator("primary_key", mode="before")

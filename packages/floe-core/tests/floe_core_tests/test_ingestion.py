@@ -97,3 +97,11 @@ def test_result_retryable_only_when_every_error_is() -> None:
     assert failed.retryable and failed.error_category is ErrorCategory.TRANSIENT
     assert not IngestionResult(source="o", success=False, errors=[transient, permanent]).retryable
     assert not IngestionResult(source="o", success=True).retryable
+
+
+def test_snapshot_properties_reserve_the_floe_prefix() -> None:
+    assert _config(snapshot_properties={"dagster.run-id": "r1"}).snapshot_properties == {
+        "dagster.run-id": "r1"
+    }
+    with pytest.raises(ValidationError, match=r"reserved prefix 'floe\.'"):
+        _config(snapshot_properties={"floe.load-id": "x"})

@@ -92,8 +92,7 @@ def steps(uv: str) -> list[str]:
         f"{uv} sync --all-packages",
         f"{uv} run ruff check .",
         f"{uv} run ruff format --check .",
-        f"{uv} run mypy packages/floe-core/src plugins/floe-ingestion-dlt/src "
-        "plugins/floe-ingestion-airbyte/src testing/src",
+        f"{uv} run mypy",
         f"{uv} run pytest --cov --cov-report=term:skip-covered",
         f"{uv} run python -m benchmarks --quick",
     ]

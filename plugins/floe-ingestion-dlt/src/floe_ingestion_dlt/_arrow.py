@@ -13,7 +13,7 @@ converted column by column (documented in the README, "Types and the JSON rule")
 - a string column whose every value is an ISO-8601 timestamp with a zone or ``Z`` (dlt's
   default ``iso_timestamp`` detection, without dlt's reading of zone-less text as UTC) is
   marked, and becomes timestamptz when the table does not have the column yet
-  (:func:`floe_ingestion_dlt.iceberg.schema.coerce_types`).
+  (:func:`floe_iceberg.schema.coerce_types`).
 
 Arrow inputs keep their types, except nested struct/list/map columns, which follow the same JSON
 rule so that every source lands nested data the same way. Types that drift from chunk to chunk

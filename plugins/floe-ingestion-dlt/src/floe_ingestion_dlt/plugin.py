@@ -2,7 +2,7 @@
 
 dlt builds the sources (``sql_database``, ``rest_api``, ``filesystem``) from plain YAML and
 keeps the incremental cursors; its resources are iterated directly into Arrow batches, which
-:func:`floe_ingestion_dlt.iceberg.write_table` streams into one atomic Iceberg commit per table,
+:func:`floe_iceberg.write_table` streams into one atomic Iceberg commit per table,
 together with the resource's incremental state. dlt's own normalize/load steps are not used.
 """
 
@@ -150,7 +150,7 @@ class DltIngestionPlugin(IngestionPlugin):
 
     @override
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
-        from floe_ingestion_dlt.iceberg import destination_settings
+        from floe_iceberg import destination_settings
 
         try:
             return dict(destination_settings(catalog_config))
@@ -172,7 +172,7 @@ class DltIngestionPlugin(IngestionPlugin):
         # dlt's first use also initialises its requests helper (requests, urllib3).
         import dlt.sources.helpers.requests  # noqa: F401
 
-        import floe_ingestion_dlt.iceberg  # noqa: F401
+        import floe_iceberg  # noqa: F401
 
         if self.catalog.type == "sql":
             import pyiceberg.catalog.sql
@@ -188,7 +188,7 @@ class DltIngestionPlugin(IngestionPlugin):
             try:
                 import dlt
 
-                from floe_ingestion_dlt.iceberg import load_catalog
+                from floe_iceberg import load_catalog
 
                 outcome["phase"] = f"connecting to the {self.catalog.type} catalog"
                 catalog = load_catalog(self.catalog)
@@ -321,7 +321,7 @@ class DltIngestionPlugin(IngestionPlugin):
     def _load(
         self, pipeline: DltPipeline, tables: list[TableResult], details: dict[str, Any]
     ) -> None:
-        from floe_ingestion_dlt.iceberg import load_catalog
+        from floe_iceberg import load_catalog
 
         config = pipeline.config
         with _side("destination", config.name):
@@ -349,7 +349,7 @@ class DltIngestionPlugin(IngestionPlugin):
     def _load_table(
         self, catalog: Any, pipeline: DltPipeline, extract: Extract, details: dict[str, Any]
     ) -> TableResult:
-        from floe_ingestion_dlt.iceberg import TableWrite, read_table_state, write_table
+        from floe_iceberg import TableWrite, read_table_state, write_table
 
         config = pipeline.config
         key = state_key(config)
@@ -363,6 +363,7 @@ class DltIngestionPlugin(IngestionPlugin):
             schema_contract=config.schema_contract,
             state_key=key,
             based_on=saved,  # the rows extracted depend on it: commit on that version only
+            snapshot_properties=config.snapshot_properties,
         )
         batches = _source_batches(state, self.settings.batch_rows, config.name)
         try:

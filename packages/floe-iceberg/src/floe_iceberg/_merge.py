@@ -30,7 +30,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import DataScan, FileScanTask
 from pyiceberg.table.metadata import TableMetadata
 
-from floe_ingestion_dlt.iceberg._files import FileWriter, WrittenFile
+from floe_iceberg._files import FileWriter, WrittenFile
 
 _POS = "__floe_pos"
 _FILE = "__floe_file"

@@ -16,7 +16,7 @@ from floe_core import (
     SchemaContractViolation,
     WriteMode,
 )
-from floe_ingestion_dlt.iceberg import TableWrite, write_table
+from floe_iceberg import TableWrite, write_table
 
 
 def _seed(catalog: Catalog, table: str) -> int:

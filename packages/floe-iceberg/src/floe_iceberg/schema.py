@@ -89,7 +89,7 @@ from floe_core import (
     SchemaContract,
     SchemaContractViolation,
 )
-from floe_ingestion_dlt.iceberg._coerce import coerce_column, kind_of
+from floe_iceberg._coerce import coerce_column, kind_of
 
 __all__ = [
     "ContractPlan",

@@ -19,7 +19,7 @@ from floe_core import (
     StorageConfig,
     WriteMode,
 )
-from floe_ingestion_dlt.iceberg import TableWrite, destination_settings, load_catalog, write_table
+from floe_iceberg import TableWrite, destination_settings, load_catalog, write_table
 
 
 def test_default_is_embedded_under_the_working_directory(

@@ -15,9 +15,9 @@ from dlt_test_helpers import Api
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, IngestionConfig, WriteMode
+from floe_iceberg import TableWrite, load_catalog, write_table
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt._arrow import to_batches
-from floe_ingestion_dlt.iceberg import TableWrite, load_catalog, write_table
 
 BIG = Decimal("12345678901234567890123456789.123456789")  # 38 digits, scale 9
 PARIS = dt.timezone(dt.timedelta(hours=2))

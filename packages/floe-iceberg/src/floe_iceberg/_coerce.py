@@ -52,7 +52,7 @@ def kind_of(arrow_type: pa.DataType) -> str:
     """Return dlt's data type name for a normalised Arrow type (``bigint``, ``text``, ...).
 
     Args:
-        arrow_type: A type :func:`~floe_ingestion_dlt.iceberg.schema.normalize_batch` produces.
+        arrow_type: A type :func:`~floe_iceberg.schema.normalize_batch` produces.
 
     Returns:
         ``bool``, ``bigint``, ``double``, ``decimal``, ``text``, ``binary``, ``timestamp``,

@@ -290,7 +290,7 @@ def read_table_state(catalog: Catalog, table: str, state_key: str) -> StateRead:
 
     Returns:
         The state (None when the table does not exist or no load stored state there) and the
-        table version it was read from, for :class:`~floe_ingestion_dlt.iceberg.TableWrite`.
+        table version it was read from, for :class:`~floe_iceberg.TableWrite`.
 
     Raises:
         DestinationWriteError: SCHEMA_CORRUPTION when a referenced state file is missing or

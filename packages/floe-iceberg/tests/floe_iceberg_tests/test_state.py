@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyiceberg.catalog import Catalog
 
-from floe_ingestion_dlt.iceberg.state import (
+from floe_iceberg.state import (
     decode_state,
     encode_state,
     same_state,
@@ -79,7 +79,7 @@ def test_a_missing_or_altered_state_file_is_schema_corruption(
     import pyarrow as pa
 
     from floe_core import DestinationWriteError, ErrorCategory, ErrorCode, WriteMode
-    from floe_ingestion_dlt.iceberg import TableWrite, read_state, write_table
+    from floe_iceberg import TableWrite, read_state, write_table
 
     big = {"hashes": [f"{i:020d}" for i in range(1000)]}
     spec = TableWrite(table_name, WriteMode.APPEND, state_key="k")

@@ -56,9 +56,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -85,9 +85,9 @@ from floe_core import (
     WriteMode,
 )
 from floe_core.telemetry import span
-from floe_ingestion_dlt.iceberg import _merge
-from floe_ingestion_dlt.iceberg._files import FileWriter, StreamedFile, WrittenFile
-from floe_ingestion_dlt.iceberg.schema import (
+from floe_iceberg import _merge
+from floe_iceberg._files import FileWriter, StreamedFile, WrittenFile
+from floe_iceberg.schema import (
     coerce_types,
     conform,
     discard,
@@ -96,7 +96,7 @@ from floe_ingestion_dlt.iceberg.schema import (
     plan_contract,
     target_arrow_schema,
 )
-from floe_ingestion_dlt.iceberg.state import (
+from floe_iceberg.state import (
     StateRead,
     encode_state,
     same_state,
@@ -134,8 +134,11 @@ class TableWrite:
         state_key: Where this load's state lives (e.g. the pipeline/resource name). A load
             with a state key is never rebased onto a concurrent commit: it fails instead.
         based_on: The table version this load's state was read from
-            (:func:`~floe_ingestion_dlt.iceberg.state.read_table_state`); the write refuses,
+            (:func:`~floe_iceberg.state.read_table_state`); the write refuses,
             as a COMMIT_CONFLICT with nothing written, when the table is at another version.
+        snapshot_properties: Extra properties recorded in the summary of the snapshot this
+            load commits (an orchestrator's run id, ...); the write path's own ``floe.*``
+            properties win over a key of the same name.
     """
 
     table: str
@@ -144,6 +147,7 @@ class TableWrite:
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     state_key: str | None = None
     based_on: StateRead | None = None
+    snapshot_properties: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -522,7 +526,7 @@ class _Load:
             schema_contract=self.spec.schema_contract.value,
         ) as current:
             if needs_snapshot:
-                properties: dict[str, str] = {}
+                properties: dict[str, str] = dict(self.spec.snapshot_properties)
                 if new_text is not None and self.spec.state_key is not None:
                     # written before the commit; abort() deletes it if the commit does not land
                     locations = self.tx._table.location_provider()

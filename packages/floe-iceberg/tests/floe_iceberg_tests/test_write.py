@@ -13,7 +13,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, ValidationException
 
 from floe_core import CatalogConfig, WriteMode
-from floe_ingestion_dlt.iceberg import TableWrite, read_state, read_table_state, write_table
+from floe_iceberg import TableWrite, read_state, read_table_state, write_table
 
 
 def _rows(catalog: Catalog, table: str, *columns: str) -> list[tuple[object, ...]]:
@@ -557,7 +557,7 @@ def test_a_large_state_goes_to_a_file_beside_the_metadata(
     """dlt's unique_hashes can be one per row: the summary must hold a reference, not them."""
     import json
 
-    from floe_ingestion_dlt.iceberg.state import STATE_FILE_THRESHOLD
+    from floe_iceberg.state import STATE_FILE_THRESHOLD
 
     big = {"cursor": dt.date(2024, 1, 2), "hashes": [f"h{i:011d}" for i in range(2000)]}
     spec = TableWrite(table_name, WriteMode.APPEND, state_key="ev")
@@ -636,7 +636,7 @@ def test_appends_stream_batches_into_row_groups_while_the_source_runs(
     """One file, several row groups; the first is on its way before the source ends."""
     import pyarrow.parquet as pq
 
-    from floe_ingestion_dlt.iceberg import _files
+    from floe_iceberg import _files
 
     monkeypatch.setattr(_files, "ROW_GROUP_BYTES", 1)  # every batch is its own row group
     spec = TableWrite(table_name, WriteMode.APPEND)
@@ -669,7 +669,7 @@ def test_a_streamed_file_that_fails_to_write_leaves_the_table_as_it_was(
     table_name: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from floe_ingestion_dlt.iceberg import _files
+    from floe_iceberg import _files
 
     spec = TableWrite(table_name, WriteMode.APPEND)
     before = write_table(catalog, spec, [pa.table({"id": [1]})])
@@ -706,3 +706,15 @@ def test_a_source_failing_inside_a_streamed_file_stops_its_writer_and_deletes_it
     assert catalog.load_table(table_name).current_snapshot().snapshot_id == before.snapshot_id
     assert _rows(catalog, table_name, "id") == [(0,)]
     assert _parquet_count(catalog_config, catalog, table_name) == 1
+
+
+def test_snapshot_properties_land_in_the_summary_and_floe_keys_win(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    extra = {"dagster.run-id": "abc-123", "floe.rows-loaded": "999"}
+    spec = TableWrite(table_name, WriteMode.APPEND, snapshot_properties=extra)
+    result = write_table(sql_catalog, spec, [pa.table({"id": [1, 2]})])
+    summary = sql_catalog.load_table(table_name).current_snapshot().summary  # type: ignore[union-attr]
+    assert result.snapshot_id is not None
+    assert summary["dagster.run-id"] == "abc-123"
+    assert summary["floe.rows-loaded"] == "2"
