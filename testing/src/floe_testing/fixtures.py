@@ -8,6 +8,9 @@
   gateway with the same keys; it assigns table locations in its table bucket ``warehouse``.
 - ``seaweedfs_data_bucket``: a plain S3 bucket on that server, for an SQL catalog with an s3://
   warehouse.
+- ``catalog_config`` / ``catalog``: parametrized over both (the SeaweedFS case marked
+  ``seaweedfs``); ``sql_catalog``: the embedded one, open; ``table_name``: a fresh
+  ``namespace.table``.
 
 Plugin authors can load them too: ``pytest_plugins = ["floe_testing.fixtures"]``.
 """
@@ -20,13 +23,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
 
 from floe_core import CatalogConfig
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 
 @pytest.fixture
@@ -201,3 +209,33 @@ def seaweedfs_catalog_config(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def seaweedfs_data_bucket(seaweedfs_catalog_config: CatalogConfig) -> str:
     """A plain S3 bucket on the test SeaweedFS (same keys as the catalog's properties)."""
     return DATA_BUCKET
+
+
+@pytest.fixture(params=["sql", pytest.param("seaweedfs", marks=pytest.mark.seaweedfs)])
+def catalog_config(request: pytest.FixtureRequest) -> CatalogConfig:
+    """Every catalog the write path must work with."""
+    name = "embedded_catalog" if request.param == "sql" else "seaweedfs_catalog_config"
+    config: CatalogConfig = request.getfixturevalue(name)
+    return config
+
+
+@pytest.fixture
+def catalog(catalog_config: CatalogConfig) -> Catalog:
+    """An open catalog for ``catalog_config``."""
+    from floe_iceberg import load_catalog
+
+    return load_catalog(catalog_config)
+
+
+@pytest.fixture
+def sql_catalog(embedded_catalog: CatalogConfig) -> Catalog:
+    """An open embedded catalog."""
+    from floe_iceberg import load_catalog
+
+    return load_catalog(embedded_catalog)
+
+
+@pytest.fixture
+def table_name() -> str:
+    """A table name no other test (or engineer) uses."""
+    return f"floe_{uuid.uuid4().hex[:8]}.t_{uuid.uuid4().hex[:8]}"

@@ -281,7 +281,7 @@ def test_failure_mid_stream_leaves_existing_table_unchanged(
 
 
 def test_failed_commit_deletes_its_files(
-    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+    embedded_catalog: CatalogConfig, sql_catalog: Catalog, table_name: str
 ) -> None:
     """A concurrent writer wins between our files and our commit: replace must not land."""
     write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
@@ -300,7 +300,7 @@ def test_failed_commit_deletes_its_files(
 
     assert _rows(sql_catalog, table_name) == [(1,), (2,)]
     assert _snapshots(sql_catalog, table_name) == 2
-    assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2
+    assert len(_parquet_files(Path(embedded_catalog.warehouse or ""))) == 2
 
 
 def test_empty_load_commits_nothing(catalog: Catalog, table_name: str) -> None:
@@ -381,14 +381,14 @@ def test_state_is_read_after_the_batches(sql_catalog: Catalog, table_name: str) 
 
 
 def test_contract_violation_mid_stream_deletes_written_files(
-    sql_catalog_config: CatalogConfig, sql_catalog: Catalog, table_name: str
+    embedded_catalog: CatalogConfig, sql_catalog: Catalog, table_name: str
 ) -> None:
     from floe_core import SchemaContract, SchemaContractViolation
 
     first = write_table(
         sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})]
     )
-    files_before = _parquet_files(Path(sql_catalog_config.warehouse or ""))
+    files_before = _parquet_files(Path(embedded_catalog.warehouse or ""))
     spec = TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE)
     with pytest.raises(SchemaContractViolation):
         write_table(
@@ -401,11 +401,11 @@ def test_contract_violation_mid_stream_deletes_written_files(
     assert [s.snapshot_id for s in sql_catalog.load_table(table_name).snapshots()] == [
         first.snapshot_id
     ]
-    assert _parquet_files(Path(sql_catalog_config.warehouse or "")) == files_before
+    assert _parquet_files(Path(embedded_catalog.warehouse or "")) == files_before
 
 
 def test_commit_with_unknown_outcome_keeps_its_files(
-    sql_catalog_config: CatalogConfig,
+    embedded_catalog: CatalogConfig,
     sql_catalog: Catalog,
     table_name: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -426,7 +426,7 @@ def test_commit_with_unknown_outcome_keeps_its_files(
     monkeypatch.undo()
 
     assert _rows(sql_catalog, table_name) == [(1,), (2,)]  # every referenced file still exists
-    assert len(_parquet_files(Path(sql_catalog_config.warehouse or ""))) == 2
+    assert len(_parquet_files(Path(embedded_catalog.warehouse or ""))) == 2
 
 
 def _parquet_count(config: CatalogConfig, catalog: Catalog, table: str) -> int:
