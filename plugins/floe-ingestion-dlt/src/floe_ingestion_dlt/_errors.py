@@ -24,6 +24,7 @@ raised while handling is never "the" error)::
     dlt DictValidationException                  CONFIGURATION  INVALID_CONFIG
     pyarrow ArrowInvalid, ArrowTypeError,
       ArrowNotImplementedError                   PERMANENT      SOURCE_READ_FAILED
+    FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
     PermissionError                              PERMANENT      PERMISSION_DENIED
     ConnectionError, TimeoutError (builtins)     TRANSIENT      SOURCE_UNAVAILABLE
 
@@ -52,9 +53,7 @@ raised while handling is never "the" error)::
       json.JSONDecodeError)                      PERMANENT      SOURCE_READ_FAILED
     other requests error without a response      PERMANENT      SOURCE_READ_FAILED
 
-    filesystem (sources/filesystem.py)
-    ------------------------------------------------------------------------------------------
-    FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
+    filesystem: no classes of its own (its readers raise floe errors naming the file)
 
     destination side (_destination_errors.py)
     ------------------------------------------------------------------------------------------
@@ -298,6 +297,14 @@ _unreadable = raise_as(
 )
 
 
+def _file_not_found(exc: BaseException, source: str | None) -> IngestionError:
+    return PipelineConfigurationError(
+        f"source file or folder not found: {short(exc)}",
+        code=ErrorCode.SOURCE_NOT_FOUND,
+        source=source,
+    )
+
+
 def _permission(exc: BaseException, source: str | None) -> IngestionError:
     return SourceConnectionError(
         f"permission denied reading the source: {short(exc)}",
@@ -324,6 +331,7 @@ def _source_table() -> ErrorTable:
         pa.ArrowInvalid: _unreadable,
         pa.ArrowTypeError: _unreadable,
         pa.ArrowNotImplementedError: _unreadable,
+        FileNotFoundError: _file_not_found,
         PermissionError: _permission,
         ConnectionError: _unreachable,
         TimeoutError: _unreachable,

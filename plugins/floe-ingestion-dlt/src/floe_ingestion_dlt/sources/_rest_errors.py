@@ -22,6 +22,7 @@ from floe_core.retry import parse_retry_after
 from floe_ingestion_dlt._errors import (
     _URL_PASSWORD,
     ErrorTable,
+    Handler,
     handler_for,
     optional_classes,
     raise_as,
@@ -150,6 +151,12 @@ def _http_without_status(exc: BaseException, source: str | None) -> IngestionErr
     return found
 
 
+def _request_error(exc: BaseException, source: str | None) -> IngestionError | None:
+    # _http still checks the module (its body is kept for the status table moving to
+    # floe-core); a requests class subclassed elsewhere is judged without the status then.
+    return _http(exc, source) or _http_without_status(exc, source)
+
+
 @cache
 def rest_errors() -> ErrorTable:
     """The ``rest_api`` source type's exception classes (imported when called).
@@ -161,9 +168,9 @@ def rest_errors() -> ErrorTable:
 
     import requests
 
-    table: dict[type[BaseException], Any] = {
-        cls: _http for cls in optional_classes("httpx.HTTPError", "urllib3.exceptions.HTTPError")
-    }
-    table[requests.RequestException] = _http
+    table: dict[type[BaseException], Handler] = dict.fromkeys(
+        optional_classes("httpx.HTTPError", "urllib3.exceptions.HTTPError"), _request_error
+    )
+    table[requests.RequestException] = _request_error
     table[json.JSONDecodeError] = _http_without_status
     return table

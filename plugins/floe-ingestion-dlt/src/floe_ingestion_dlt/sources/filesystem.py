@@ -6,14 +6,12 @@ docstring says how each format is read and which rows ``on_bad_rows: skip`` leav
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from floe_core import ErrorCode, IngestionConfig, IngestionError, PipelineConfigurationError
+from floe_core import IngestionConfig, PipelineConfigurationError
 from floe_ingestion_dlt._config import DltPluginConfig, SourceModel
-from floe_ingestion_dlt._errors import ErrorTable, short
 from floe_ingestion_dlt._source import Extract, destination_for
 from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._file_reader import (
@@ -162,24 +160,11 @@ def _check(config: IngestionConfig, source: FilesystemSourceConfig) -> None:
         )
 
 
-def _file_not_found(exc: BaseException, source: str | None) -> IngestionError:
-    return PipelineConfigurationError(
-        f"source file or folder not found: {short(exc)}",
-        code=ErrorCode.SOURCE_NOT_FOUND,
-        source=source,
-    )
-
-
-@cache
-def _errors() -> ErrorTable:
-    return {FileNotFoundError: _file_not_found}
-
-
 FILESYSTEM = SourceType(
     name="filesystem",
     model=FilesystemSourceConfig,
     check=_check,
     build=build_file_extracts,
-    errors=_errors,
 )
-"""``source_type: filesystem``."""
+"""``source_type: filesystem``: no table of its own; its readers raise floe errors naming the
+file, and what fsspec/s3fs raise are builtin OSErrors, judged by the plugin-wide table."""
