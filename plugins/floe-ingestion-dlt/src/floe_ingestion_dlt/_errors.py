@@ -156,11 +156,6 @@ def _links(exc: BaseException) -> Iterator[tuple[BaseException, bool]]:
         current = nxt
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    for link, _explicit in _links(exc):
-        yield link
-
-
 _NOISE = (StopIteration, StopAsyncIteration, GeneratorExit)
 
 
@@ -338,15 +333,25 @@ def _source_table() -> ErrorTable:
     }
 
 
-def _table(side: Side, source_errors: Callable[[], ErrorTable] | None) -> ErrorTable:
-    try:
-        if side == "destination":
-            from floe_ingestion_dlt._destination_errors import destination_table
+def _destination_table() -> ErrorTable:
+    from floe_ingestion_dlt._destination_errors import destination_table
 
-            return destination_table()
-        return {**_source_table(), **(source_errors() if source_errors is not None else {})}
-    except ImportError:  # a dependency is broken: its ImportError is then an internal error
-        return {}
+    return destination_table()
+
+
+def _table(side: Side, source_errors: Callable[[], ErrorTable] | None) -> ErrorTable:
+    """The side's table, a source type's classes over the plugin-wide ones."""
+    if side == "destination":
+        parts = [_destination_table]
+    else:
+        parts = [_source_table, *([source_errors] if source_errors is not None else [])]
+    table: dict[type[BaseException], Handler] = {}
+    for part in parts:
+        try:
+            table.update(part())
+        except ImportError:  # a broken dependency: its classes are unknown, its error internal
+            continue
+    return table
 
 
 def translate(
@@ -369,7 +374,7 @@ def translate(
     Returns:
         An :class:`~floe_core.IngestionError` (chain it with ``from exc`` when raising).
     """
-    chain = list(_chain(exc))
+    chain = [link for link, _explicit in _links(exc)]
     for item in chain:
         if isinstance(item, IngestionError):
             if item.source is None:
