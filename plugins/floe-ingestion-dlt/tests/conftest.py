@@ -44,7 +44,7 @@ def hanging_url() -> Iterator[str]:
 def _server_or_skip(env: str, default: str, what: str) -> str:
     import sqlalchemy as sa
 
-    from floe_ingestion_dlt._sql import _driver
+    from floe_ingestion_dlt.sources._sql_connect import _driver
 
     dsn = os.environ.get(env, default)
     url = sa.engine.make_url(dsn)

@@ -78,8 +78,8 @@ def test_sql_malformed_url_does_not_echo_it() -> None:
 
 
 def test_sql_url_password_from_secret() -> None:
-    from floe_ingestion_dlt._config import SqlDatabaseSourceConfig, parse_source_config
-    from floe_ingestion_dlt._sql import sql_url
+    from floe_ingestion_dlt.sources import SQL_DATABASE, SqlDatabaseSourceConfig
+    from floe_ingestion_dlt.sources._sql_connect import sql_url
 
     config = IngestionConfig(
         name="pg",
@@ -98,7 +98,7 @@ def test_sql_url_password_from_secret() -> None:
         secret_refs={"credentials.password": "env:PG_PW"},
         secrets={"credentials.password": "p@ss word"},
     )
-    source = parse_source_config(config)
+    source = SQL_DATABASE.parse(config)
     assert isinstance(source, SqlDatabaseSourceConfig)
     url = sql_url(source, "pg")
     assert url.password == "p@ss word"
@@ -109,10 +109,10 @@ def test_sql_url_password_from_secret() -> None:
 
 def test_dollar_text_is_not_interpolated_again() -> None:
     # floe-core interpolates floe.yaml ('$$' escapes '$'); the plugin takes values as given
-    from floe_ingestion_dlt._config import SqlDatabaseSourceConfig, parse_source_config
+    from floe_ingestion_dlt.sources import SQL_DATABASE, SqlDatabaseSourceConfig
 
     config = _config("sql_database", {"connection_string": "sqlite:///${X}.db", "tables": ["a"]})
-    source = parse_source_config(config)
+    source = SQL_DATABASE.parse(config)
     assert isinstance(source, SqlDatabaseSourceConfig)
     assert source.connection_string == "sqlite:///${X}.db"
 

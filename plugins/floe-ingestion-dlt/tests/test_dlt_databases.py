@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from floe_core import CatalogConfig, ErrorCategory, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt._sql import _driver
+from floe_ingestion_dlt.sources._sql_connect import _driver
 
 BIG = 9223372036854775807
 SMALL = -9223372036854775808
@@ -285,12 +285,13 @@ def test_connectorx_panic_is_permanent_source_read_failed(postgres_dsn: str) -> 
     import connectorx as cx
 
     from floe_ingestion_dlt._errors import translate
+    from floe_ingestion_dlt.sources import SQL_DATABASE
 
     # a type connectorx 0.4.6 does not implement (the plugin selects such columns as text)
     with pytest.raises(BaseException) as info:  # pyo3 PanicException is a BaseException
         cx.read_sql(postgres_dsn, "SELECT '1 2'::int2vector AS v", return_type="arrow")
     assert type(info.value).__name__ == "PanicException"
-    error = translate(info.value, side="source", source="pg")
+    error = translate(info.value, side="source", source="pg", source_errors=SQL_DATABASE.errors)
     assert (error.category, error.code) == (ErrorCategory.PERMANENT, ErrorCode.SOURCE_READ_FAILED)
     assert "set backend: pyarrow" in error.message
     assert error.details["hint"] == "set backend: pyarrow"

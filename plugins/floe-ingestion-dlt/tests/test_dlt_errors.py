@@ -10,6 +10,7 @@ from pyiceberg import exceptions as ice
 
 from floe_core import ErrorCategory, ErrorCode, IngestionError, SourceConnectionError
 from floe_ingestion_dlt._errors import redact, translate
+from floe_ingestion_dlt.sources import REST_API, SQL_DATABASE
 
 P, T, C = ErrorCategory.PERMANENT, ErrorCategory.TRANSIENT, ErrorCategory.CONFIGURATION
 READ_FAILED = ErrorCode.SOURCE_READ_FAILED
@@ -46,7 +47,12 @@ def _http_error(status: int, headers: dict[str, str] | None = None) -> requests.
     ],
 )
 def test_http_statuses(status: int, category: ErrorCategory, code: ErrorCode) -> None:
-    error = translate(_http_error(status, {"Retry-After": "7"}), side="source", source="api")
+    error = translate(
+        _http_error(status, {"Retry-After": "7"}),
+        side="source",
+        source="api",
+        source_errors=REST_API.errors,
+    )
     assert (error.category, error.code) == (category, code)
     assert error.details["status_code"] == status
     assert error.details["url"] == "http://127.0.0.1:9/v1/items"
@@ -56,7 +62,9 @@ def test_http_statuses(status: int, category: ErrorCategory, code: ErrorCode) ->
 
 
 def test_http_connection_error_is_transient() -> None:
-    error = translate(requests.ConnectionError("refused"), side="source")
+    error = translate(
+        requests.ConnectionError("refused"), side="source", source_errors=REST_API.errors
+    )
     assert (error.category, error.code) == (T, ErrorCode.SOURCE_UNAVAILABLE)
 
 
@@ -69,7 +77,7 @@ def test_dlt_wrapper_is_unwrapped() -> None:
         except requests.HTTPError as inner:
             raise ResourceExtractionError("items", None, "gen", "boom") from inner
     except ResourceExtractionError as outer:
-        error = translate(outer, side="source")
+        error = translate(outer, side="source", source_errors=REST_API.errors)
     assert error.code is ErrorCode.AUTH_FAILED
 
 
@@ -80,14 +88,14 @@ def test_sqlalchemy_errors_from_real_connections(tmp_path: object) -> None:
     engine = sa.create_engine(f"postgresql+psycopg2://u:pw@127.0.0.1:{closed_port()}/d")
     with pytest.raises(sa.exc.OperationalError) as refused:
         engine.connect()
-    error = translate(refused.value, side="source")
+    error = translate(refused.value, side="source", source_errors=SQL_DATABASE.errors)
     assert (error.category, error.code) == (T, ErrorCode.SOURCE_UNAVAILABLE)
     assert "pw@" not in error.message
 
     lite = sa.create_engine("sqlite://")
     with pytest.raises(sa.exc.OperationalError) as missing, lite.connect() as conn:
         conn.execute(sa.text("SELECT * FROM nope"))
-    error = translate(missing.value, side="source")
+    error = translate(missing.value, side="source", source_errors=SQL_DATABASE.errors)
     assert (error.category, error.code) == (C, ErrorCode.SOURCE_NOT_FOUND)
 
 
@@ -99,7 +107,7 @@ def test_auth_messages_from_drivers() -> None:
         "(1045, \"Access denied for user 'root'@'127.0.0.1' (using password: YES)\")",
     ):
         exc = sa.exc.OperationalError("SELECT 1", {}, Exception(text))
-        error = translate(exc, side="source")
+        error = translate(exc, side="source", source_errors=SQL_DATABASE.errors)
         assert (error.category, error.code) == (P, ErrorCode.AUTH_FAILED)
 
 
@@ -185,7 +193,7 @@ def test_context_is_followed_unless_suppressed() -> None:
         except requests.ConnectionError:
             raise ValueError("while handling")  # noqa: B904
     except ValueError as exc:
-        followed = translate(exc, side="source")
+        followed = translate(exc, side="source", source_errors=REST_API.errors)
     assert (followed.category, followed.code) == (T, ErrorCode.SOURCE_UNAVAILABLE)
     try:
         try:
@@ -193,7 +201,7 @@ def test_context_is_followed_unless_suppressed() -> None:
         except requests.ConnectionError:
             raise ValueError("unrelated") from None
     except ValueError as exc:
-        suppressed = translate(exc, side="source")
+        suppressed = translate(exc, side="source", source_errors=REST_API.errors)
     assert suppressed.code is ErrorCode.INTERNAL_ERROR
     assert "unrelated" in suppressed.message
 
@@ -217,7 +225,7 @@ def test_context_is_followed_unless_suppressed() -> None:
 def test_requests_errors_without_status(
     exc: Exception, category: ErrorCategory, code: ErrorCode
 ) -> None:
-    error = translate(exc, side="source", source="api")
+    error = translate(exc, side="source", source="api", source_errors=REST_API.errors)
     assert (error.category, error.code) == (category, code)
     assert error.retryable is (category is T)
 
@@ -245,7 +253,11 @@ def test_source_side_arrow_errors_are_permanent_read_failures(exc: Exception) ->
 def test_missing_database_hints_at_the_database_name(text: str) -> None:
     import sqlalchemy as sa
 
-    error = translate(sa.exc.OperationalError("connect", {}, Exception(text)), side="source")
+    error = translate(
+        sa.exc.OperationalError("connect", {}, Exception(text)),
+        side="source",
+        source_errors=SQL_DATABASE.errors,
+    )
     assert (error.category, error.code) == (C, ErrorCode.SOURCE_NOT_FOUND)
     assert "check the database name in connection_string" in error.message
     assert "'tables'" not in error.message

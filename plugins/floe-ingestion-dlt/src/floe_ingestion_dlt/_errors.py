@@ -1,24 +1,46 @@
 """The one boundary where dlt, SQL, HTTP, filesystem and pyiceberg failures become floe errors.
 
+Exceptions are mapped by **class**, the way httpx maps httpcore's: a table maps exception
+classes to handlers, and the first class of the exception's MRO found in the table decides (the
+most specific wins). The plugin-wide tables are below; each source type adds the classes of its
+own dependencies (its ``errors`` table, e.g. :mod:`floe_ingestion_dlt.sources._sql_errors`), so
+a heuristic of one source type never judges another's failure. Dependency classes are imported
+when an error is translated, never at import time.
+
 Which side failed decides the meaning of an ambiguous exception (an ``OSError`` reading a source
 file is not a storage outage), so :func:`translate` takes the side: ``"source"`` for building and
 iterating dlt resources, ``"destination"`` for the catalog and the commit. Wrappers (dlt's
 ``PipelineStepFailed``/``ResourceExtractionError``, SQLAlchemy's ``DBAPIError``) are unwrapped
 through ``.exception``, ``.orig``, ``__cause__`` and (unless ``__suppress_context__``)
-``__context__`` until something recognisable is found. A message is built from the most
-specific link reached through explicit causes (a ``StopIteration`` the error happened to be
+``__context__`` until a link whose class is in the table is found. A message is built from the
+most specific link reached through explicit causes (a ``StopIteration`` the error happened to be
 raised while handling is never "the" error)::
 
-    source side                                  category       code
+    every source (this module)                   category       code
     ------------------------------------------------------------------------------------------
     floe IngestionError                          (passed through unchanged)
-    SQL auth rejected (password, role, 1045)     PERMANENT      AUTH_FAILED
-    SQL refused, unknown host, timeout           TRANSIENT      SOURCE_UNAVAILABLE
-    SQL missing table or schema                  CONFIGURATION  SOURCE_NOT_FOUND
-    SQL missing database                         CONFIGURATION  SOURCE_NOT_FOUND
-    other SQL error                              PERMANENT      SOURCE_READ_FAILED
-    connectorx panic (pyo3 PanicException)       PERMANENT      SOURCE_READ_FAILED
-    pyarrow ArrowInvalid / ArrowTypeError        PERMANENT      SOURCE_READ_FAILED
+    dlt IncrementalCursorPathMissing,
+      IncrementalCursorPathHasValueNone          CONFIGURATION  INVALID_CONFIG
+    dlt DictValidationException                  CONFIGURATION  INVALID_CONFIG
+    pyarrow ArrowInvalid, ArrowTypeError,
+      ArrowNotImplementedError                   PERMANENT      SOURCE_READ_FAILED
+    FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
+    PermissionError                              PERMANENT      PERMISSION_DENIED
+    ConnectionError, TimeoutError (builtins)     TRANSIENT      SOURCE_UNAVAILABLE
+
+    sql_database (sources/_sql_errors.py): SQLAlchemy, DBAPI (sqlite3, psycopg2, psycopg,
+    pymysql, MySQLdb) errors; connectorx's plain RuntimeError and pyo3 PanicException
+    ------------------------------------------------------------------------------------------
+    auth rejected (password, role, 1045)         PERMANENT      AUTH_FAILED
+    refused, unknown host, timeout               TRANSIENT      SOURCE_UNAVAILABLE
+    missing table or schema (NoSuchTableError)   CONFIGURATION  SOURCE_NOT_FOUND
+    missing database                             CONFIGURATION  SOURCE_NOT_FOUND
+    other SQLAlchemy / DBAPI error               PERMANENT      SOURCE_READ_FAILED
+    connectorx column it cannot read; panic      PERMANENT      SOURCE_READ_FAILED
+
+    rest_api (sources/rest_api.py): requests.RequestException, httpx.HTTPError,
+    urllib3 HTTPError (:func:`_http`), json.JSONDecodeError
+    ------------------------------------------------------------------------------------------
     HTTP 401 / 403                               PERMANENT      AUTH_FAILED / PERMISSION_DENIED
     HTTP 404                                     CONFIGURATION  SOURCE_NOT_FOUND
     HTTP 429 (retry_after_seconds)               TRANSIENT      RATE_LIMITED
@@ -27,19 +49,25 @@ raised while handling is never "the" error)::
     other HTTP 4xx                               PERMANENT      SOURCE_READ_FAILED
     InvalidSchema, MissingSchema, InvalidURL,
       InvalidHeader (a malformed request)        CONFIGURATION  INVALID_CONFIG
-    a 200 whose body is not JSON                 PERMANENT      SOURCE_READ_FAILED
+    a 200 whose body is not JSON (InvalidJSONError,
+      json.JSONDecodeError)                      PERMANENT      SOURCE_READ_FAILED
     other requests error without a response      PERMANENT      SOURCE_READ_FAILED
-    FileNotFoundError                            CONFIGURATION  SOURCE_NOT_FOUND
-    incremental cursor missing in the data       CONFIGURATION  INVALID_CONFIG
 
-    destination side
+    filesystem: no classes of its own (its readers raise floe errors naming the file)
+
+    destination side (_destination_errors.py)
     ------------------------------------------------------------------------------------------
     CommitFailedException, ValidationException,
       TableAlreadyExists (concurrent commit)     TRANSIENT      COMMIT_CONFLICT
-    CommitStateUnknown, 503, 5xx, OSError,
-      connection errors to catalog or S3         TRANSIENT      DESTINATION_UNAVAILABLE
-    OAuthError, Unauthorized, Forbidden          PERMANENT      AUTH_FAILED
-    NoSuchNamespace, NoSuchTable, BadRequest     CONFIGURATION  DESTINATION_CONFIG_ERROR
+    CommitStateUnknown, ServiceUnavailable,
+      ServerError, TooManyRequests; OSError
+      (requests errors too), httpx TransportError,
+      botocore/aiohttp/urllib3 connection errors,
+      SQLAlchemy Operational/InterfaceError      TRANSIENT      DESTINATION_UNAVAILABLE
+    OAuthError, Unauthorized, Forbidden,
+      AuthorizationExpired                       PERMANENT      AUTH_FAILED
+    NoSuchNamespace, NoSuchTable, BadRequest,
+      NoSuchIdentifier, NotInstalled             CONFIGURATION  DESTINATION_CONFIG_ERROR
     pyiceberg ValidationError, ResolveError      PERMANENT      SCHEMA_CORRUPTION
     pyarrow ArrowInvalid/NotImplemented/Type     PERMANENT      DESTINATION_WRITE_FAILED
 
@@ -51,23 +79,39 @@ URLs, ``password=`` pairs and bearer tokens, and HTTP errors report the status a
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from typing import Any, Literal
 
 from floe_core import (
-    DestinationWriteError,
     ErrorCategory,
     ErrorCode,
     IngestionError,
     PipelineConfigurationError,
     SourceConnectionError,
 )
-from floe_core.retry import parse_retry_after
 
-__all__ = ["Side", "redact", "translate"]
+__all__ = [
+    "ErrorTable",
+    "Handler",
+    "Side",
+    "handler_for",
+    "optional_classes",
+    "raise_as",
+    "redact",
+    "short",
+    "translate",
+]
 
 Side = Literal["source", "destination"]
+
+Handler = Callable[[BaseException, str | None], IngestionError | None]
+"""``(exception, pipeline name) -> floe error``, or None: not recognised, try the next link."""
+
+ErrorTable = Mapping[type[BaseException], Handler]
+"""Exception classes and their handlers; :func:`handler_for` picks the most specific."""
 
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
 _PAIRS = re.compile(
@@ -77,29 +121,6 @@ _PAIRS = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
 _PROVIDED_VALUE = re.compile(r"\.?\s*Provided value .*$", re.DOTALL)
-
-_AUTH = re.compile(
-    r"(?i)password authentication failed|authentication failed|access denied|"
-    r"role \"?[^\s\"]+\"? does not exist|no password supplied|\(1045,|\b28P01\b|\b28000\b"
-)
-_UNAVAILABLE = re.compile(
-    r"(?i)connection refused|could not translate host name|name or service not known|"
-    r"temporary failure in name resolution|nodename nor servname|timed out|timeout|"
-    r"can't connect|could not connect|lost connection|server closed the connection|"
-    r"connection reset|network is unreachable|no route to host|\(2003,|\(2013,|\(2006,|"
-    r"too many connections|the database system is starting up"
-)
-_CX_READ = re.compile(
-    r"error deserializing column|cannot convert between the Rust type|cx writer failed|"
-    r"not implemented|too many dimensions"
-)
-_NO_DATABASE = re.compile(
-    r"(?i)database [\"'`]?[^\s\"'`]+[\"'`]? does not exist|unknown database|\(1049,"
-)
-_NOT_FOUND = re.compile(
-    r"(?i)(relation|table|schema|database) [\"'`]?[^\s\"'`]+[\"'`]? does(?:n't| not) exist|"
-    r"no such table|unknown database|could not reflect|\(1146,|\(1049,|undefinedtable"
-)
 
 
 def redact(text: str) -> str:
@@ -135,21 +156,24 @@ def _links(exc: BaseException) -> Iterator[tuple[BaseException, bool]]:
         current = nxt
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    for link, _explicit in _links(exc):
-        yield link
-
-
 _NOISE = (StopIteration, StopAsyncIteration, GeneratorExit)
+
+
+@cache
+def _dlt_exception() -> type[BaseException] | None:
+    try:
+        from dlt.common.exceptions import DltException
+    except ImportError:  # a broken install: its ImportError is translated, not re-raised
+        return None
+    return DltException
 
 
 def _most_specific(exc: BaseException) -> BaseException:
     """The deepest meaningful link: not a dlt wrapper, not a StopIteration being handled."""
     links = list(_links(exc))
+    wrapper = _dlt_exception() or _NOISE
     meaningful = [
-        link
-        for link, _ in links
-        if not isinstance(link, _NOISE) and not _module(link).startswith("dlt.")
+        link for link, _ in links if not isinstance(link, _NOISE) and not isinstance(link, wrapper)
     ]
     explicit = [link for link, via_cause in links if via_cause and link in meaningful]
     if explicit:
@@ -159,334 +183,184 @@ def _most_specific(exc: BaseException) -> BaseException:
     return links[-1][0]
 
 
-def _module(exc: BaseException) -> str:
-    return type(exc).__module__ or ""
+def short(exc: BaseException) -> str:
+    """The first line of an exception's message, redacted, without dlt's echoed value.
 
+    Args:
+        exc: Any exception.
 
-def _short(exc: BaseException) -> str:
+    Returns:
+        At most 300 characters, safe to show.
+    """
     # dlt's validation messages echo the offending value ("Provided value `...`"): drop it
     text = _PROVIDED_VALUE.sub("", str(exc)).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return redact(first)[:300]
 
 
-def _retry_after(headers: Any) -> float | None:
-    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
+def optional_classes(*paths: str) -> list[type[BaseException]]:
+    """Import the exception classes of optional dependencies that are installed.
 
+    Args:
+        *paths: ``"module.Class"`` paths, e.g. ``"psycopg2.Error"``.
 
-def _http(exc: BaseException, source: str | None) -> IngestionError | None:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    module = _module(exc)
-    is_http = module.startswith(("requests", "httpx", "urllib3"))
-    if not is_http:
-        return None
-    if isinstance(status, int):
-        url = getattr(response, "url", None) or getattr(getattr(exc, "request", None), "url", "")
-        path = str(url).split("?", 1)[0]
-        path = _URL_PASSWORD.sub(r"\1:***@", path)
-        body = ""
+    Returns:
+        The classes whose module imports (a missing extra is simply absent).
+    """
+    found: list[type[BaseException]] = []
+    for path in paths:
+        module, _, name = path.rpartition(".")
         try:
-            body = redact(str(getattr(response, "text", "") or ""))[:200]
-        except Exception:
-            body = ""
-        details: dict[str, Any] = {"status_code": status, "url": path}
-        if body:
-            details["body_excerpt"] = body
-        where = f"HTTP {status} from {path}"
-        if status == 401:
-            return SourceConnectionError(
-                f"{where}: credentials rejected; check the auth secret",
-                code=ErrorCode.AUTH_FAILED,
-                category=ErrorCategory.PERMANENT,
-                source=source,
-                details=details,
-            )
-        if status == 403:
-            return SourceConnectionError(
-                f"{where}: permission denied for these credentials",
-                code=ErrorCode.PERMISSION_DENIED,
-                source=source,
-                details=details,
-            )
-        if status == 404:
-            return PipelineConfigurationError(
-                f"{where}: not found; check base_url and the endpoint path",
-                code=ErrorCode.SOURCE_NOT_FOUND,
-                source=source,
-                details=details,
-            )
-        if status == 429:
-            retry_after = _retry_after(getattr(response, "headers", None))
-            return SourceConnectionError(
-                f"{where}: rate limited",
-                code=ErrorCode.RATE_LIMITED,
-                source=source,
-                retry_after_seconds=retry_after,
-                details=details,
-            )
-        if status >= 500:
-            return SourceConnectionError(
-                f"{where}: server error",
-                source=source,
-                retry_after_seconds=_retry_after(getattr(response, "headers", None)),
-                details=details,
-            )
-        return SourceConnectionError(
-            f"{where}: request rejected",
-            code=ErrorCode.SOURCE_READ_FAILED,
-            source=source,
-            details=details,
-        )
-    return _http_without_status(exc, source)
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        found.append(cls)
+    return found
 
 
-_HTTP_TRANSIENT = ("ConnectionError", "Timeout", "ChunkedEncodingError")
-_HTTP_CONFIG = ("InvalidSchema", "MissingSchema", "InvalidURL", "InvalidHeader")
+def handler_for(exc: BaseException, table: ErrorTable) -> Handler | None:
+    """Return the handler of the most specific class of ``exc`` in ``table``.
 
+    Args:
+        exc: The exception.
+        table: Exception classes and their handlers.
 
-def _http_without_status(exc: BaseException, source: str | None) -> IngestionError:
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    details: dict[str, Any] = {"error_type": type(exc).__name__}
-    if "JSONDecodeError" in names:
-        return SourceConnectionError(
-            f"the API answered with a body that is not JSON: {_short(exc)}; check the endpoint "
-            "path (an HTML page or an error text is not data)",
-            code=ErrorCode.SOURCE_READ_FAILED,
-            category=ErrorCategory.PERMANENT,
-            source=source,
-            details=details,
-        )
-    if names & set(_HTTP_CONFIG):
-        return PipelineConfigurationError(
-            f"the request cannot be made: {type(exc).__name__}: {_short(exc)}; check "
-            "client.base_url (http:// or https://), the endpoint paths and the headers",
-            source=source,
-            details={**details, "field": "client"},
-        )
-    if names & set(_HTTP_TRANSIENT):
-        return SourceConnectionError(
-            f"cannot reach the API: {type(exc).__name__}: {_short(exc)}",
-            source=source,
-            details=details,
-        )
-    return SourceConnectionError(
-        f"the HTTP request failed: {type(exc).__name__}: {_short(exc)}",
-        code=ErrorCode.SOURCE_READ_FAILED,
-        category=ErrorCategory.PERMANENT,
-        source=source,
-        details=details,
-    )
-
-
-def _sql(exc: BaseException, source: str | None) -> IngestionError | None:
-    module = _module(exc)
-    text = str(exc)
-    is_sql = module.startswith(("sqlalchemy", "psycopg", "pymysql", "MySQLdb", "sqlite3"))
-    is_cx = isinstance(exc, RuntimeError) and module == "builtins"
-    if not (is_sql or is_cx):
-        return None
-    name = type(exc).__name__
-    details = {"error_type": name}
-    if _NO_DATABASE.search(text):
-        return PipelineConfigurationError(
-            f"source database not found: {_short(exc)}; check the database name in "
-            "connection_string (or credentials.database)",
-            code=ErrorCode.SOURCE_NOT_FOUND,
-            source=source,
-            details={**details, "field": "connection_string"},
-        )
-    if name == "NoSuchTableError" or _NOT_FOUND.search(text):
-        return PipelineConfigurationError(
-            f"source table not found: {_short(exc)}; check 'tables' and 'schema'",
-            code=ErrorCode.SOURCE_NOT_FOUND,
-            source=source,
-            details=details,
-        )
-    if _AUTH.search(text):
-        return SourceConnectionError(
-            f"the database rejected the credentials: {_short(exc)}",
-            code=ErrorCode.AUTH_FAILED,
-            category=ErrorCategory.PERMANENT,
-            source=source,
-            details=details,
-        )
-    if _UNAVAILABLE.search(text):
-        return SourceConnectionError(
-            f"cannot reach the database: {_short(exc)}", source=source, details=details
-        )
-    if is_cx and _CX_READ.search(text):
-        return SourceConnectionError(
-            f"connectorx cannot read a column of this table ({_short(exc)}); set backend: "
-            "pyarrow for this source",
-            code=ErrorCode.SOURCE_READ_FAILED,
-            category=ErrorCategory.PERMANENT,
-            source=source,
-            details={**details, "hint": "set backend: pyarrow"},
-        )
-    if is_cx:
-        return None
-    return SourceConnectionError(
-        f"reading from the database failed: {_short(exc)}",
-        code=ErrorCode.SOURCE_READ_FAILED,
-        category=ErrorCategory.PERMANENT,
-        source=source,
-        details=details,
-    )
-
-
-def _panic(exc: BaseException, source: str | None) -> IngestionError | None:
-    """A Rust panic in connectorx (pyo3 ``PanicException``): a type it cannot read."""
-    if type(exc).__name__ != "PanicException":
-        return None
-    return SourceConnectionError(
-        f"connectorx cannot read a column of this table ({_short(exc)}); set backend: pyarrow "
-        "for this source",
-        code=ErrorCode.SOURCE_READ_FAILED,
-        category=ErrorCategory.PERMANENT,
-        source=source,
-        details={"error_type": "PanicException", "hint": "set backend: pyarrow"},
-    )
-
-
-def _arrow(exc: BaseException, source: str | None) -> IngestionError | None:
-    """Source data pyarrow rejects: a malformed file, NaN into a decimal, mixed types."""
-    name = type(exc).__name__
-    if not _module(exc).startswith("pyarrow") or name not in (
-        "ArrowInvalid",
-        "ArrowTypeError",
-        "ArrowNotImplementedError",
-    ):
-        return None
-    return SourceConnectionError(
-        f"the source data cannot be read as Arrow: {_short(exc)}",
-        code=ErrorCode.SOURCE_READ_FAILED,
-        category=ErrorCategory.PERMANENT,
-        source=source,
-        details={"error_type": name},
-    )
-
-
-def _dlt(exc: BaseException, source: str | None) -> IngestionError | None:
-    name = type(exc).__name__
-    if name in ("IncrementalCursorPathMissing", "IncrementalCursorPathHasValueNone"):
-        return PipelineConfigurationError(
-            f"incremental cursor_field problem: {_short(exc)}; set incremental.cursor_field to "
-            "a column present (and not null) in every row",
-            source=source,
-            details={"field": "incremental.cursor_field", "error_type": name},
-        )
-    if name == "DictValidationException":
-        return PipelineConfigurationError(
-            f"invalid source configuration: {_short(exc)}", source=source
-        )
+    Returns:
+        The handler of the first class of ``type(exc).__mro__`` in ``table``, or None.
+    """
+    for cls in type(exc).__mro__:
+        handler = table.get(cls)
+        if handler is not None:
+            return handler
     return None
 
 
-def _source_side(exc: BaseException, source: str | None) -> IngestionError | None:
-    for handler in (_dlt, _http, _sql, _panic, _arrow):
-        found = handler(exc, source)
-        if found is not None:
-            return found
-    if "JSONDecodeError" in {cls.__name__ for cls in type(exc).__mro__}:
-        return _http_without_status(exc, source)
-    if isinstance(exc, FileNotFoundError):
-        return PipelineConfigurationError(
-            f"source file or folder not found: {_short(exc)}",
-            code=ErrorCode.SOURCE_NOT_FOUND,
-            source=source,
-        )
-    if isinstance(exc, PermissionError):
-        return SourceConnectionError(
-            f"permission denied reading the source: {_short(exc)}",
-            code=ErrorCode.PERMISSION_DENIED,
-            source=source,
-        )
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return SourceConnectionError(f"cannot reach the source: {_short(exc)}", source=source)
-    return None
+def raise_as(
+    kind: type[IngestionError],
+    message: str,
+    code: ErrorCode | None = None,
+    *,
+    category: ErrorCategory | None = None,
+    **details: Any,
+) -> Handler:
+    """Build a handler that always answers one error.
+
+    Args:
+        kind: The floe error class.
+        message: Its message; ``{short}`` and ``{name}`` are the exception's message (first
+            line, redacted) and class name.
+        code: The error code (default: the class's).
+        category: A category other than the code's default.
+        **details: Details added to ``error_type``.
+
+    Returns:
+        The handler.
+    """
+
+    def handle(exc: BaseException, source: str | None) -> IngestionError:
+        name = type(exc).__name__
+        text = message.format(short=short(exc), name=name)
+        extra: dict[str, Any] = {
+            "details": {"error_type": name, **details},
+            "code": code,
+            "source": source,
+        }
+        if category is not None:  # PipelineConfigurationError is always CONFIGURATION
+            extra["category"] = category
+        return kind(text, **extra)
+
+    return handle
 
 
-def _destination_side(exc: BaseException, source: str | None) -> IngestionError | None:
-    name = type(exc).__name__
-    module = _module(exc)
-    details = {"error_type": name}
-    if module.startswith("pyiceberg"):
-        if name in ("CommitFailedException", "ValidationException", "TableAlreadyExistsError",
-                    "NamespaceAlreadyExistsError"):  # fmt: skip
-            return DestinationWriteError(
-                f"a concurrent commit won: {_short(exc)}; retry the load",
-                code=ErrorCode.COMMIT_CONFLICT,
-                source=source,
-                details=details,
-            )
-        if name in ("CommitStateUnknownException", "ServiceUnavailableError", "ServerError"):
-            return DestinationWriteError(
-                f"the catalog did not answer: {_short(exc)}",
-                code=ErrorCode.DESTINATION_UNAVAILABLE,
-                source=source,
-                details=details,
-            )
-        if name in ("OAuthError", "UnauthorizedError", "ForbiddenError",
-                    "AuthorizationExpiredError"):  # fmt: skip
-            return DestinationWriteError(
-                f"the catalog rejected the credentials: {_short(exc)}",
-                code=ErrorCode.AUTH_FAILED,
-                category=ErrorCategory.PERMANENT,
-                source=source,
-                details=details,
-            )
-        if name in ("NoSuchNamespaceError", "NoSuchTableError", "NoSuchIcebergTableError",
-                    "BadRequestError", "NoSuchIdentifierError", "NotInstalledError"):  # fmt: skip
-            return PipelineConfigurationError(
-                f"the catalog refused the destination: {_short(exc)}",
-                code=ErrorCode.DESTINATION_CONFIG_ERROR,
-                source=source,
-                details=details,
-            )
-        if name in ("ValidationError", "ResolveError"):
-            return DestinationWriteError(
-                f"the table's schema or metadata is inconsistent: {_short(exc)}",
-                code=ErrorCode.SCHEMA_CORRUPTION,
-                category=ErrorCategory.PERMANENT,
-                source=source,
-                details=details,
-            )
-        if name == "TooManyRequestsError":
-            return DestinationWriteError(
-                f"the catalog is rate limiting: {_short(exc)}",
-                code=ErrorCode.DESTINATION_UNAVAILABLE,
-                source=source,
-                details=details,
-            )
-    transport = module.startswith(("requests", "httpx", "urllib3", "botocore", "aiohttp"))
-    if isinstance(exc, OSError | ConnectionError | TimeoutError) or (
-        transport and ("Connection" in name or "Timeout" in name or "Endpoint" in name)
-    ):
-        return DestinationWriteError(
-            f"catalog or storage unreachable: {type(exc).__name__}: {_short(exc)}",
-            code=ErrorCode.DESTINATION_UNAVAILABLE,
-            source=source,
-            details=details,
-        )
-    if module.startswith("pyarrow") and name in ("ArrowInvalid", "ArrowNotImplementedError",
-                                                 "ArrowTypeError"):  # fmt: skip
-        return DestinationWriteError(
-            f"the data could not be written: {_short(exc)}",
-            source=source,
-            details=details,
-        )
-    if module.startswith("sqlalchemy") and name in ("OperationalError", "InterfaceError"):
-        return DestinationWriteError(
-            f"the SQL catalog is unavailable: {_short(exc)}",
-            code=ErrorCode.DESTINATION_UNAVAILABLE,
-            source=source,
-            details=details,
-        )
-    return None
+def _cursor_field(exc: BaseException, source: str | None) -> IngestionError:
+    return PipelineConfigurationError(
+        f"incremental cursor_field problem: {short(exc)}; set incremental.cursor_field to "
+        "a column present (and not null) in every row",
+        source=source,
+        details={"field": "incremental.cursor_field", "error_type": type(exc).__name__},
+    )
 
 
-def translate(exc: BaseException, *, side: Side, source: str | None = None) -> IngestionError:
+def _invalid_config(exc: BaseException, source: str | None) -> IngestionError:
+    return PipelineConfigurationError(f"invalid source configuration: {short(exc)}", source=source)
+
+
+_unreadable = raise_as(
+    SourceConnectionError,
+    "the source data cannot be read as Arrow: {short}",
+    ErrorCode.SOURCE_READ_FAILED,
+)
+
+
+def _file_not_found(exc: BaseException, source: str | None) -> IngestionError:
+    return PipelineConfigurationError(
+        f"source file or folder not found: {short(exc)}",
+        code=ErrorCode.SOURCE_NOT_FOUND,
+        source=source,
+    )
+
+
+def _permission(exc: BaseException, source: str | None) -> IngestionError:
+    return SourceConnectionError(
+        f"permission denied reading the source: {short(exc)}",
+        code=ErrorCode.PERMISSION_DENIED,
+        source=source,
+    )
+
+
+def _unreachable(exc: BaseException, source: str | None) -> IngestionError:
+    return SourceConnectionError(f"cannot reach the source: {short(exc)}", source=source)
+
+
+@cache
+def _source_table() -> ErrorTable:
+    """What any source's failure means, whatever its type (the module docstring's first part)."""
+    import pyarrow.lib as pa
+    from dlt.common.exceptions import DictValidationException
+    from dlt.extract.incremental import exceptions as incremental
+
+    return {
+        incremental.IncrementalCursorPathMissing: _cursor_field,
+        incremental.IncrementalCursorPathHasValueNone: _cursor_field,
+        DictValidationException: _invalid_config,
+        pa.ArrowInvalid: _unreadable,
+        pa.ArrowTypeError: _unreadable,
+        pa.ArrowNotImplementedError: _unreadable,
+        FileNotFoundError: _file_not_found,
+        PermissionError: _permission,
+        ConnectionError: _unreachable,
+        TimeoutError: _unreachable,
+    }
+
+
+def _destination_table() -> ErrorTable:
+    from floe_ingestion_dlt._destination_errors import destination_table
+
+    return destination_table()
+
+
+def _table(side: Side, source_errors: Callable[[], ErrorTable] | None) -> ErrorTable:
+    """The side's table, a source type's classes over the plugin-wide ones."""
+    if side == "destination":
+        parts = [_destination_table]
+    else:
+        parts = [_source_table, *([source_errors] if source_errors is not None else [])]
+    table: dict[type[BaseException], Handler] = {}
+    for part in parts:
+        try:
+            table.update(part())
+        except ImportError:  # a broken dependency: its classes are unknown, its error internal
+            continue
+    return table
+
+
+def translate(
+    exc: BaseException,
+    *,
+    side: Side,
+    source: str | None = None,
+    source_errors: Callable[[], ErrorTable] | None = None,
+) -> IngestionError:
     """Translate any exception into floe's taxonomy.
 
     Args:
@@ -494,27 +368,28 @@ def translate(exc: BaseException, *, side: Side, source: str | None = None) -> I
         side: ``"source"`` while building/iterating resources, ``"destination"`` while talking
             to the catalog and committing.
         source: The pipeline name, put on the error.
+        source_errors: On the source side, the source type's ``errors`` (called only when
+            something is to be translated): its own classes, merged over the plugin-wide ones.
 
     Returns:
         An :class:`~floe_core.IngestionError` (chain it with ``from exc`` when raising).
     """
-    chain = list(_chain(exc))
+    chain = [link for link, _explicit in _links(exc)]
     for item in chain:
         if isinstance(item, IngestionError):
             if item.source is None:
                 item.source = source
             return item
-    handler = _source_side if side == "source" else _destination_side
+    table = _table(side, source_errors)
     for item in chain:
-        if _module(item).startswith("dlt.") and _dlt(item, source) is None:
-            continue  # a dlt wrapper: look at what it wraps
-        found = handler(item, source)
+        handler = handler_for(item, table)
+        found = handler(item, source) if handler is not None else None
         if found is not None:
             return found
     root = _most_specific(exc)
     return IngestionError(
         f"unexpected {type(root).__name__} while "
-        f"{'reading the source' if side == 'source' else 'writing'}: {_short(root)}",
+        f"{'reading the source' if side == 'source' else 'writing'}: {short(root)}",
         code=ErrorCode.INTERNAL_ERROR,
         source=source,
         details={"error_type": f"{type(root).__module__}.{type(root).__name__}"},

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_core.errors import PartialLoadError
 
-__all__ = ["Extract", "destination_for", "iceberg_name"]
+__all__ = ["Extract", "destination_for", "iceberg_name", "raise_if_rows_rejected"]
 
 _BAD = re.compile(r"[^a-z0-9_]+")
 
@@ -73,3 +74,28 @@ def destination_for(config: IngestionConfig, resource_name: str, how_many: int) 
             details={"field": "destination_table"},
         )
     return config.destination_table
+
+
+def raise_if_rows_rejected(config: IngestionConfig, details: dict[str, Any]) -> None:
+    """Report rows a source skipped (``on_bad_rows: skip``) as PARTIAL; what did load stays.
+
+    Args:
+        config: The source.
+        details: The run's details; ``tables.<table>.rows_rejected`` and ``rejected_samples``
+            are what extracts recorded.
+
+    Raises:
+        PartialLoadError: Some rows were rejected.
+    """
+    per_table = {t: d.get("rows_rejected", 0) for t, d in details["tables"].items()}
+    rejected = sum(per_table.values())
+    if rejected:
+        samples = [s for d in details["tables"].values() for s in d.get("rejected_samples", [])]
+        raise PartialLoadError(
+            f"source {config.name!r}: {rejected} row(s) rejected and skipped (on_bad_rows: "
+            "skip); the other rows were committed. First: "
+            + "; ".join(f"{s['file']} line {s['line']}: {s['reason']}" for s in samples[:3]),
+            failed_records=rejected,
+            source=config.name,
+            details={"rows_rejected": per_table, "samples": samples},
+        )

@@ -1,14 +1,13 @@
 """The ``dlt`` ingestion plugin: dlt extracts, floe writes.
 
-dlt builds the sources (``sql_database``, ``rest_api``, ``filesystem``) from plain YAML and
-keeps the incremental cursors; its resources are iterated directly into Arrow batches, which
-:func:`floe_iceberg.write_table` streams into one atomic Iceberg commit per table,
-together with the resource's incremental state. dlt's own normalize/load steps are not used.
+dlt builds the sources (the source types of :data:`floe_ingestion_dlt.sources.REGISTRY`) from
+plain YAML and keeps the incremental cursors; its resources are iterated directly into Arrow
+batches, which :func:`floe_iceberg.write_table` streams into one atomic Iceberg commit per
+table, together with the resource's incremental state. dlt's own normalize/load steps are not used.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from typing_extensions import override
 from floe_core import (
     FLOE_API_VERSION,
     CatalogConfig,
-    HealthState,
     HealthStatus,
     IngestionConfig,
     IngestionError,
@@ -30,27 +28,22 @@ from floe_core import (
     IngestionPlugin,
     IngestionResult,
     TableResult,
+    WriteMode,
 )
-from floe_core.errors import ErrorCode, PartialLoadError, PipelineConfigurationError
+from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.telemetry import span
 from floe_ingestion_dlt._arrow import to_batches
-from floe_ingestion_dlt._config import (
-    SOURCE_TYPES,
-    DltPluginConfig,
-    FilesystemSourceConfig,
-    RestApiSourceConfig,
-    SqlDatabaseSourceConfig,
-    parse_source_config,
-)
-from floe_ingestion_dlt._errors import Side, translate
-from floe_ingestion_dlt._source import Extract
+from floe_ingestion_dlt._config import DltPluginConfig
+from floe_ingestion_dlt._errors import ErrorTable, Side, translate
+from floe_ingestion_dlt._health import check_health
+from floe_ingestion_dlt._source import Extract, raise_if_rows_rejected
 from floe_ingestion_dlt._state import ResourceState
+from floe_ingestion_dlt.sources import REGISTRY, SourceType, source_type_of
 
 __all__ = ["DltIngestionPlugin", "DltPipeline"]
 
 log = structlog.get_logger("floe_ingestion_dlt")
 
-_DEFAULT_HEALTH_TIMEOUT = 10.0
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """Never translated: the process is being stopped, or a generator closed."""
 
@@ -68,12 +61,14 @@ class DltPipeline(IngestionPipeline):
 
     Attributes:
         source: The per-source config model, secrets resolved (never log it).
+        kind: Its source type (from :data:`~floe_ingestion_dlt.sources.REGISTRY`).
         committed: The tables runs of this pipeline committed since its last successful run,
             with their result and details: a run after a failed one (the runner's retry)
             skips and reports them. Cleared when a run succeeds.
     """
 
     source: BaseModel = field(repr=False, kw_only=True)
+    kind: SourceType[Any] = field(repr=False, kw_only=True)
     committed: dict[str, tuple[TableResult, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -92,7 +87,7 @@ def state_key(config: IngestionConfig) -> str:
 
 
 class DltIngestionPlugin(IngestionPlugin):
-    """Loads sql_database, rest_api and filesystem sources into Iceberg with dlt."""
+    """Loads the registered dlt source types into Iceberg (``list_available_sources()``)."""
 
     @property
     @override
@@ -126,27 +121,27 @@ class DltIngestionPlugin(IngestionPlugin):
 
     @override
     def list_available_sources(self) -> list[str]:
-        return list(SOURCE_TYPES)
+        return sorted(REGISTRY)
+
+    def source_supplies_primary_key(self, source_type: str) -> bool:
+        """Whether a source of this type can name its own primary key (a database reflects it).
+
+        Args:
+            source_type: A ``source_type`` value.
+
+        Returns:
+            True when ``write_mode: merge`` may omit ``primary_key`` for this type; False for
+            an unknown type.
+        """
+        kind = REGISTRY.get(source_type)
+        return kind is not None and kind.supplies_primary_key
 
     @override
     def create_pipeline(self, config: IngestionConfig) -> DltPipeline:
-        source = parse_source_config(config)
-        if isinstance(source, SqlDatabaseSourceConfig):
-            from floe_ingestion_dlt._sql import check_sql_config
-
-            check_sql_config(config, source)
-        elif isinstance(source, RestApiSourceConfig):
-            from floe_ingestion_dlt._rest import build_rest_extracts
-
-            build_rest_extracts(config, source)  # dlt validates the whole config, no request
-        elif isinstance(source, FilesystemSourceConfig) and config.table is None:
-            raise PipelineConfigurationError(
-                f"source {config.name!r} (filesystem): destination_table must name one table "
-                f"('{config.namespace}.<table>'), not '{config.destination_table}'",
-                source=config.name,
-                details={"field": "destination_table"},
-            )
-        return DltPipeline(config=config, source=source)
+        kind = source_type_of(config)
+        source = kind.parse(config)
+        kind.check(config, source)
+        return DltPipeline(config=config, source=source, kind=kind)
 
     @override
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
@@ -181,45 +176,7 @@ class DltIngestionPlugin(IngestionPlugin):
 
     @override
     def health_check(self, timeout: float | None = None) -> HealthStatus:
-        deadline = timeout if timeout is not None else _DEFAULT_HEALTH_TIMEOUT
-        outcome: dict[str, Any] = {"phase": "importing dlt and pyiceberg (startup() does it once)"}
-
-        def probe() -> None:
-            try:
-                import dlt
-
-                from floe_iceberg import load_catalog
-
-                outcome["phase"] = f"connecting to the {self.catalog.type} catalog"
-                catalog = load_catalog(self.catalog)
-                namespaces = catalog.list_namespaces()
-                outcome["ok"] = {"dlt_version": dlt.__version__, "namespaces": len(namespaces)}
-            except BaseException as exc:
-                outcome["error"] = translate(exc, side="destination")
-
-        started = time.monotonic()
-        worker = threading.Thread(target=probe, name="floe-dlt-health", daemon=True)
-        worker.start()
-        worker.join(max(deadline, 0.0))
-        elapsed = round(time.monotonic() - started, 3)
-        if worker.is_alive():
-            return HealthStatus(
-                HealthState.UNHEALTHY,
-                f"no answer within {deadline:g}s while {outcome['phase']}",
-                {"catalog_type": self.catalog.type, "elapsed_seconds": elapsed},
-            )
-        if "error" in outcome:
-            error: IngestionError = outcome["error"]
-            return HealthStatus(
-                HealthState.UNHEALTHY,
-                error.message,
-                {"catalog_type": self.catalog.type, "code": str(error.code)},
-            )
-        return HealthStatus(
-            HealthState.HEALTHY,
-            "dlt importable and catalog reachable",
-            {"catalog_type": self.catalog.type, "elapsed_seconds": elapsed, **outcome["ok"]},
-        )
+        return check_health(self.catalog, timeout)
 
     @override
     def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
@@ -243,11 +200,11 @@ class DltIngestionPlugin(IngestionPlugin):
                         source=config.name,
                     )
                 self._load(pipeline, tables, details)
-                _raise_if_rows_rejected(config, details)
+                raise_if_rows_rejected(config, details)
             except _PASS_THROUGH:
                 raise
             except BaseException as exc:  # connectorx/pyo3 panics are BaseExceptions
-                error = exc if isinstance(exc, IngestionError) else translate(exc, side="source")
+                error = translate(exc, side="source", source_errors=_errors_of(pipeline))
                 if error.source is None:
                     error.source = config.name
                 log.warning(
@@ -300,23 +257,20 @@ class DltIngestionPlugin(IngestionPlugin):
         )
 
     def _extracts(self, pipeline: DltPipeline) -> tuple[list[Extract], Callable[[], None]]:
-        config, source = pipeline.config, pipeline.source
-        if isinstance(source, SqlDatabaseSourceConfig):
-            from floe_ingestion_dlt._sql import build_sql_extracts, release
-
-            extracts, engine = build_sql_extracts(config, source, self.settings)
-            return extracts, lambda: release(engine)
-        if isinstance(source, RestApiSourceConfig):
-            from floe_ingestion_dlt._rest import build_rest_extracts
-
-            return build_rest_extracts(config, source), lambda: None
-        if isinstance(source, FilesystemSourceConfig):
-            from floe_ingestion_dlt._filesystem import build_file_extracts
-
-            return build_file_extracts(config, source, self.settings.batch_rows), lambda: None
-        raise PipelineConfigurationError(  # pragma: no cover - create_pipeline prevents it
-            f"unsupported source config {type(source).__name__}", source=config.name
-        )
+        config = pipeline.config
+        built = pipeline.kind.build(config, pipeline.source, self.settings)
+        if config.write_mode is WriteMode.MERGE:
+            # the one check only the source can make: the key it was to supply is missing
+            keyless = [e.name for e in built.extracts if not e.primary_key]
+            if keyless:
+                built.release()
+                raise PipelineConfigurationError(
+                    f"source {config.name!r}: write_mode 'merge' needs a primary key, and table "
+                    f"{keyless[0]!r} has none in the source; set primary_key",
+                    source=config.name,
+                    details={"field": "primary_key", "table": keyless[0]},
+                )
+        return built.extracts, built.release
 
     def _load(
         self, pipeline: DltPipeline, tables: list[TableResult], details: dict[str, Any]
@@ -327,7 +281,7 @@ class DltIngestionPlugin(IngestionPlugin):
         with _side("destination", config.name):
             catalog = load_catalog(self.catalog)
         with span("extract", source_type=config.source_type, pipeline_name=config.name):
-            with _side("source", config.name):
+            with _side("source", config.name, pipeline.kind.errors):
                 extracts, cleanup = self._extracts(pipeline)
         try:
             for extract in extracts:
@@ -365,7 +319,9 @@ class DltIngestionPlugin(IngestionPlugin):
             based_on=saved,  # the rows extracted depend on it: commit on that version only
             snapshot_properties=config.snapshot_properties,
         )
-        batches = _source_batches(state, self.settings.batch_rows, config.name)
+        batches = _source_batches(
+            state, self.settings.batch_rows, config.name, pipeline.kind.errors
+        )
         try:
             with (
                 span(
@@ -408,9 +364,12 @@ class DltIngestionPlugin(IngestionPlugin):
 class _side:
     """Translate anything raised inside the block as a failure of one side."""
 
-    def __init__(self, side: Side, source: str) -> None:
+    def __init__(
+        self, side: Side, source: str, source_errors: Callable[[], ErrorTable] | None = None
+    ) -> None:
         self._side = side
         self._source = source
+        self._source_errors = source_errors
 
     def __enter__(self) -> None:
         return None
@@ -418,30 +377,25 @@ class _side:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, _PASS_THROUGH) or isinstance(exc, IngestionError):
             return
-        raise translate(exc, side=self._side, source=self._source) from exc
+        raise translate(
+            exc, side=self._side, source=self._source, source_errors=self._source_errors
+        ) from exc
 
 
-def _raise_if_rows_rejected(config: IngestionConfig, details: dict[str, Any]) -> None:
-    """Report rows a source skipped (``on_bad_rows: skip``) as PARTIAL; what did load stays."""
-    per_table = {t: d.get("rows_rejected", 0) for t, d in details["tables"].items()}
-    rejected = sum(per_table.values())
-    if rejected:
-        samples = [s for d in details["tables"].values() for s in d.get("rejected_samples", [])]
-        raise PartialLoadError(
-            f"source {config.name!r}: {rejected} row(s) rejected and skipped (on_bad_rows: "
-            "skip); the other rows were committed. First: "
-            + "; ".join(f"{s['file']} line {s['line']}: {s['reason']}" for s in samples[:3]),
-            failed_records=rejected,
-            source=config.name,
-            details={"rows_rejected": per_table, "samples": samples},
-        )
+def _errors_of(pipeline: IngestionPipeline) -> Callable[[], ErrorTable] | None:
+    return pipeline.kind.errors if isinstance(pipeline, DltPipeline) else None
 
 
-def _source_batches(state: ResourceState, batch_rows: int, source: str) -> Generator[Any]:
+def _source_batches(
+    state: ResourceState,
+    batch_rows: int,
+    source: str,
+    source_errors: Callable[[], ErrorTable],
+) -> Generator[Any]:
     """Iterate the resource into Arrow batches; failures are translated as source failures."""
     try:
         yield from to_batches(state.iterate(), batch_rows)
     except (IngestionError, *_PASS_THROUGH):
         raise
     except BaseException as exc:
-        raise translate(exc, side="source", source=source) from exc
+        raise translate(exc, side="source", source=source, source_errors=source_errors) from exc

@@ -21,13 +21,14 @@ import copy
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe_core import IngestionConfig, PipelineConfigurationError
-from floe_ingestion_dlt._config import RestApiSourceConfig
-from floe_ingestion_dlt._source import Extract, destination_for
 
-__all__ = ["build_rest_extracts", "rest_source"]
+if TYPE_CHECKING:
+    from floe_ingestion_dlt.sources.rest_api import RestApiSourceConfig
+
+__all__ = ["mask_secrets", "rest_source"]
 
 _PAGINATOR_CONFIGS = {
     "json_link": "JSONLinkPaginatorConfig",
@@ -298,64 +299,3 @@ def _explain(exc: Any, dlt_config: Mapping[str, Any]) -> tuple[str, str]:
             )
     where = _yaml_path(path, field)
     return where, f"{where}: {_first_line(str(getattr(exc, 'msg', '') or exc))}"
-
-
-def build_rest_extracts(config: IngestionConfig, source: RestApiSourceConfig) -> list[Extract]:
-    """Build one extract per REST resource.
-
-    Args:
-        config: The source.
-        source: Its validated rest_api config.
-
-    Returns:
-        The extracts.
-
-    Raises:
-        PipelineConfigurationError: ``namespace.table`` for several resources.
-    """
-    dlt_source = rest_source(config, source)
-    resources = [r for r in dlt_source.resources.values() if r.selected]
-    extracts = []
-    for resource in resources:
-        key = config.primary_key or _hinted_key(resource)
-        resource.add_map(_objects_only(config, resource.name))
-        extracts.append(
-            Extract(
-                name=resource.name,
-                resource=resource,
-                table=destination_for(config, resource.name, len(resources)),
-                primary_key=key,
-            )
-        )
-    if config.write_mode == "merge":
-        missing = [e.name for e in extracts if not e.primary_key]
-        if missing:
-            raise PipelineConfigurationError(
-                f"source {config.name!r}: write_mode 'merge' needs primary_key (resources "
-                f"{missing} have none)",
-                source=config.name,
-                details={"field": "primary_key"},
-            )
-    return extracts
-
-
-def _objects_only(config: IngestionConfig, resource: str) -> Any:
-    """A map step rejecting rows that are not JSON objects (a data_selector at a scalar)."""
-
-    def check(item: Any) -> Any:
-        if not isinstance(item, Mapping):
-            raise PipelineConfigurationError(
-                f"source {config.name!r} (rest_api): resource {resource!r} yielded a "
-                f"{type(item).__name__}, not a JSON object; point the endpoint's data_selector "
-                "at the list of records in the response (e.g. data_selector: items)",
-                source=config.name,
-                details={"field": "data_selector", "resource": resource},
-            )
-        return item
-
-    return check
-
-
-def _hinted_key(resource: Any) -> tuple[str, ...]:
-    key = resource.compute_table_schema().get("columns", {})
-    return tuple(name for name, column in key.items() if column.get("primary_key"))

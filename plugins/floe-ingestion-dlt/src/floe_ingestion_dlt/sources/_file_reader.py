@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -25,10 +25,11 @@ from floe_core import (
     PipelineConfigurationError,
     SourceConnectionError,
 )
-from floe_ingestion_dlt._config import FilesystemSourceConfig
-from floe_ingestion_dlt._source import Extract, destination_for
 
-__all__ = ["FILE_CURSOR", "build_file_extracts", "local_folder"]
+if TYPE_CHECKING:
+    from floe_ingestion_dlt.sources.filesystem import FilesystemSourceConfig
+
+__all__ = ["FILE_CURSOR", "check_folder", "count_matches", "fs_client", "local_folder", "reader"]
 
 log = structlog.get_logger("floe_ingestion_dlt")
 
@@ -54,7 +55,7 @@ def local_folder(bucket_url: str) -> str | None:
     return bucket_url
 
 
-def _fs_client(config: IngestionConfig, source: FilesystemSourceConfig) -> Any:
+def fs_client(config: IngestionConfig, source: FilesystemSourceConfig) -> Any:
     if local_folder(source.bucket_url) is not None:
         import fsspec
 
@@ -81,7 +82,7 @@ def _fs_client(config: IngestionConfig, source: FilesystemSourceConfig) -> Any:
     )
 
 
-def _check_folder(config: IngestionConfig, source: FilesystemSourceConfig) -> None:
+def check_folder(config: IngestionConfig, source: FilesystemSourceConfig) -> None:
     folder = local_folder(source.bucket_url)
     if folder is not None and not os.path.isdir(folder):
         raise PipelineConfigurationError(
@@ -93,7 +94,7 @@ def _check_folder(config: IngestionConfig, source: FilesystemSourceConfig) -> No
         )
 
 
-class _Rejected:
+class Rejected:
     """Rows ``on_bad_rows: skip`` left out, kept in the extract's details for the result."""
 
     def __init__(self, details: dict[str, Any]) -> None:
@@ -110,11 +111,11 @@ _REJECTED_SAMPLES = 5
 """How many rejected rows the result describes (file, line, reason); all are counted."""
 
 
-def _reader(
+def reader(
     config: IngestionConfig,
     source: FilesystemSourceConfig,
     batch_rows: int,
-    rejected: _Rejected | None,
+    rejected: Rejected | None,
 ) -> Any:
     import dlt
     import pyarrow as pa
@@ -143,7 +144,7 @@ def _reader(
     return read_files
 
 
-def _count_matches(config: IngestionConfig, source: FilesystemSourceConfig, fs: Any) -> int:
+def count_matches(config: IngestionConfig, source: FilesystemSourceConfig, fs: Any) -> int:
     """Count the files the glob matches; warn ``no_files_matched`` when there are none."""
     from dlt.common.storages.fsspec_filesystem import glob_files
 
@@ -165,7 +166,7 @@ def _read(
     delimiter: str,
     batch_rows: int,
     name: str,
-    rejected: _Rejected | None,
+    rejected: Rejected | None,
 ) -> Iterator[Any]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -206,59 +207,3 @@ def _read(
                 chunk = []
         if chunk:
             yield chunk
-
-
-def build_file_extracts(
-    config: IngestionConfig, source: FilesystemSourceConfig, batch_rows: int
-) -> list[Extract]:
-    """Build the file listing → reader resource.
-
-    Args:
-        config: The source.
-        source: Its validated filesystem config.
-        batch_rows: Rows per Arrow batch.
-
-    Returns:
-        One extract.
-
-    Raises:
-        PipelineConfigurationError: SOURCE_NOT_FOUND when a local folder does not exist.
-    """
-    import dlt
-    from dlt.sources.filesystem import filesystem
-
-    _check_folder(config, source)
-    row_cursor = config.incremental.cursor_field if config.incremental else None
-    listing_incremental = None
-    if config.write_mode != "replace":
-        initial = None
-        if row_cursor == FILE_CURSOR and config.incremental is not None:
-            initial = config.incremental.initial_value
-        listing_incremental = dlt.sources.incremental(FILE_CURSOR, initial_value=initial)
-    fs = _fs_client(config, source)
-    matched = _count_matches(config, source, fs)
-    listing = filesystem(
-        bucket_url=source.bucket_url,
-        credentials=fs,
-        file_glob=source.file_glob,
-        incremental=listing_incremental,
-    )
-    details: dict[str, Any] = {"files_matched": matched}
-    rejected = _Rejected(details) if source.on_bad_rows == "skip" else None
-    resource = listing | _reader(config, source, batch_rows, rejected)
-    if config.incremental is not None and row_cursor != FILE_CURSOR:
-        resource.apply_hints(
-            incremental=dlt.sources.incremental(
-                config.incremental.cursor_field, initial_value=config.incremental.initial_value
-            )
-        )
-    name = config.table or config.name
-    return [
-        Extract(
-            name=name,
-            resource=resource,
-            table=destination_for(config, name, 1),
-            primary_key=config.primary_key,
-            details=details,
-        )
-    ]
