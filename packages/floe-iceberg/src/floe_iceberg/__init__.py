@@ -58,7 +58,7 @@ __all__ = [
     "write_table",
 ]
 
-_MODULE_OF = {
+_LAZY = {
     "DEFAULT_TARGET_FILE_BYTES": "floe_iceberg.writer",
     "DETECTED_TIMESTAMP": "floe_iceberg._constants",
     "TIMESTAMPTZ": "floe_iceberg._constants",
@@ -77,7 +77,7 @@ _MODULE_OF = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'floe_iceberg' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
