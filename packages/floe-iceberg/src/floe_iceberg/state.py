@@ -8,8 +8,8 @@ the newest snapshot carrying the key. A load of the key whose state did not chan
 snapshot for it unless it brings rows, and then carries the stored value (or file reference)
 forward unchanged; loads of other keys write nothing for it.
 
-A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (dlt's ``unique_hashes`` hold
-one hash per row at the last cursor value) is written to a JSON file in the table's metadata
+A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (de-duplication hashes, one per
+row at the last cursor value, grow large) is written to a JSON file in the table's metadata
 folder through the table's FileIO (local disk or S3), before the commit; the summary then
 holds only a reference, ``{"__floe__":"state-file","bytes":N,"path":...,"sha256":...}``, and
 :func:`read_state` follows it, checking size and digest. The writer deletes the file when its
