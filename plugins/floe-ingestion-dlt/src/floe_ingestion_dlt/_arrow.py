@@ -32,7 +32,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from floe_iceberg import DETECTED_TIMESTAMP, TIMESTAMPTZ
+from floe_iceberg import DETECTED_TIMESTAMP
+from floe_iceberg import TIMESTAMPTZ as _TIMESTAMPTZ
 
 __all__ = ["DETECTED_TIMESTAMP", "to_batches"]
 
@@ -96,7 +97,7 @@ def _is_iso_timestamps(column: pa.Array) -> bool:
     if not pc.all(pc.match_substring_regex(column, _ISO_TIMESTAMP)).as_py():
         return False
     try:
-        pc.cast(column, TIMESTAMPTZ)  # also rejects impossible dates (2024-02-30)
+        pc.cast(column, _TIMESTAMPTZ)  # also rejects impossible dates (2024-02-30)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
     return True
