@@ -5,30 +5,24 @@ Supported pyiceberg: ``>=0.12,<0.13`` (the pin in ``pyproject.toml``; developed 
 starts here: ``tests/floe_iceberg_tests/test_pyiceberg_privates.py`` checks each name below
 (attribute, signature, behaviour) and fails naming the private that moved.
 
-=====================================================  ==========================================
-pyiceberg private                                      why floe-iceberg needs it
-=====================================================  ==========================================
-``pyiceberg.table.update.snapshot._SnapshotProducer``  the type of what ``fast_append()`` and
-                                                       ``overwrite()`` return (typing only)
-``Transaction._table``                                 a create-table transaction's staged table:
-                                                       its FileIO and location provider exist
-                                                       before the table does (no public accessor)
-``Transaction._snapshot_producers``                    removing our producer makes a load with
-                                                       state fail on a concurrent commit instead
-                                                       of being rebased onto it
-                                                       (``_rebuild_snapshot_updates``)
-``_SnapshotProducer._clean_all_uncommitted()``         deletes the manifests of a commit that did
-                                                       not land (pyiceberg does it only inside
-                                                       ``commit_transaction``'s own retry loop)
-``DataFile._spec_id``                                  ``write_file`` leaves it unset; a file read
-                                                       back before commit (merge) needs it
-``pyiceberg.io.pyarrow._pyarrow_to_schema_without_ids``  the Iceberg schema of an Arrow schema
-                                                       without field ids: what a new table or a
-                                                       ``union_by_name`` gets
-``pyiceberg.io.pyarrow._to_requested_schema``          casts a batch to the file schema with field
-                                                       ids, as ``write_file`` does, for a data
-                                                       file streamed row group by row group
-=====================================================  ==========================================
+What is used, and why:
+
+- ``pyiceberg.table.update.snapshot._SnapshotProducer``: the type of what ``fast_append()``
+  and ``overwrite()`` return (typing only).
+- ``Transaction._table``: a create-table transaction's staged table; its FileIO and location
+  provider exist before the table does, and pyiceberg has no public accessor.
+- ``Transaction._snapshot_producers``: removing our producer makes a load with state fail on
+  a concurrent commit instead of being rebased onto it (``_rebuild_snapshot_updates``).
+- ``_SnapshotProducer._clean_all_uncommitted()``: deletes the manifests of a commit that did
+  not land. ``commit_transaction`` cleans only the producers still registered in the
+  transaction, and a load with state has unregistered its own (above); a load that fails
+  between staging its snapshot and committing it needs the clean-up too.
+- ``DataFile._spec_id``: ``write_file`` leaves it unset; a file read back before its commit
+  (merge drops superseded rows from it) needs it.
+- ``pyiceberg.io.pyarrow._pyarrow_to_schema_without_ids``: the Iceberg schema of an Arrow
+  schema without field ids, which the contract compares with the table's.
+- ``pyiceberg.io.pyarrow._to_requested_schema``: casts a batch to the file schema with field
+  ids, as ``write_file`` does, for a data file streamed row group by row group.
 """
 
 from __future__ import annotations

@@ -303,16 +303,17 @@ class _Load:
             log.info("load_skipped", table=self.spec.table, reason="nothing to commit")
             return CommittedWrite(self.spec.table, None, 0, 0, self.discarded, 0)
         key = self.spec.state_key
+        summary = (
+            snapshot_summary(self.spec, rows=rows, discarded=self.discarded, carried=carried)
+            if needs_snapshot
+            else None
+        )
         snapshot_id = self.snapshot.commit(
             self.tx,
             self.io,
             files=files,
             removed=removed,
-            properties=snapshot_summary(
-                self.spec, rows=rows, discarded=self.discarded, carried=carried
-            )
-            if needs_snapshot
-            else None,
+            properties=summary,
             state=(key, new_text) if key is not None and new_text is not None else None,
             rebase=key is None and self.spec.based_on is None,
             rows=rows,
