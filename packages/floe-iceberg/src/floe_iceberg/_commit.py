@@ -91,7 +91,7 @@ def current_data_files(metadata: TableMetadata, io: FileIO) -> list[DataFile]:
 
 
 def snapshot_summary(
-    spec: TableWrite, *, rows: int, discarded: int, carried: str | None
+    spec: TableWrite, *, rows: int, discarded: int, carried: str | None, load_id: str | None = None
 ) -> dict[str, str]:
     """Return a load's snapshot summary: the caller's properties, a carried state, ``floe.*``.
 
@@ -100,6 +100,7 @@ def snapshot_summary(
         rows: Rows the load brings.
         discarded: Rows it dropped (``discard_row``, superseded duplicate keys).
         carried: The stored state value to carry forward unchanged, if any.
+        load_id: The plan's load id (a fresh one when None).
 
     Returns:
         The properties (a new state is added by :meth:`SnapshotCommit.commit`).
@@ -112,7 +113,7 @@ def snapshot_summary(
             "floe.write-mode": spec.write_mode.value,
             "floe.rows-loaded": str(rows),
             "floe.rows-discarded": str(discarded),
-            "floe.load-id": str(uuid.uuid4()),
+            "floe.load-id": load_id or str(uuid.uuid4()),
         }
     )
     return properties
@@ -201,18 +202,21 @@ class SnapshotCommit:
                 current.set_attribute("ingestion.snapshot_id", snapshot_id)
         return snapshot_id
 
-    def abort(self, error: BaseException, writer: FileWriter | None) -> None:
+    def abort(self, error: BaseException, writer: FileWriter | None) -> bool:
         """Clean up after a failure: delete the load's files unless the commit may have landed.
 
         Args:
             error: Why the load failed.
             writer: The load's file writer (None when no file was started).
+
+        Returns:
+            True when the load's files may be deleted (the commit did not land).
         """
         if writer is None:
-            return
+            return True
         if self.committed:
             writer.close()
-            return
+            return False
         if self.committing and not isinstance(error, NOT_LANDED):
             writer.close()
             log.warning(
@@ -221,7 +225,7 @@ class SnapshotCommit:
                 error=type(error).__name__,
                 files_kept=len(writer.paths),
             )
-            return
+            return False
         if self.producer is not None:
             try:
                 clean_uncommitted(self.producer)  # manifests of a commit that did not land
@@ -233,3 +237,4 @@ class SnapshotCommit:
             except Exception:
                 log.warning("state_file_cleanup_failed", table=self.table)
         writer.discard()
+        return True

@@ -13,6 +13,7 @@ import itertools
 import queue
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -67,10 +68,19 @@ class FileWriter:
     Args:
         io: The table's FileIO.
         max_in_flight: Chunks being written at once (each holds its batches until written).
+        on_path: Called with each new file's location before the file is created (a
+            distributed load lists it in its abandoned-files record first).
     """
 
-    def __init__(self, io: FileIO, *, max_in_flight: int = 2) -> None:
+    def __init__(
+        self,
+        io: FileIO,
+        *,
+        max_in_flight: int = 2,
+        on_path: Callable[[str], None] | None = None,
+    ) -> None:
         self._io = io
+        self._on_path = on_path
         self._uuid = uuid.uuid4()
         self._counter = itertools.count(0)
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="floe-write")
@@ -98,7 +108,7 @@ class FileWriter:
             record_batches=batches,
         )
         provider = load_location_provider(metadata.location, metadata.properties)
-        self.paths.append(
+        self._record(
             provider.new_data_location(data_file_name=task.generate_data_file_filename("parquet"))
         )
         rows = sum(b.num_rows for b in batches)
@@ -120,7 +130,7 @@ class FileWriter:
         provider = load_location_provider(metadata.location, metadata.properties)
         name = f"00000-{next(self._counter)}-{self._uuid}.parquet"
         path = provider.new_data_location(data_file_name=name)
-        self.paths.append(path)
+        self._record(path)
         streamed = StreamedFile(self._io, metadata, path)
         future = self._pool.submit(streamed.run)
         streamed.future = future
@@ -128,6 +138,11 @@ class FileWriter:
         while len(self._pending) > self._max_in_flight:
             self._pending.popleft().result()
         return streamed
+
+    def _record(self, path: str) -> None:
+        if self._on_path is not None:
+            self._on_path(path)
+        self.paths.append(path)
 
     def _write(self, metadata: TableMetadata, task: WriteTask, rows: int) -> WrittenFile:
         (data_file,) = list(write_file(self._io, metadata, iter([task])))
