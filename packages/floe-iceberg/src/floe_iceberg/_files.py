@@ -307,4 +307,5 @@ class StreamedFile:
             key_metadata=None,
             **statistics.to_serialized_dict(),
         )
+        ensure_spec_id(data_file, metadata.default_spec_id)  # from_args does not keep it
         return WrittenFile(data_file=data_file, rows=rows)
