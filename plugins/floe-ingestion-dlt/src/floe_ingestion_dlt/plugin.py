@@ -199,7 +199,8 @@ class DltIngestionPlugin(IngestionPlugin):
                         "run() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
                         source=config.name,
                     )
-                self._load(pipeline, tables, details)
+                workers = int(kwargs.get("workers") or self.settings.workers)
+                self._load(pipeline, tables, details, workers=workers)
                 raise_if_rows_rejected(config, details)
             except _PASS_THROUGH:
                 raise
@@ -273,7 +274,12 @@ class DltIngestionPlugin(IngestionPlugin):
         return built.extracts, built.release
 
     def _load(
-        self, pipeline: DltPipeline, tables: list[TableResult], details: dict[str, Any]
+        self,
+        pipeline: DltPipeline,
+        tables: list[TableResult],
+        details: dict[str, Any],
+        *,
+        workers: int = 1,
     ) -> None:
         from floe_iceberg import load_catalog
 
@@ -294,16 +300,21 @@ class DltIngestionPlugin(IngestionPlugin):
                     details["tables"][extract.table] = earlier[1]
                     details.setdefault("committed_by_earlier_attempt", []).append(extract.table)
                     continue
-                result = self._load_table(catalog, pipeline, extract, details)
+                result = self._load_table(catalog, pipeline, extract, details, workers)
                 tables.append(result)
                 pipeline.committed[extract.table] = (result, details["tables"][extract.table])
         finally:
             cleanup()
 
     def _load_table(
-        self, catalog: Any, pipeline: DltPipeline, extract: Extract, details: dict[str, Any]
+        self,
+        catalog: Any,
+        pipeline: DltPipeline,
+        extract: Extract,
+        details: dict[str, Any],
+        workers: int = 1,
     ) -> TableResult:
-        from floe_iceberg import TableWrite, read_table_state, write_table
+        from floe_iceberg import TableWrite, read_table_state
 
         config = pipeline.config
         key = state_key(config)
@@ -319,6 +330,83 @@ class DltIngestionPlugin(IngestionPlugin):
             based_on=saved,  # the rows extracted depend on it: commit on that version only
             snapshot_properties=config.snapshot_properties,
         )
+        if pipeline.kind.load_parallel is not None and getattr(pipeline.source, "parallel", None):
+            committed, cursors = self._load_parallel(
+                catalog, pipeline, extract, spec, saved, workers
+            )
+        else:
+            committed = self._write(catalog, pipeline, extract, spec, state)
+            cursors = state.cursors()
+        details["tables"][extract.table] = {
+            **extract.details,
+            "cursors": cursors,
+            "rows_discarded": committed.rows_discarded,
+            "files_written": committed.files_written,
+            "primary_key": list(extract.primary_key),
+        }
+        log.info(
+            "table_committed",
+            source=config.name,
+            table=extract.table,
+            rows=committed.rows_loaded,
+            snapshot_id=committed.snapshot_id,
+        )
+        return TableResult(
+            table=extract.table,
+            rows_loaded=committed.rows_loaded,
+            bytes_written=committed.bytes_written,
+            snapshot_id=committed.snapshot_id,
+            write_mode=config.write_mode,
+        )
+
+    def _load_parallel(
+        self,
+        catalog: Any,
+        pipeline: DltPipeline,
+        extract: Extract,
+        spec: Any,
+        saved: Any,
+        workers: int,
+    ) -> tuple[Any, dict[str, Any]]:
+        config = pipeline.config
+        assert pipeline.kind.load_parallel is not None
+        merged: dict[str, Any] = {}
+
+        def keep(state: dict[str, Any] | None) -> None:
+            merged.update((state or {}).get("cursors", {}))
+
+        with (
+            span(
+                "load",
+                destination_table=extract.table,
+                pipeline_name=config.name,
+                write_mode=config.write_mode.value,
+            ) as current,
+            _side("destination", config.name),
+        ):
+            committed = pipeline.kind.load_parallel(
+                catalog,
+                catalog_config=self.catalog,
+                plugin=self.settings,
+                config=config,
+                source=pipeline.source,
+                resource=extract.name,
+                primary_key=extract.primary_key,
+                spec=spec,
+                saved=saved.state,
+                workers=workers,
+                on_state=keep,
+            )
+            current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
+            current.set_attribute("ingestion.parallel_workers", workers)
+        return committed, merged
+
+    def _write(
+        self, catalog: Any, pipeline: DltPipeline, extract: Extract, spec: Any, state: Any
+    ) -> Any:
+        from floe_iceberg import write_table
+
+        config = pipeline.config
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
         )
@@ -338,27 +426,7 @@ class DltIngestionPlugin(IngestionPlugin):
             # A write that fails mid-stream leaves the source generator suspended, holding its
             # database cursor and transaction (locks included) until garbage collection.
             batches.close()
-        details["tables"][extract.table] = {
-            **extract.details,
-            "cursors": state.cursors(),
-            "rows_discarded": committed.rows_discarded,
-            "files_written": committed.files_written,
-            "primary_key": list(extract.primary_key),
-        }
-        log.info(
-            "table_committed",
-            source=config.name,
-            table=extract.table,
-            rows=committed.rows_loaded,
-            snapshot_id=committed.snapshot_id,
-        )
-        return TableResult(
-            table=extract.table,
-            rows_loaded=committed.rows_loaded,
-            bytes_written=committed.bytes_written,
-            snapshot_id=committed.snapshot_id,
-            write_mode=config.write_mode,
-        )
+        return committed
 
 
 class _side:

@@ -66,6 +66,8 @@ class SourceType(Generic[ModelT]):
             plugin-wide table, the most specific class wins.
         supplies_primary_key: Whether the source can name the key itself (a database reflects
             it), so that ``write_mode: merge`` may omit ``primary_key``.
+        load_parallel: Loads one table in parts committed once, when the source's model has a
+            ``parallel`` setting (``sql_database``: :mod:`._sql_parallel`); None: never.
     """
 
     name: str
@@ -74,6 +76,7 @@ class SourceType(Generic[ModelT]):
     check: Callable[[IngestionConfig, ModelT], None] = _no_check
     errors: Callable[[], ErrorTable] = _no_errors
     supplies_primary_key: bool = False
+    load_parallel: Callable[..., Any] | None = None
 
     def parse(self, config: IngestionConfig) -> ModelT:
         """Validate ``config.source_config`` (with its secrets) against :attr:`model`.

@@ -31,6 +31,7 @@ from floe_ingestion_dlt._source import Extract, destination_for
 from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
+from floe_ingestion_dlt.sources._sql_parallel import ParallelConfig, PartRange, load_parallel
 from floe_ingestion_dlt.sources._sql_types import (
     decimal_restorer,
     initial_value,
@@ -61,6 +62,11 @@ class SqlDatabaseSourceConfig(SourceModel):
     backend: SqlBackend | None = Field(
         default=None, description="'auto', 'pyarrow' or 'connectorx' (default: the plugin's)."
     )
+    parallel: ParallelConfig | None = Field(
+        default=None,
+        description="Read each table in ranges of a column, on several connections and "
+        "workers, committed once: {column, partitions, split}.",
+    )
     reflection_level: Literal["minimal", "full", "full_with_precision"] = Field(
         default="full_with_precision",
         description="How much of the column types to reflect; the default keeps decimal "
@@ -79,7 +85,11 @@ class SqlDatabaseSourceConfig(SourceModel):
 
 
 def build_sql_extracts(
-    config: IngestionConfig, source: SqlDatabaseSourceConfig, plugin: DltPluginConfig
+    config: IngestionConfig,
+    source: SqlDatabaseSourceConfig,
+    plugin: DltPluginConfig,
+    *,
+    part: PartRange | None = None,
 ) -> Built:
     """Reflect the tables and build one resource per table.
 
@@ -87,6 +97,7 @@ def build_sql_extracts(
         config: The source.
         source: Its validated sql_database config.
         plugin: The plugin config (default backend and batch size).
+        part: Read only this range of each table (one part of a parallel load).
 
     Returns:
         The extracts, released by closing every connection of their engine.
@@ -118,7 +129,7 @@ def build_sql_extracts(
             reflection_level=source.reflection_level,
             backend_kwargs=backend_kwargs,
             type_adapter_callback=type_adapter(url.get_backend_name()),
-            query_adapter_callback=query_adapter(url.get_backend_name(), backend),
+            query_adapter_callback=_in_part(query_adapter(url.get_backend_name(), backend), part),
         )
         resources = list(dlt_source.resources.values())
         if not resources:
@@ -154,6 +165,17 @@ def build_sql_extracts(
     return Built(extracts, lambda: release(engine))
 
 
+def _in_part(adapt: Any, part: PartRange | None) -> Any:
+    """Add a parallel load's range filter to the query adapter."""
+    if part is None:
+        return adapt
+
+    def adapt_in_part(query: Any, table: Any, incremental: Any = None, engine: Any = None) -> Any:
+        return adapt(query, table, incremental, engine).where(part.clause(table))
+
+    return adapt_in_part
+
+
 def _reflected_key(resource: Any) -> tuple[str, ...]:
     columns = resource.compute_table_schema().get("columns", {})
     return tuple(name for name, column in columns.items() if column.get("primary_key"))
@@ -166,5 +188,6 @@ SQL_DATABASE = SourceType(
     build=build_sql_extracts,
     errors=sql_errors,
     supplies_primary_key=True,
+    load_parallel=load_parallel,
 )
 """``source_type: sql_database``."""

@@ -1,0 +1,419 @@
+"""Parallel extraction of one ``sql_database`` table: parts on their own connections, one commit.
+
+``parallel: {column: id, partitions: 8}`` splits the table into ranges of ``column`` (even
+ranges between its min and max; ``split: quantiles`` asks the server for the boundaries with
+``NTILE``, for skewed keys); rows with NULL in the column are a part of their own, and the first
+and last ranges are open-ended, so every row is in exactly one part. ``partitions: auto`` (and
+an omitted ``column``) uses the single numeric primary key and one part per worker.
+
+Each part is its own query (the range filter added by dlt's query adapter) on its own
+connection, iterated with the table's incremental cursor seeded from the stored state, and
+written by :func:`floe_iceberg.write_files` against one :class:`~floe_iceberg.LoadPlan`. With
+``workers > 1`` the parts run in a ``spawn`` process pool (dlt and pyarrow start threads: fork
+is unsafe), each worker streaming its rows into Parquet (memory flat per worker) and returning
+only its file set's JSON; the parent commits every file set once with the cursor state, the
+maximum over all parts (:func:`merge_states`). ``merge`` de-duplicates keys and rewrites the
+table's files once, at the commit. A failed part, or Ctrl-C, stops the other workers and
+removes every file of the load (:func:`floe_iceberg.abandon_load`); what a killed worker could
+not delete is listed for ``floe maintain``.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from floe_core import (
+    CatalogConfig,
+    ErrorCode,
+    IngestionConfig,
+    IngestionError,
+    PipelineConfigurationError,
+)
+from floe_core.errors import ErrorDetail
+
+__all__ = [
+    "ParallelConfig",
+    "PartRange",
+    "load_parallel",
+    "merge_states",
+    "part_ranges",
+]
+
+log = structlog.get_logger("floe_ingestion_dlt")
+
+
+class ParallelConfig(BaseModel):
+    """``parallel:`` on a ``sql_database`` source: read each table in parts, commit once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str | None = Field(
+        default=None,
+        description="Column whose ranges make the parts; omitted: the single numeric primary key.",
+    )
+    partitions: int | Literal["auto"] = Field(
+        default="auto",
+        description="Number of ranges (plus one part for NULLs); 'auto': one per worker.",
+    )
+    split: Literal["even", "quantiles"] = Field(
+        default="even",
+        description="'even': equal ranges between min and max; 'quantiles': the server's "
+        "NTILE boundaries (skewed keys).",
+    )
+
+    def count(self, workers: int) -> int:
+        """Return the number of ranges for ``workers`` worker processes."""
+        if self.partitions == "auto":
+            return max(1, workers)
+        if self.partitions < 1:
+            raise ValueError("parallel.partitions must be >= 1")
+        return self.partitions
+
+
+@dataclass(frozen=True)
+class PartRange:
+    """One part of a table: ``low <= column < high`` (None: open), or the NULLs of ``column``."""
+
+    column: str
+    low: Any = None
+    high: Any = None
+    nulls: bool = False
+
+    def clause(self, table: Any) -> Any:
+        """Return the SQLAlchemy filter of this part on ``table``."""
+        import sqlalchemy as sa
+
+        column = table.c[self.column]
+        if self.nulls:
+            return column.is_(None)
+        parts = [column.is_not(None)]
+        if self.low is not None:
+            parts.append(column >= self.low)
+        if self.high is not None:
+            parts.append(column < self.high)
+        return sa.and_(*parts)
+
+
+def _even(low: Any, high: Any, n: int, where: str) -> list[Any]:
+    if isinstance(low, bool) or n <= 1 or low == high:
+        return []
+    if isinstance(low, int):
+        step = (high - low + 1) / n
+        return sorted({low + int(step * i) for i in range(1, n)} - {low})
+    if isinstance(low, (float, Decimal)):
+        return [low + (high - low) * type(low)(i) / type(low)(n) for i in range(1, n)]
+    if isinstance(low, datetime | date):
+        return sorted({low + (high - low) * i / n for i in range(1, n)} - {low})
+    raise PipelineConfigurationError(
+        f"{where}: parallel.column holds {type(low).__name__} values, which have no even "
+        "ranges; use a numeric, date or timestamp column, or split: quantiles",
+        code=ErrorCode.INVALID_CONFIG,
+        details={"field": "parallel.column"},
+    )
+
+
+def part_ranges(
+    engine: Any, table: str, schema: str | None, column: str, n: int, split: str
+) -> list[PartRange]:
+    """Split a table into ``n`` ranges of ``column`` and a part for its NULLs.
+
+    Args:
+        engine: The source's SQLAlchemy engine.
+        table: The database table.
+        schema: Its database schema.
+        column: The split column.
+        n: Number of ranges.
+        split: ``even`` or ``quantiles``.
+
+    Returns:
+        The parts; together they hold every row exactly once.
+
+    Raises:
+        PipelineConfigurationError: The column is not in the table, or has no even ranges.
+    """
+    import sqlalchemy as sa
+
+    reflected = sa.Table(table, sa.MetaData(), autoload_with=engine, schema=schema)
+    where = f"table {table!r}"
+    if column not in reflected.c:
+        raise PipelineConfigurationError(
+            f"{where}: parallel.column {column!r} is not a column; columns are "
+            + ", ".join(reflected.c.keys()),
+            code=ErrorCode.INVALID_CONFIG,
+            details={"field": "parallel.column", "table": table},
+        )
+    col = reflected.c[column]
+    with engine.connect() as conn:
+        if split == "quantiles" and n > 1:
+            tiles = (
+                sa.select(col.label("v"), sa.func.ntile(n).over(order_by=col).label("b"))
+                .where(col.is_not(None))
+                .subquery()
+            )
+            query = sa.select(sa.func.min(tiles.c.v)).group_by(tiles.c.b)
+            starts = sorted({row[0] for row in conn.execute(query)})
+            bounds = starts[1:]
+        else:
+            low, high = conn.execute(sa.select(sa.func.min(col), sa.func.max(col))).one()
+            bounds = [] if low is None else _even(low, high, n, where)
+    edges: list[Any] = [None, *bounds, None]
+    parts = [PartRange(column, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    return [*parts, PartRange(column, nulls=True)]
+
+
+def merge_states(states: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Combine the parts' committed dlt states: each cursor is the maximum over all parts.
+
+    The part holding the maximum supplies the cursor entry; the ``unique_hashes`` (rows equal
+    to the cursor, which the next load skips) of every part at that maximum are united.
+
+    Args:
+        states: Each part's :meth:`ResourceState.committed` (None for a part without one).
+
+    Returns:
+        The state to commit, or None when no part had one.
+    """
+    from dlt.common.json import json as typed
+
+    from floe_ingestion_dlt._state import STATE_FORMAT
+
+    parsed = [typed.typed_loads(s["state"]) for s in states if s and s.get("state")]
+    if not parsed:
+        return None
+    merged = copy.deepcopy(parsed[0])
+    cursors: dict[str, str | None] = {}
+    for name, resource in merged.get("resources", {}).items():
+        for path in list(resource.get("incremental", {})):
+            entries = [
+                p["resources"][name]["incremental"][path]
+                for p in parsed
+                if path in p.get("resources", {}).get(name, {}).get("incremental", {})
+            ]
+            valued = [e for e in entries if e.get("last_value") is not None]
+            if not valued:
+                continue
+            best = max(e["last_value"] for e in valued)
+            top = [e for e in valued if e["last_value"] == best]
+            hashes = sorted({h for e in top for h in e.get("unique_hashes", [])})
+            resource["incremental"][path] = {**top[0], "unique_hashes": hashes}
+            cursors[str(path)] = str(best)
+    return {"format": STATE_FORMAT, "state": typed.typed_dumps(merged), "cursors": cursors}
+
+
+@dataclass(frozen=True)
+class _PartTask:
+    config: IngestionConfig
+    plugin: Any
+    catalog: CatalogConfig
+    plan: str
+    part: int
+    range: PartRange
+    resource: str
+    saved: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _PartDone:
+    file_set: str | None
+    state: dict[str, Any] | None
+    error: str | None = None
+
+
+def _run_part(task: _PartTask) -> _PartDone:
+    """Read one part and write its files (in a worker process, or in the parent)."""
+    from floe_iceberg import LoadPlan, load_catalog, write_files
+    from floe_ingestion_dlt._arrow import to_batches
+    from floe_ingestion_dlt._errors import translate
+    from floe_ingestion_dlt._state import ResourceState
+    from floe_ingestion_dlt.sources._sql_errors import sql_errors
+    from floe_ingestion_dlt.sources.sql_database import SQL_DATABASE, build_sql_extracts
+
+    name = task.config.name
+    side: Any = "source"
+    try:
+        source = SQL_DATABASE.parse(task.config).model_copy(update={"tables": [task.resource]})
+        built = build_sql_extracts(task.config, source, task.plugin, part=task.range)
+        try:
+            (extract,) = built.extracts
+            state = ResourceState(extract.resource, task.saved)
+            side = "destination"
+            catalog = load_catalog(task.catalog)
+            plan = LoadPlan.from_json(task.plan)
+            side = "source"
+            batches = to_batches(state.iterate(), task.plugin.batch_rows)
+            file_set = write_files(catalog, plan, _sided(batches), part=task.part)
+        finally:
+            built.release()
+        return _PartDone(file_set.to_json(), state.committed())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        if isinstance(exc, _SourceFailure):
+            exc, side = exc.cause, "source"
+        elif side == "source" and not isinstance(exc, IngestionError):
+            side = "destination"  # raised by the writer, not by the rows
+        error = translate(exc, side=side, source=name, source_errors=sql_errors)
+        return _PartDone(None, None, error.to_detail().model_dump_json())
+
+
+class _SourceFailure(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _sided(batches: Any) -> Any:
+    """Mark failures of the source's iterator, so that the writer's are told apart."""
+    try:
+        yield from batches
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        raise _SourceFailure(exc) from exc
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (a failed part or Ctrl-C: their work is abandoned)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    # ProcessPoolExecutor has no public terminate before Python 3.14 (terminate_workers)
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+
+
+def _gather(tasks: list[_PartTask], workers: int) -> list[_PartDone]:
+    """Run the parts (in a spawn pool when ``workers > 1``); stop at the first failure."""
+    if workers <= 1:
+        out: list[_PartDone] = []
+        for task in tasks:
+            out.append(_run_part(task))
+            if out[-1].error:
+                break
+        return out
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+    try:
+        futures: list[Future[_PartDone]] = [pool.submit(_run_part, t) for t in tasks]
+        pending: set[Future[_PartDone]] = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            if any(f.exception() is not None or f.result().error for f in done):
+                break
+    except BaseException:  # Ctrl-C in the parent
+        _stop(pool)
+        raise
+    if pending:
+        _stop(pool)
+    else:
+        pool.shutdown(wait=True)
+    out = []
+    for future in futures:
+        if future.done() and not future.cancelled():
+            exc = future.exception()
+            out.append(_PartDone(None, None, _crash_detail(exc)) if exc else future.result())
+    return out
+
+
+def _crash_detail(exc: BaseException | None) -> str:
+    error = IngestionError(
+        f"a worker process of the parallel load died ({type(exc).__name__}: {exc}); the "
+        "load's files were removed or listed for floe maintain, re-run the load",
+        code=ErrorCode.INTERNAL_ERROR,
+    )
+    return str(error.to_detail().model_dump_json())
+
+
+def load_parallel(
+    catalog: Any,
+    *,
+    catalog_config: CatalogConfig,
+    plugin: Any,
+    config: IngestionConfig,
+    source: Any,
+    resource: str,
+    primary_key: tuple[str, ...],
+    spec: Any,
+    saved: dict[str, Any] | None,
+    workers: int,
+    on_state: Callable[[dict[str, Any] | None], None],
+) -> Any:
+    """Load one table in parts and commit them once.
+
+    Args:
+        catalog: The open Iceberg catalog (the parent's).
+        catalog_config: Its config, for the workers to open their own.
+        plugin: The plugin settings.
+        config: The source.
+        source: Its validated ``sql_database`` model (with ``parallel``).
+        resource: The table (dlt resource name).
+        primary_key: The table's key (configured or reflected), for ``partitions: auto``.
+        spec: The load's ``TableWrite`` (``based_on`` the state's version).
+        saved: The stored state of the table.
+        workers: Worker processes (1: the parts run one after another in this process).
+        on_state: Receives the merged state before the commit (for the result's cursors).
+
+    Returns:
+        The ``CommittedWrite``.
+
+    Raises:
+        IngestionError: A part failed (its error, translated in the worker), or the commit.
+    """
+    from floe_iceberg import abandon_load, commit_load, plan_load
+    from floe_iceberg.distributed import FileSet
+    from floe_ingestion_dlt.sources._sql_connect import engine_for, release, sql_url
+
+    parallel: ParallelConfig = source.parallel
+    column = parallel.column
+    if column is None:
+        if len(primary_key) != 1:
+            raise PipelineConfigurationError(
+                f"source {config.name!r}: parallel without a column needs a single-column "
+                f"primary key on table {resource!r}; set parallel.column",
+                source=config.name,
+                details={"field": "parallel.column", "table": resource},
+            )
+        column = primary_key[0]
+    engine = engine_for(sql_url(source, config.name))
+    try:
+        ranges = part_ranges(
+            engine, resource, source.schema_, column, parallel.count(workers), parallel.split
+        )
+    finally:
+        release(engine)
+    plan = plan_load(catalog, spec)
+    wire = plan.to_json()
+    tasks = [
+        _PartTask(config, plugin, catalog_config, wire, n, r, resource, saved)
+        for n, r in enumerate(ranges)
+    ]
+    log.info(
+        "parallel_load_planned",
+        source=config.name,
+        table=spec.table,
+        parts=len(tasks),
+        workers=workers,
+        column=column,
+        split=parallel.split,
+    )
+    file_sets: list[Any] = []
+    try:
+        done = _gather(tasks, workers)
+        file_sets = [FileSet.from_json(d.file_set) for d in done if d.file_set is not None]
+        errors = [d.error for d in done if d.error is not None]
+        if errors:
+            raise IngestionError.from_detail(ErrorDetail.model_validate_json(errors[0]))
+        state = merge_states([d.state for d in done])
+    except BaseException:
+        abandon_load(catalog, plan, file_sets, parts=range(len(tasks)))
+        raise
+    on_state(state)
+    return commit_load(catalog, plan, file_sets, state=state)
