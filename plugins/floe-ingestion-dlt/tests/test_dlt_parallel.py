@@ -8,11 +8,11 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
+from test_dlt_databases import _engine, _read
 
 from floe_core import CatalogConfig, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.sources._sql_parallel import PartRange, merge_states, part_ranges
-from test_dlt_databases import _engine, _read
 
 
 def _config(
@@ -178,10 +178,9 @@ def test_postgres_two_workers_merge_like_one_worker(
         )
         with engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE {table} SET note = 'changed' WHERE id % 1000 = 0"))
-        again = _run(
+        again = _run(  # in this process: the spawn workers are tested above, and cost seconds
             embedded_catalog,
             _config(postgres_dsn, table, "many", {"partitions": 3, "split": "quantiles"}, **merge),
-            workers=2,
         )
     finally:
         with engine.begin() as conn:

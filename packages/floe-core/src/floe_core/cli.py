@@ -115,12 +115,20 @@ def main() -> None:
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Run only this source (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Load up to N sources at once; a source with 'parallel' reads its parts in N "
+    "worker processes and commits once.",
+)
 @_log_option
 def ingest(
     floe_yaml: Path,
     manifest_path: Path | None,
     sources: Sequence[str],
     as_json: bool,
+    workers: int | None,
     log_level: str | None,
 ) -> None:
     """Load the sources of FLOE_YAML into Iceberg."""
@@ -128,7 +136,9 @@ def ingest(
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
         runner = Runner(manifest, _registry())
-        results = runner.run_sources(project, only=sources or None, on_event=_progress(_err()))
+        results = runner.run_sources(
+            project, only=sources or None, on_event=_progress(_err()), workers=workers
+        )
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:
