@@ -194,3 +194,28 @@ def test_postgres_two_workers_merge_like_one_worker(
     assert rows.num_rows == 20000 and len(pc.unique(rows["id"])) == 20000
     assert pc.sum(rows["price"]).as_py() == pc.sum(reference["price"]).as_py()
     assert pc.sum(pc.equal(rows["note"], "changed")).as_py() == 20
+
+
+def test_independent_sources_load_at_once_in_threads(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from floe_iceberg import load_catalog
+
+    load_catalog(embedded_catalog)  # a fresh SQLite catalog creates its tables: not in 3 threads
+    dsn = _sqlite(tmp_path)
+    incremental = {"incremental": {"cursor_field": "n"}}
+    plugin = DltIngestionPlugin(catalog=embedded_catalog)
+    pipelines = [
+        plugin.create_pipeline(_config(dsn, "items", f"t{n}", None, **incremental))
+        for n in range(3)
+    ]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(plugin.run, pipelines))
+
+    assert all(r.success for r in results), [r.errors for r in results]
+    for n, result in enumerate(results):
+        assert result.rows_loaded == 300
+        assert result.details["tables"][f"bronze.t{n}"]["cursors"] == {"n": "300"}
+        assert [r["id"] for r in _sorted(embedded_catalog, f"bronze.t{n}")] == list(range(1, 301))

@@ -32,7 +32,7 @@ from floe_iceberg._spec import TableWrite
 from floe_iceberg.identifier import split_table_name
 from floe_iceberg.state import StateRead, check_based_on
 
-__all__ = ["NEW_TABLE_PROPERTIES", "LoadPlan", "plan_load", "plan_with_table"]
+__all__ = ["NEW_TABLE_PROPERTIES", "LoadPlan", "ensure_namespace", "plan_load", "plan_with_table"]
 
 NEW_TABLE_PROPERTIES = {
     # one metadata file per load would pile up forever; keep the last 100 (readers of older
@@ -146,6 +146,26 @@ class LoadPlan:
         )
 
 
+def ensure_namespace(catalog: Catalog, namespace: tuple[str, ...]) -> None:
+    """Create a namespace unless it exists, also when a concurrent load creates it first.
+
+    pyiceberg's SQL catalog checks, then inserts: two loads of one new namespace at once make
+    the second fail on the catalog's unique key (an ``IntegrityError``) instead of finding it.
+
+    Args:
+        catalog: The Iceberg catalog.
+        namespace: The namespace.
+
+    Raises:
+        Exception: The catalog's failure, raw, when the namespace still does not exist.
+    """
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except Exception:
+        if not catalog.namespace_exists(namespace):
+            raise
+
+
 def _check_spec(spec: TableWrite, table: Table | None) -> None:
     if spec.write_mode is WriteMode.MERGE and not spec.primary_key:
         raise PipelineConfigurationError(
@@ -189,7 +209,7 @@ def plan_with_table(catalog: Catalog, spec: TableWrite) -> tuple[LoadPlan, Table
         schema: Schema | None = table.schema()
     else:
         snapshot = None
-        catalog.create_namespace_if_not_exists(identifier[:-1])
+        ensure_namespace(catalog, identifier[:-1])
         staged = catalog.create_table_transaction(
             identifier, schema=Schema(), properties=dict(NEW_TABLE_PROPERTIES)
         )

@@ -30,7 +30,7 @@ from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_su
 from floe_iceberg._contract import conform, plan_contract
 from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._fileset import FileSet
-from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan
+from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, ensure_namespace
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._spec import CommittedWrite
 from floe_iceberg._types import target_arrow_schema
@@ -83,7 +83,7 @@ class _Settle:
             self.io = table.io
             return table.transaction()
         identifier = split_table_name(self.plan.table)
-        self.catalog.create_namespace_if_not_exists(identifier[:-1])
+        ensure_namespace(self.catalog, identifier[:-1])
         tx = self.catalog.create_table_transaction(
             identifier,
             schema=first,
