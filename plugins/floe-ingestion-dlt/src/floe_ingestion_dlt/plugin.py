@@ -372,8 +372,9 @@ class DltIngestionPlugin(IngestionPlugin):
         assert pipeline.kind.load_parallel is not None
         merged: dict[str, Any] = {}
 
-        def keep(state: dict[str, Any] | None) -> None:
+        def keep(state: dict[str, Any] | None, facts: dict[str, Any]) -> None:
             merged.update((state or {}).get("cursors", {}))
+            extract.details["parallel"] = facts
 
         with (
             span(
@@ -395,7 +396,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 spec=spec,
                 saved=saved.state,
                 workers=workers,
-                on_state=keep,
+                on_done=keep,
             )
             current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
             current.set_attribute("ingestion.parallel_workers", workers)

@@ -227,6 +227,8 @@ class _PartDone:
     file_set: str | None
     state: dict[str, Any] | None
     error: str | None = None
+    pid: int = 0
+    maxrss_kib: int = 0
 
 
 def _run_part(task: _PartTask) -> _PartDone:
@@ -254,7 +256,7 @@ def _run_part(task: _PartTask) -> _PartDone:
             file_set = write_files(catalog, plan, _sided(batches), part=task.part)
         finally:
             built.release()
-        return _PartDone(file_set.to_json(), state.committed())
+        return _PartDone(file_set.to_json(), state.committed(), None, *_peak())
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
@@ -263,7 +265,15 @@ def _run_part(task: _PartTask) -> _PartDone:
         elif side == "source" and not isinstance(exc, IngestionError):
             side = "destination"  # raised by the writer, not by the rows
         error = translate(exc, side=side, source=name, source_errors=sql_errors)
-        return _PartDone(None, None, error.to_detail().model_dump_json())
+        return _PartDone(None, None, error.to_detail().model_dump_json(), *_peak())
+
+
+def _peak() -> tuple[int, int]:
+    """This process's id and peak RSS (KiB, Linux ``ru_maxrss``)."""
+    import os
+    import resource
+
+    return os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class _SourceFailure(Exception):
@@ -344,7 +354,7 @@ def load_parallel(
     spec: Any,
     saved: dict[str, Any] | None,
     workers: int,
-    on_state: Callable[[dict[str, Any] | None], None],
+    on_done: Callable[[dict[str, Any] | None, dict[str, Any]], None],
 ) -> Any:
     """Load one table in parts and commit them once.
 
@@ -359,7 +369,8 @@ def load_parallel(
         spec: The load's ``TableWrite`` (``based_on`` the state's version).
         saved: The stored state of the table.
         workers: Worker processes (1: the parts run one after another in this process).
-        on_state: Receives the merged state before the commit (for the result's cursors).
+        on_done: Receives the merged state and facts about the parts (count, workers, peak
+            RSS of each worker process) before the commit, for the result's details.
 
     Returns:
         The ``CommittedWrite``.
@@ -415,5 +426,15 @@ def load_parallel(
     except BaseException:
         abandon_load(catalog, plan, file_sets, parts=range(len(tasks)))
         raise
-    on_state(state)
+    peaks: dict[int, int] = {}
+    for part in done:
+        peaks[part.pid] = max(peaks.get(part.pid, 0), part.maxrss_kib)
+    facts = {
+        "parts": len(tasks),
+        "workers": workers,
+        "column": column,
+        "split": parallel.split,
+        "worker_maxrss_kib": sorted(peaks.values()) if workers > 1 else [],
+    }
+    on_done(state, facts)
     return commit_load(catalog, plan, file_sets, state=state)
