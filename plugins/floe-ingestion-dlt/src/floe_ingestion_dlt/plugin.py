@@ -89,6 +89,9 @@ def state_key(config: IngestionConfig) -> str:
 class DltIngestionPlugin(IngestionPlugin):
     """Loads the registered dlt source types into Iceberg (``list_available_sources()``)."""
 
+    _pool: Any = None
+    """The worker processes of parallel loads (a ``WorkerPool``), once one ran."""
+
     @property
     @override
     def name(self) -> str:
@@ -173,6 +176,22 @@ class DltIngestionPlugin(IngestionPlugin):
             import pyiceberg.catalog.sql
         else:
             import pyiceberg.catalog.rest  # noqa: F401
+        if self.settings.workers > 1:  # parallel sources: their worker processes, imports paid
+            self._workers().warm(self.settings.workers)
+
+    @override
+    def shutdown(self) -> None:
+        """Stop the worker processes of parallel loads, if any were started."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def _workers(self) -> Any:
+        from floe_ingestion_dlt.sources._sql_parallel import WorkerPool
+
+        if self._pool is None:
+            self._pool = WorkerPool()
+        return self._pool
 
     @override
     def health_check(self, timeout: float | None = None) -> HealthStatus:
@@ -397,6 +416,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 saved=saved.state,
                 workers=workers,
                 on_done=keep,
+                pool=self._workers() if workers > 1 else None,
             )
             current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
             current.set_attribute("ingestion.parallel_workers", workers)

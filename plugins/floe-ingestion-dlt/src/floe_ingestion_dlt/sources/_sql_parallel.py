@@ -44,6 +44,7 @@ from floe_core.errors import ErrorDetail
 __all__ = [
     "ParallelConfig",
     "PartRange",
+    "WorkerPool",
     "load_parallel",
     "merge_states",
     "part_ranges",
@@ -294,14 +295,70 @@ def _sided(batches: Any) -> Any:
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Stop a pool's workers now (a failed part or Ctrl-C: their work is abandoned)."""
-    pool.shutdown(wait=False, cancel_futures=True)
     # ProcessPoolExecutor has no public terminate before Python 3.14 (terminate_workers)
-    for process in list(getattr(pool, "_processes", {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         process.kill()
 
 
-def _gather(tasks: list[_PartTask], workers: int) -> list[_PartDone]:
-    """Run the parts (in a spawn pool when ``workers > 1``); stop at the first failure."""
+def _warm() -> int:
+    """Import what a part needs, once per worker process (run by :meth:`WorkerPool.warm`)."""
+    import os
+    import time
+
+    import floe_iceberg.writer  # noqa: F401
+    from floe_ingestion_dlt.sources import sql_database  # noqa: F401
+
+    time.sleep(0.2)  # hold this worker, so that the next warm-up task starts another
+    return os.getpid()
+
+
+class WorkerPool:
+    """The worker processes of parallel loads: started once, reused by every load.
+
+    A spawned worker imports dlt, pyiceberg and connectorx before it reads a row (seconds on a
+    cold process); a service (the plugin between ``startup`` and ``shutdown``) pays that once.
+    A failed load stops the workers at once; the next load starts new ones.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._size = 0
+
+    def get(self, workers: int) -> ProcessPoolExecutor:
+        """Return a pool of ``workers`` processes, starting it when there is none of that size.
+
+        The processes are spawned: dlt and pyarrow start threads, which make fork unsafe.
+        """
+        if self._pool is None or self._size != workers:
+            self.close()
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._size = workers
+        return self._pool
+
+    def warm(self, workers: int) -> None:
+        """Start ``workers`` processes and import the libraries in each."""
+        pool = self.get(workers)
+        for future in [pool.submit(_warm) for _ in range(workers)]:
+            future.result()
+
+    def stop(self) -> None:
+        """Kill the workers now (a failed part or Ctrl-C: their work is abandoned)."""
+        if self._pool is not None:
+            _stop(self._pool)
+        self._pool = None
+
+    def close(self) -> None:
+        """Let the workers finish and exit."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+
+def _gather(tasks: list[_PartTask], workers: int, pools: WorkerPool) -> list[_PartDone]:
+    """Run the parts (in the worker pool when ``workers > 1``); stop at the first failure."""
     if workers <= 1:
         out: list[_PartDone] = []
         for task in tasks:
@@ -309,8 +366,7 @@ def _gather(tasks: list[_PartTask], workers: int) -> list[_PartDone]:
             if out[-1].error:
                 break
         return out
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+    pool = pools.get(workers)
     try:
         futures: list[Future[_PartDone]] = [pool.submit(_run_part, t) for t in tasks]
         pending: set[Future[_PartDone]] = set(futures)
@@ -319,17 +375,17 @@ def _gather(tasks: list[_PartTask], workers: int) -> list[_PartDone]:
             if any(f.exception() is not None or f.result().error for f in done):
                 break
     except BaseException:  # Ctrl-C in the parent
-        _stop(pool)
+        pools.stop()
         raise
     if pending:
-        _stop(pool)
-    else:
-        pool.shutdown(wait=True)
+        pools.stop()
     out = []
     for future in futures:
         if future.done() and not future.cancelled():
             exc = future.exception()
             out.append(_PartDone(None, None, _crash_detail(exc)) if exc else future.result())
+    if any(d.error for d in out):
+        pools.stop()  # a worker may have died: start afresh next time
     return out
 
 
@@ -355,6 +411,7 @@ def load_parallel(
     saved: dict[str, Any] | None,
     workers: int,
     on_done: Callable[[dict[str, Any] | None, dict[str, Any]], None],
+    pool: WorkerPool | None = None,
 ) -> Any:
     """Load one table in parts and commit them once.
 
@@ -371,6 +428,7 @@ def load_parallel(
         workers: Worker processes (1: the parts run one after another in this process).
         on_done: Receives the merged state and facts about the parts (count, workers, peak
             RSS of each worker process) before the commit, for the result's details.
+        pool: The plugin's worker processes (None: started for this load and closed after).
 
     Returns:
         The ``CommittedWrite``.
@@ -417,7 +475,12 @@ def load_parallel(
     )
     file_sets: list[Any] = []
     try:
-        done = _gather(tasks, workers)
+        pools = pool if pool is not None else WorkerPool()
+        try:
+            done = _gather(tasks, workers, pools)
+        finally:
+            if pool is None:
+                pools.close()
         file_sets = [FileSet.from_json(d.file_set) for d in done if d.file_set is not None]
         errors = [d.error for d in done if d.error is not None]
         if errors:
