@@ -302,13 +302,41 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.kill()
 
 
+_WARM_MODULES = (
+    "dlt",
+    "dlt.sources.helpers.requests",
+    "dlt.sources.sql_database",
+    "dlt.common.libs.pyarrow",
+    "dlt.extract",
+    "connectorx",
+    "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.sqlite",
+    "sqlalchemy.dialects.mysql",
+    "pyiceberg.catalog.sql",
+    "pyiceberg.catalog.rest",
+    "pyiceberg.io.pyarrow",
+    "floe_iceberg.writer",
+    "floe_iceberg.distributed",
+    "floe_ingestion_dlt._arrow",
+    "floe_ingestion_dlt._state",
+    "floe_ingestion_dlt._errors",
+    "floe_ingestion_dlt.sources.sql_database",
+)
+"""What a part imports: a warm worker has them before its first part."""
+
+
 def _warm() -> int:
     """Import what a part needs, once per worker process (run by :meth:`WorkerPool.warm`)."""
     import os
     import time
 
-    import floe_iceberg.writer  # noqa: F401
-    from floe_ingestion_dlt.sources import sql_database  # noqa: F401
+    import importlib
+
+    for module in _WARM_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # an optional driver that is not installed
+            pass
 
     time.sleep(0.2)  # hold this worker, so that the next warm-up task starts another
     return os.getpid()
