@@ -219,3 +219,18 @@ def test_independent_sources_load_at_once_in_threads(
         assert result.rows_loaded == 300
         assert result.details["tables"][f"bronze.t{n}"]["cursors"] == {"n": "300"}
         assert [r["id"] for r in _sorted(embedded_catalog, f"bronze.t{n}")] == list(range(1, 301))
+
+
+def test_a_wrong_parallel_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    from floe_core import ErrorCategory, PipelineConfigurationError
+
+    dsn = _sqlite(tmp_path, rows=1)
+    plugin = DltIngestionPlugin(catalog=CatalogConfig.embedded(tmp_path / "wh"))
+    with pytest.raises(PipelineConfigurationError) as caught:
+        plugin.create_pipeline(_config(dsn, "items", "x", {"column": "id", "partitions": 0}))
+    assert caught.value.category is ErrorCategory.CONFIGURATION
+    assert "parallel.partitions" in caught.value.message
+    result = _run(
+        CatalogConfig.embedded(tmp_path / "wh"), _config(dsn, "items", "x", {"column": "nope"})
+    )
+    assert not result.success and result.errors[0].code is ErrorCode.INVALID_CONFIG

@@ -27,7 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,7 +62,7 @@ class ParallelConfig(BaseModel):
         default=None,
         description="Column whose ranges make the parts; omitted: the single numeric primary key.",
     )
-    partitions: int | Literal["auto"] = Field(
+    partitions: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = Field(
         default="auto",
         description="Number of ranges (plus one part for NULLs); 'auto': one per worker.",
     )
@@ -76,8 +76,6 @@ class ParallelConfig(BaseModel):
         """Return the number of ranges for ``workers`` worker processes."""
         if self.partitions == "auto":
             return max(1, workers)
-        if self.partitions < 1:
-            raise ValueError("parallel.partitions must be >= 1")
         return self.partitions
 
 
@@ -327,10 +325,9 @@ _WARM_MODULES = (
 
 def _warm() -> int:
     """Import what a part needs, once per worker process (run by :meth:`WorkerPool.warm`)."""
+    import importlib
     import os
     import time
-
-    import importlib
 
     for module in _WARM_MODULES:
         try:
