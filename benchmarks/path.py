@@ -301,8 +301,12 @@ def run_step(step: Step, conn: Any) -> None:
     if profiler is not None and step.profile:
         profiler.stop()
         Path(step.profile).write_text(profiler.output_text(unicode=True, show_all=False))
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out.maxrss_kib = max(own, kids)
+    own_usage = resource.getrusage(resource.RUSAGE_SELF)
+    kids_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.maxrss_kib = max(own_usage.ru_maxrss, kids_usage.ru_maxrss)
+    # CPU seconds of the whole step (setup included), the workers' too once they exited
+    out.details["cpu_seconds"] = round(
+        own_usage.ru_utime + own_usage.ru_stime + kids_usage.ru_utime + kids_usage.ru_stime, 3
+    )
     conn.send(asdict(out))
     conn.close()
