@@ -12,7 +12,7 @@ from test_dlt_databases import _engine, _read
 
 from floe_core import CatalogConfig, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.sources._sql_parallel import PartRange, merge_states, part_ranges
+from floe_ingestion_dlt.sources._sql_ranges import PartRange, merge_states, part_ranges
 
 
 def _config(

@@ -31,7 +31,8 @@ from floe_ingestion_dlt._source import Extract, destination_for
 from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
-from floe_ingestion_dlt.sources._sql_parallel import ParallelConfig, PartRange, load_parallel
+from floe_ingestion_dlt.sources._sql_parallel import load_parallel
+from floe_ingestion_dlt.sources._sql_ranges import ParallelConfig, PartRange
 from floe_ingestion_dlt.sources._sql_types import (
     decimal_restorer,
     initial_value,
