@@ -304,6 +304,7 @@ def run_step(step: Step, conn: Any) -> None:
     own_usage = resource.getrusage(resource.RUSAGE_SELF)
     kids_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     out.maxrss_kib = max(own_usage.ru_maxrss, kids_usage.ru_maxrss)
+    out.details["own_maxrss_kib"] = own_usage.ru_maxrss
     # CPU seconds of the whole step (setup included), the workers' too once they exited
     out.details["cpu_seconds"] = round(
         own_usage.ru_utime + own_usage.ru_stime + kids_usage.ru_utime + kids_usage.ru_stime, 3

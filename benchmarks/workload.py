@@ -246,11 +246,12 @@ def parallel(
         if facts:
             row.extra["parallel"] = facts
             peaks = facts.get("worker_maxrss_kib") or []
+            own = result.details.get("own_maxrss_kib", result.maxrss_kib)  # the parent alone
             if peaks:
                 row.check += (
                     f"; {facts['parts']} parts, worker peak RSS "
                     + "/".join(f"{p / 1024:.0f}" for p in peaks)
-                    + f" MiB, total {(sum(peaks) + result.maxrss_kib) / 1024:.0f} MiB"
+                    + f" MiB, total {(sum(peaks) + own) / 1024:.0f} MiB"
                 )
     return run.done()
 
