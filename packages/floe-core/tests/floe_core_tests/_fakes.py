@@ -239,3 +239,26 @@ class NotAPlugin:
 
 
 NOT_A_CLASS = "fake"
+
+
+class LeakyPlugin(FakePlugin):
+    """Logs the resolved password through structlog, stdlib logging and ``warnings``."""
+
+    name = "leaky"
+
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        import logging
+        import sys
+        import warnings
+
+        import structlog
+
+        config = pipeline.config.source_config_with_secrets()
+        password = str(config["password"])
+        structlog.get_logger("leaky").warning("connecting", pw=f"pw is {password}")
+        logging.getLogger("leaky.stdlib").warning("connecting with %s", password)
+        warnings.warn(f"pw={password}", UserWarning, stacklevel=1)
+        warnings.warn(f"dsn={config['dsn']}", UserWarning, stacklevel=1)
+        others = [str(config.get("api_token")), self.catalog.properties.get("fake.token")]
+        print(f"tokens {others}", file=sys.stderr)
+        return super().run(pipeline, **kwargs)

@@ -44,6 +44,7 @@ from floe_core.errors import (
     SyncError,
 )
 from floe_core.log import get_logger
+from floe_core.redact import redact_text
 from floe_core.retry import parse_retry_after
 from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
 from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
@@ -454,10 +455,8 @@ class AirbyteClient:
         secrets: Iterable[str] = self._secrets
         if self._token_auth is not None and self._token_auth.current_token:
             secrets = [*secrets, self._token_auth.current_token]
-        for secret in secrets:
-            if secret:  # however short: a 3-character password is still a password
-                text = text.replace(secret, "***")
-        return text
+        # however short: a 3-character password is still a password
+        return redact_text(text, secrets)
 
     def _error_for(self, response: httpx.Response) -> IngestionError:
         status = response.status_code

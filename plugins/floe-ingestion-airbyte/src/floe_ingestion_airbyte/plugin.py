@@ -38,6 +38,7 @@ from floe_core.plugin import (
     IngestionPipeline,
     IngestionPlugin,
 )
+from floe_core.redact import RedactingFilter, mask_values
 from floe_core.telemetry import record_error, span
 from floe_ingestion_airbyte._client import AirbyteClient
 from floe_ingestion_airbyte._destination import destination_config
@@ -99,7 +100,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         self._sleep = sleep
         self._clock = clock
         self._client: AirbyteClient | None = None
-        self._log_filter = _RedactingFilter()
+        self._log_filter = RedactingFilter()
 
     @property
     def settings(self) -> AirbyteConfig:
@@ -211,7 +212,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
         connection_id, label, secret = _connection_id(config)
         if secret:
-            self._log_filter.secrets.add(connection_id)
+            self._log_filter.values.add(connection_id)
         scrub = _Scrubber([connection_id] if secret else [])
         with span(
             "validate",
@@ -463,23 +464,6 @@ def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
     return connection_id, label or connection_id, secret
 
 
-class _RedactingFilter(logging.Filter):
-    """Masks secret values in the records of the logger it is attached to (httpx's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = _Scrubber(list(self.secrets)).text(message)
-            if masked != message:
-                record.msg, record.args = masked, None
-        return True
-
-
 class _Scrubber:
     """Replaces secret values (a connection id given as a secret) in what the plugin reports."""
 
@@ -487,9 +471,7 @@ class _Scrubber:
         self._secrets = [s for s in secrets if s]
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, "***")
-        return value
+        return mask_values(value, self._secrets)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -309,7 +309,7 @@ def test_a_short_secret_is_still_redacted(fake: FakeAirbyte) -> None:
     with pytest.raises(SourceConnectionError) as caught:
         api.get_connection(CONNECTION)
     assert "pw1" not in f"{caught.value} {caught.value.details}"
-    assert caught.value.details["body_excerpt"] == "bad gateway; upstream said password=***"
+    assert caught.value.details["body_excerpt"] == "bad gateway; upstream said password=**********"
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 409, 422, 429, 500])
