@@ -24,6 +24,7 @@ from floe_core.errors import (
     SourceConnectionError,
     SyncError,
     default_category,
+    error_class,
 )
 from floe_core.ingestion import (
     IncrementalConfig,
@@ -106,6 +107,7 @@ __all__ = [
     "WriteMode",
     "configure_logging",
     "default_category",
+    "error_class",
     "get_logger",
 ]
 

@@ -229,7 +229,7 @@ def _cast(column: pa.Array, target: pa.DataType, path: str) -> pa.Array:
     try:
         return pc.cast(column, target, safe=not lossy_time)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise SchemaContractViolation(
+        raise DestinationWriteError(
             f"column {path!r}: cannot convert {source} to {target}: {exc}",
             code=ErrorCode.SCHEMA_CORRUPTION,
             details={"column": path},
@@ -336,7 +336,7 @@ def coerce_types(
         The batch with coerced columns and any variant columns appended.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a key value does not coerce, or a
+        DestinationWriteError: SCHEMA_CORRUPTION when a key value does not coerce, or a
             variant column's name is already a column of the batch.
     """
     known = _table_types(table_schema)
@@ -364,7 +364,7 @@ def coerce_types(
             continue
         count = pc.sum(failed).as_py()
         if name in keys:
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}: {count} value(s) of merge key {name!r} (e.g. "
                 f"{_sample(column, failed)}, {kind_of(column.type)}) do not convert to the "
                 f"key's type {table_type}; a key cannot move to a variant column. Fix the "
@@ -375,7 +375,7 @@ def coerce_types(
             )
         variant = _variant_name(name, column.type)
         if variant in names:
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}: column {name!r} needs the variant column {variant!r} for "
                 f"values that do not convert to {table_type}, but the data already has a "
                 "column of that name; rename it in the source",
@@ -512,10 +512,9 @@ def plan_contract(
         The plan.
 
     Raises:
-        SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION), or a
-            type change that is not a safe promotion (SCHEMA_CORRUPTION).
-        DestinationWriteError: SCHEMA_CORRUPTION when a new column differs from an existing
-            one only by case.
+        SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION).
+        DestinationWriteError: SCHEMA_CORRUPTION for a type change that is not a safe
+            promotion, or a new column that differs from an existing one only by case.
     """
     incoming = iceberg_schema_of(batch_schema)
     plan = ContractPlan()
@@ -539,7 +538,7 @@ def plan_contract(
         if kind == "promote" and effective is not SchemaContract.EVOLVE:
             kind = "castable"  # values are cast down safely; an overflow fails loudly later
         if kind == "incompatible":
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}, column {new_field.name!r}: the data has type "
                 f"{new_field.field_type} but the table has {old.field_type}; that is not a safe "
                 "promotion (int->long, float->double, wider decimal). Cast the column in the "
@@ -625,8 +624,9 @@ def conform(batch: pa.RecordBatch, target: pa.Schema, *, table: str) -> pa.Recor
         A batch whose schema equals ``target``.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not fit the column;
-            SCHEMA_CONTRACT_VIOLATION when a column the table requires is null or missing.
+        DestinationWriteError: SCHEMA_CORRUPTION when a value does not fit the column.
+        SchemaContractViolation: SCHEMA_CONTRACT_VIOLATION when a column the table requires
+            is null or missing.
     """
     if batch.schema.equals(target):
         return batch

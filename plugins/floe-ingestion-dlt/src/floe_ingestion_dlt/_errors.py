@@ -429,7 +429,7 @@ def _destination_side(exc: BaseException, source: str | None) -> IngestionError 
             )
         if name in ("OAuthError", "UnauthorizedError", "ForbiddenError",
                     "AuthorizationExpiredError"):  # fmt: skip
-            return DestinationWriteError(
+            return SourceConnectionError(  # AUTH_FAILED is always this class
                 f"the catalog rejected the credentials: {_short(exc)}",
                 code=ErrorCode.AUTH_FAILED,
                 category=ErrorCategory.PERMANENT,
