@@ -55,7 +55,7 @@ _SECRET_NAME = re.compile(
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]*@")
 _PAIRS = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client_secret)"
-    r"(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&,;]+)"
+    r"(['\"]?\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&,;'\"}]+)"
 )
 _BEARER = re.compile(r"\b((?i:bearer)|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 

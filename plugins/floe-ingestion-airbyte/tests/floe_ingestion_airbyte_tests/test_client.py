@@ -176,9 +176,9 @@ def test_missing_secret_ref_is_configuration(fake: FakeAirbyte) -> None:
         ),
         (
             problem("unprocessable-entity", "The body of the request was not understood"),
-            PipelineConfigurationError,
-            ErrorCategory.CONFIGURATION,
-            ErrorCode.INVALID_CONFIG,
+            SourceConnectionError,  # floe-core's HTTP table: other 4xx
+            ErrorCategory.PERMANENT,
+            ErrorCode.SOURCE_READ_FAILED,
         ),
         (
             problem("try-again-later", f"A sync is already running for: {CONNECTION}"),

@@ -63,18 +63,13 @@ from floe_core import (
     PipelineConfigurationError,
     SourceConnectionError,
 )
-from floe_core.retry import parse_retry_after
+from floe_core.http_status import error_for_status
+from floe_core.redact import redact_text
 
 __all__ = ["Side", "redact", "translate"]
 
 Side = Literal["source", "destination"]
 
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
-_PAIRS = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client_secret)"
-    r"(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&,;]+)"
-)
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
 _PROVIDED_VALUE = re.compile(r"\.?\s*Provided value .*$", re.DOTALL)
 
@@ -109,11 +104,9 @@ def redact(text: str) -> str:
         text: A message that may quote a DSN or a header.
 
     Returns:
-        The text with secret values replaced by ``***``.
+        The text with secret values replaced by ``floe_core.redact.MASK``.
     """
-    text = _URL_PASSWORD.sub(r"\1:***@", text)
-    text = _PAIRS.sub(r"\1\2***", text)
-    return _BEARER.sub(r"\1 ***", text)
+    return redact_text(text)
 
 
 def _links(exc: BaseException) -> Iterator[tuple[BaseException, bool]]:
@@ -170,10 +163,6 @@ def _short(exc: BaseException) -> str:
     return redact(first)[:300]
 
 
-def _retry_after(headers: Any) -> float | None:
-    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
-
-
 def _http(exc: BaseException, source: str | None) -> IngestionError | None:
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
@@ -184,7 +173,7 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
     if isinstance(status, int):
         url = getattr(response, "url", None) or getattr(getattr(exc, "request", None), "url", "")
         path = str(url).split("?", 1)[0]
-        path = _URL_PASSWORD.sub(r"\1:***@", path)
+        path = redact_text(path)
         body = ""
         try:
             body = redact(str(getattr(response, "text", "") or ""))[:200]
@@ -194,47 +183,17 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
         if body:
             details["body_excerpt"] = body
         where = f"HTTP {status} from {path}"
-        if status == 401:
-            return SourceConnectionError(
-                f"{where}: credentials rejected; check the auth secret",
-                code=ErrorCode.AUTH_FAILED,
-                category=ErrorCategory.PERMANENT,
-                source=source,
-                details=details,
-            )
-        if status == 403:
-            return SourceConnectionError(
-                f"{where}: permission denied for these credentials",
-                code=ErrorCode.PERMISSION_DENIED,
-                source=source,
-                details=details,
-            )
-        if status == 404:
-            return PipelineConfigurationError(
-                f"{where}: not found; check base_url and the endpoint path",
-                code=ErrorCode.SOURCE_NOT_FOUND,
-                source=source,
-                details=details,
-            )
-        if status == 429:
-            retry_after = _retry_after(getattr(response, "headers", None))
-            return SourceConnectionError(
-                f"{where}: rate limited",
-                code=ErrorCode.RATE_LIMITED,
-                source=source,
-                retry_after_seconds=retry_after,
-                details=details,
-            )
-        if status >= 500:
-            return SourceConnectionError(
-                f"{where}: server error",
-                source=source,
-                retry_after_seconds=_retry_after(getattr(response, "headers", None)),
-                details=details,
-            )
-        return SourceConnectionError(
-            f"{where}: request rejected",
-            code=ErrorCode.SOURCE_READ_FAILED,
+        wording = {
+            401: "credentials rejected; check the auth secret",
+            403: "permission denied for these credentials",
+            404: "not found; check base_url and the endpoint path",
+            429: "rate limited",
+        }
+        said = wording.get(status) or ("server error" if status >= 500 else "request rejected")
+        return error_for_status(
+            status,
+            f"{where}: {said}",
+            headers=getattr(response, "headers", None),
             source=source,
             details=details,
         )
