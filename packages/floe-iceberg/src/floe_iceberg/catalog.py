@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlparse
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, ErrorCode, PipelineConfigurationError, StorageConfig
+from floe_core.redact import redact_text
 
 __all__ = ["destination_settings", "load_catalog"]
 
@@ -185,13 +186,7 @@ def load_catalog(config: CatalogConfig, *, storage: StorageConfig | None = None)
 
 
 def _redact_url(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.password is None and parsed.username is None:
-        return uri
-    host = parsed.hostname or ""
-    if parsed.port is not None:
-        host = f"{host}:{parsed.port}"
-    return parsed._replace(netloc=host).geturl()
+    return redact_text(uri)
 
 
 def destination_settings(
