@@ -124,6 +124,7 @@ class ReferencePlugin(IngestionPlugin):
     name = "reference"
     version = "0.1.0"
     floe_api_version = "1.0"
+    is_external = False
 
     def __init__(
         self,
@@ -137,11 +138,6 @@ class ReferencePlugin(IngestionPlugin):
         self._cursors: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._started = False
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
 
     @override
     def get_config_schema(self) -> type[BaseModel]:

@@ -290,11 +290,7 @@ def sources(manifest_path: Path | None) -> None:
 def _source_types(registry: PluginRegistry, manifest: PlatformManifest, name: str) -> list[str]:
     section = manifest.plugins.ingestion
     config = section.config if section.type == name else None
-    try:
-        plugin = registry.create(name, config, catalog=manifest.catalog_config())
-    except IngestionError:
-        cls = registry.get(name)  # config needed for an instance: ask a bare one
-        plugin = object.__new__(cls)
+    plugin = registry.create(name, config, catalog=manifest.catalog_config())
     return sorted(plugin.list_available_sources())
 
 

@@ -108,27 +108,10 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         assert isinstance(self.config, AirbyteConfig)
         return self.config
 
-    @property
-    @override
-    def name(self) -> str:
-        return "airbyte"
-
-    @property
-    @override
-    def version(self) -> str:
-        from floe_ingestion_airbyte import __version__
-
-        return __version__
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return True
+    name = "airbyte"
+    floe_api_version = FLOE_API_VERSION
+    is_external = True
+    # version: the floe-ingestion-airbyte distribution's (floe_core's default)
 
     @override
     def get_config_schema(self) -> type[BaseModel]:

@@ -94,25 +94,10 @@ def state_key(config: IngestionConfig) -> str:
 class DltIngestionPlugin(IngestionPlugin):
     """Loads sql_database, rest_api and filesystem sources into Iceberg with dlt."""
 
-    @property
-    @override
-    def name(self) -> str:
-        return "dlt"
-
-    @property
-    @override
-    def version(self) -> str:
-        return _package_version()
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
+    name = "dlt"
+    floe_api_version = FLOE_API_VERSION
+    version = _package_version()
+    is_external = False
 
     @property
     def settings(self) -> DltPluginConfig:
