@@ -253,6 +253,21 @@ class IngestionPlugin(PluginMetadata):
     is_external: ClassVar[bool] = False
     """True when the plugin drives an engine it does not run (Airbyte); False when embedded."""
 
+    def source_supplies_primary_key(self, source_type: str) -> bool:
+        """Say whether a source type brings its own merge key (a database table's primary key).
+
+        A ``merge`` without ``primary_key`` is a CONFIGURATION error naming
+        ``ingestion.sources[i].destination.primary_key`` unless this returns True for the
+        source's type; the plugin then finds the key itself (and reports a table without one).
+
+        Args:
+            source_type: One of :meth:`list_available_sources`.
+
+        Returns:
+            False by default: every source needs ``primary_key`` to merge.
+        """
+        return False
+
     @abstractmethod
     def list_available_sources(self) -> list[str]:
         """Return the ``source_type`` values this plugin really implements.

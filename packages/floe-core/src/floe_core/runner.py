@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
-from floe_core._location import check_source_type, point_at
+from floe_core._location import check_merge_key, check_source_type, point_at
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -411,6 +411,11 @@ def _create(
         )
         if wrong is not None:
             raise wrong
+    keyless = check_merge_key(
+        config, plugin.source_supplies_primary_key(config.source_type), file=file, index=index
+    )
+    if keyless is not None:
+        raise keyless
     try:
         return plugin.create_pipeline(config)
     except IngestionError as exc:

@@ -315,3 +315,10 @@ class NamelessPlugin(IngestionPlugin):
     create_pipeline = MinimalPlugin.create_pipeline
     run = MinimalPlugin.run
     get_destination_config = MinimalPlugin.get_destination_config
+
+
+class KeyedFakePlugin(FakePlugin):
+    """Says its ``sql_database`` sources bring their own merge key."""
+
+    def source_supplies_primary_key(self, source_type: str) -> bool:
+        return source_type == "sql_database"
