@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from floe_core._validation import problems_from
 from floe_core.catalog import CatalogConfig
+from floe_core.config_errors import validation_problems
 from floe_core.errors import (
     ErrorCode,
     IngestionError,
@@ -242,7 +242,7 @@ class IngestionPlugin(PluginMetadata):
             else:
                 self.config = schema.model_validate(dict(config or {}))
         except ValidationError as exc:
-            problems = problems_from(schema, exc, CONFIG_FIELD)
+            problems = validation_problems(exc, schema, prefix=CONFIG_FIELD)
             raise PipelineConfigurationError(
                 f"invalid config for plugin {self.name!r}: " + "; ".join(map(str, problems)),
                 code=ErrorCode.INVALID_CONFIG,

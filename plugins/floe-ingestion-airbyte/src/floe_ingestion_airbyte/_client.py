@@ -33,6 +33,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from floe_core.config_errors import format_validation_error
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -433,10 +434,7 @@ class AirbyteClient:
         except ValidationError as exc:
             raise SourceConnectionError(
                 f"{where} answered JSON this client does not understand ({model.__name__}): "
-                + "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-                    for e in exc.errors()[:3]
-                ),
+                + format_validation_error(exc, model, limit=3),
                 code=ErrorCode.SOURCE_READ_FAILED,
                 details={"where": where},
             ) from None

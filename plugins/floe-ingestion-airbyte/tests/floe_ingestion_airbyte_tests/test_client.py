@@ -344,7 +344,8 @@ def test_unexpected_json_shape_is_reported_not_crashed(fake: FakeAirbyte) -> Non
     with pytest.raises(SourceConnectionError) as caught:
         client(fake).get_job(1)
     assert caught.value.code is ErrorCode.SOURCE_READ_FAILED
-    assert "JobResponse" in caught.value.message
+    # worded by floe-core's one formatter (floe_core.config_errors), as config errors are
+    assert caught.value.message.endswith("(JobResponse): jobId: required field is missing")
 
 
 def test_list_jobs_asks_for_running_syncs_of_the_connection(fake: FakeAirbyte) -> None:
