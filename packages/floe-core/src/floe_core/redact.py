@@ -6,6 +6,7 @@ Four rules, used by the logs, the catalog models, the CLI and every plugin::
     secret-looking name          {"password": "pw"}      {"password": "**********"}
     URL userinfo                 pg://app:p@ss@host/db   pg://**********@host/db
     password= / bearer patterns  password=pw Bearer t    password=********** Bearer **********
+                                 {'token': 't'}          {'token': **********}
     given secret values          "... pw ..."            "... ********** ..."
 
 :data:`MASK` is what every secret becomes (the text pydantic's ``SecretStr`` shows).
@@ -48,14 +49,14 @@ MIN_REMEMBERED_LENGTH = 3
 """Resolved values shorter than this are not masked in all output (``a`` would garble it)."""
 
 _SECRET_NAME = re.compile(
-    r"pass(word|wd|phrase)?$|pwd$|token|secret|credential|authorization|^auth$|dsn$|"
+    r"pass(word|wd|phrase)?$|pwd$|(^|[_.-])pw$|token|secret|credential|authorization|^auth$|dsn$|"
     r"(api|access|account|private|secret|master|encryption|signing|client)[_.-]?key",
     re.IGNORECASE,
 )
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]*@")
 _PAIRS = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client_secret)"
-    r"(['\"]?\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&,;'\"}]+)"
+    r"(\s*=\s*|['\"]\s*:\s*)('[^']*'|\"[^\"]*\"|[^\s&,;'\"}]+)"
 )
 _BEARER = re.compile(r"\b((?i:bearer)|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 

@@ -35,6 +35,13 @@ def test_url_userinfo_with_an_unencoded_at_in_the_password() -> None:
         ("Authorization: Bearer abc.def-ghi", f"Authorization: Bearer {MASK}"),
         ("Basic dXNlcjpwYXNz", f"Basic {MASK}"),
         ("basic auth is off", "basic auth is off"),
+        ("{'password': 'pw', 'user': 'u'}", f"{{'password': {MASK}, 'user': 'u'}}"),
+        ('{"api_key": "k1"}', f'{{"api_key": {MASK}}}'),
+        # a field path in a config message is not a key=value pair
+        (
+            "config.password: required field is missing",
+            "config.password: required field is missing",
+        ),
     ],
 )
 def test_redact_text_rules(text: str, expected: str) -> None:
@@ -57,6 +64,7 @@ def test_mask_values_replaces_longest_first() -> None:
         ("client_secret", True),
         ("Authorization", True),
         ("dsn", True),
+        ("PG_PW", True),
         ("primary_key", False),
         ("host", False),
         ("s3.endpoint", False),
