@@ -58,6 +58,7 @@ from floe_core import (
     TableResult,
     WriteMode,
 )
+from floe_core.redact import mask_values
 
 __all__ = ["ReferencePlugin", "ReferencePluginConfig", "StaticSourceConfig"]
 
@@ -105,12 +106,8 @@ class _StaticPipeline(IngestionPipeline):
 
 
 def _redact(text: str, config: IngestionConfig) -> str:
-    """Replace every secret value of ``config`` in ``text`` with ``***``."""
-    for secret in config.secrets.values():
-        value = secret.get_secret_value()
-        if value:
-            text = text.replace(value, "***")
-    return text
+    """Replace every secret value of ``config`` in ``text`` with ``floe_core.redact.MASK``."""
+    return mask_values(text, [secret.get_secret_value() for secret in config.secrets.values()])
 
 
 def _describe(error: ValidationError) -> str:
@@ -127,6 +124,7 @@ class ReferencePlugin(IngestionPlugin):
     name = "reference"
     version = "0.1.0"
     floe_api_version = "1.0"
+    is_external = False
 
     def __init__(
         self,
@@ -140,11 +138,6 @@ class ReferencePlugin(IngestionPlugin):
         self._cursors: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._started = False
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
 
     @override
     def get_config_schema(self) -> type[BaseModel]:

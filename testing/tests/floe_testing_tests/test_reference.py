@@ -172,7 +172,9 @@ def test_unexpected_failure_is_internal_error_with_secret_redacted(
         ErrorCategory.PERMANENT,
         False,
     )
-    assert error.message == "unexpected RuntimeError in plugin 'reference': driver said: token=***"
+    assert error.message == (
+        "unexpected RuntimeError in plugin 'reference': driver said: token=**********"
+    )
 
 
 def test_run_rejects_foreign_pipelines_and_options(plugin: ReferencePlugin) -> None:
