@@ -2,7 +2,8 @@
 
 The reference plugin is not installed through an entry point, so the ``_declared`` fixture
 declares one in a throw-away ``.dist-info`` on ``sys.path``: the discovery rules then run for
-real (importlib.metadata and PluginRegistry), not skipped.
+real (importlib.metadata and PluginRegistry), not skipped. It writes real Iceberg tables into
+the embedded catalog, which ``iceberg_catalog`` hands to the read-back rule.
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ class TestReferencePlugin(IngestionPluginContract):
         return ReferencePlugin({"max_rows": 100}, catalog=embedded_catalog)
 
     @pytest.fixture
+    def iceberg_catalog(self, embedded_catalog: CatalogConfig) -> CatalogConfig:
+        return embedded_catalog
+
+    @pytest.fixture
     def valid_config(self) -> IngestionConfig:
         return IngestionConfig(
             name="people",
             source_type="static",
             source_config={"rows": [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]},
             destination_table="bronze.people",
+            incremental={"cursor_field": "id"},
             secrets={"token": SecretStr(TOKEN)},
         )
 
