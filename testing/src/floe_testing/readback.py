@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.table import Table
 
-__all__ = ["load_table", "read_table", "run_and_read", "snapshot_ids"]
+__all__ = ["current_snapshot_id", "load_table", "read_table", "run_and_read", "snapshot_ids"]
 
 
 def load_table(catalog: CatalogConfig, table: str) -> Table | None:
@@ -77,6 +77,23 @@ def snapshot_ids(catalog: CatalogConfig, table: str) -> list[int]:
     if loaded is None:
         return []
     return [snapshot.snapshot_id for snapshot in loaded.metadata.snapshots]
+
+
+def current_snapshot_id(catalog: CatalogConfig, table: str) -> int | None:
+    """Return a table's current snapshot id.
+
+    Args:
+        catalog: The catalog the table lives in.
+        table: ``namespace.table``.
+
+    Returns:
+        The id, or None when the table does not exist or has no snapshot yet.
+    """
+    loaded = load_table(catalog, table)
+    if loaded is None:
+        return None
+    snapshot_id: int | None = loaded.metadata.current_snapshot_id
+    return snapshot_id
 
 
 def run_and_read(
