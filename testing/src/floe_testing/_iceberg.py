@@ -74,7 +74,7 @@ class IcebergRules:
         try:
             value = request.getfixturevalue(_FIXTURE)
         except pytest.FixtureLookupError:
-            if plugin.is_external:
+            if call(_RULE, "is_external", lambda: plugin.is_external, "see abc.is-external"):
                 pytest.skip(
                     f"{_RULE} does not apply: the plugin is external (is_external=True) and "
                     f"the test class provides no {_FIXTURE!r} fixture; a plugin that writes "
