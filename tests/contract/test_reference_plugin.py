@@ -15,8 +15,10 @@ from pydantic import SecretStr
 
 from floe_core import CatalogConfig, IngestionConfig
 from floe_testing import IngestionPluginContract, ReferencePlugin, write_distribution
+from floe_testing.readback import run_and_read, snapshot_ids
 
 TOKEN = "reference-token-7f3a9c"  # a distinctive fake secret, for the leak rule
+PEOPLE = [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]
 
 
 class TestReferencePlugin(IngestionPluginContract):
@@ -46,7 +48,7 @@ class TestReferencePlugin(IngestionPluginContract):
         return IngestionConfig(
             name="people",
             source_type="static",
-            source_config={"rows": [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]},
+            source_config={"rows": PEOPLE},
             destination_table="bronze.people",
             incremental={"cursor_field": "id"},
             secrets={"token": SecretStr(TOKEN)},
@@ -71,3 +73,19 @@ class TestReferencePlugin(IngestionPluginContract):
             destination_table="bronze.people",
             secrets={"token": SecretStr(TOKEN)},
         )
+
+
+def test_the_reference_plugin_commits_its_rows_to_iceberg(
+    embedded_catalog: CatalogConfig,
+) -> None:
+    config = IngestionConfig(
+        name="people",
+        source_type="static",
+        source_config={"rows": PEOPLE},
+        destination_table="bronze.people",
+    )
+    with ReferencePlugin(catalog=embedded_catalog) as plugin:
+        result, table = run_and_read(plugin, config)
+    assert result.success
+    assert sorted(table.to_pylist(), key=lambda r: r["id"]) == PEOPLE
+    assert [t.snapshot_id for t in result.tables] == snapshot_ids(embedded_catalog, "bronze.people")

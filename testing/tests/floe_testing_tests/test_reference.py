@@ -138,7 +138,8 @@ def read_state_of(catalog: CatalogConfig, key: str) -> dict[str, Any] | None:
 
 
 def test_fail_after_commits_nothing_and_is_transient(plugin: ReferencePlugin) -> None:
-    result = load(plugin, config([ADA, GRACE], source_config={"fail_after": 1}))
+    result, table = run_and_read(plugin, config([ADA, GRACE], source_config={"fail_after": 1}))
+    assert (table.num_rows, table.column_names) == (0, [])  # no table was created
     assert not result.success
     assert result.rows_loaded == 0
     (error,) = result.errors
