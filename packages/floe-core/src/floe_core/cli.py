@@ -97,6 +97,7 @@ def _load(
     configure_logging(
         logs.format if chosen else "console", level, stream=sys.stderr, capture_stdlib=True
     )
+    logging.captureWarnings(False)  # re-arm: someone may have swapped showwarning since
     logging.captureWarnings(True)  # warnings.warn(...) becomes a log record, same format
     return project, manifest
 
