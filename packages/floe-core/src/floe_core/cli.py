@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from floe_core._exporter import Exporters
 from floe_core._preflight import userinfo_warnings
 from floe_core._validation import Problem
 from floe_core.errors import ErrorCategory, IngestionError
@@ -151,16 +152,22 @@ def ingest(
     log_level: str | None,
 ) -> None:
     """Load the sources of FLOE_YAML into Iceberg."""
+    exporters: Exporters | None = None
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
-        runner = Runner(manifest, _registry())
+        exporters = Exporters.from_config(manifest.observability)
+        metrics = exporters.metrics() if exporters is not None else None
+        runner = Runner(manifest, _registry(), metrics=metrics)
         progress = _progress(_err()) if _terminal() and not as_json else None
         results = runner.run_sources(project, only=sources or None, on_event=progress)
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:
         _fail(_unexpected(exc), as_json=as_json)
+    finally:
+        if exporters is not None:
+            exporters.shutdown()  # the last export and the Pushgateway push
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
