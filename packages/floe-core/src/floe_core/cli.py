@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,15 +31,16 @@ from rich.table import Table
 
 from floe_core._exporter import Exporters
 from floe_core._preflight import userinfo_warnings
+from floe_core._report import checked_json, progress, summary
 from floe_core._validation import Problem
 from floe_core.errors import ErrorCategory, IngestionError
-from floe_core.ingestion import IngestionConfig, IngestionResult
+from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
 from floe_core.manifest import DEFAULT_MANIFEST_FILE, PlatformManifest
 from floe_core.plugin import HealthState
 from floe_core.project import FloeProject
 from floe_core.registry import PluginRegistry
-from floe_core.runner import Runner, SourceEvent
+from floe_core.runner import Runner
 
 __all__ = ["main"]
 
@@ -159,8 +160,8 @@ def ingest(
         exporters = Exporters.from_config(manifest.observability)
         metrics = exporters.metrics() if exporters is not None else None
         runner = Runner(manifest, _registry(), metrics=metrics)
-        progress = _progress(_err()) if _terminal() and not as_json else None
-        results = runner.run_sources(project, only=sources or None, on_event=progress)
+        on_event = progress(_err()) if _terminal() and not as_json else None
+        results = runner.run_sources(project, only=sources or None, on_event=on_event)
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:
@@ -171,7 +172,7 @@ def ingest(
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
-        _summary(_out(), results)
+        summary(_out(), results)
     sys.exit(_exit_code(results))
 
 
@@ -180,64 +181,6 @@ def _exit_code(results: Sequence[IngestionResult]) -> int:
     if ErrorCategory.CONFIGURATION in categories:
         return EXIT_CONFIG
     return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
-
-
-def _progress(console: Console) -> Callable[[SourceEvent], None]:
-    def show(event: SourceEvent) -> None:
-        if event.kind == "started":
-            console.print(f"→ {event.source}: loading …")
-        elif event.kind == "retrying" and event.result is not None:
-            first = event.result.errors[0]
-            console.print(
-                f"↻ {event.source}: attempt {event.attempt} failed ({first.code}); "
-                f"retrying in {event.delay_seconds or 0:.1f}s"
-            )
-        elif event.result is not None:
-            result = event.result
-            if result.success:
-                console.print(
-                    f"✓ {event.source}: {result.rows_loaded:,} rows in "
-                    f"{result.duration_seconds:.1f}s"
-                )
-            else:
-                code = result.errors[0].code if result.errors else "FAILED"
-                console.print(f"✗ {event.source}: {code}")
-
-    return show
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _summary(console: Console, results: Sequence[IngestionResult]) -> None:
-    table = Table(title="floe ingest")
-    for column in ("source", "table(s)", "rows", "bytes", "duration", "attempts", "status"):
-        justify: Any = "right" if column in ("rows", "bytes", "duration", "attempts") else "left"
-        table.add_column(column, justify=justify)
-    table.add_column("error code")
-    for r in results:
-        status = "[green]ok[/]" if r.success else "[red]failed[/]"
-        table.add_row(
-            r.source,
-            ", ".join(t.table for t in r.tables) or "-",
-            f"{r.rows_loaded:,}",
-            _size(r.bytes_written),
-            f"{r.duration_seconds:.1f}s",
-            str(r.attempts),
-            status,
-            ", ".join(sorted({str(e.code) for e in r.errors})) or "-",
-        )
-    console.print(table)
-    for r in results:
-        for e in r.errors:
-            line = f"{r.source}: [{e.category}/{e.code}] {e.message}"
-            console.print(line, markup=False, soft_wrap=True)  # one line per error, for grep
 
 
 @main.command()
@@ -275,7 +218,7 @@ def validate(
         _echo_json(
             {
                 "valid": worst == EXIT_OK,
-                "sources": [_checked_json(config, error) for config, error in checked],
+                "sources": [checked_json(config, error) for config, error in checked],
                 "warnings": [{"field": w.field, "message": w.message} for w in warnings],
             }
         )
@@ -291,16 +234,6 @@ def validate(
 def _warn(warnings: Sequence[Problem]) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-
-
-def _checked_json(config: IngestionConfig, error: IngestionError | None) -> dict[str, Any]:
-    return {
-        "source": config.name,
-        "source_type": config.source_type,
-        "destination_table": config.destination_table,
-        "valid": error is None,
-        "error": error.to_detail().model_dump(mode="json") if error is not None else None,
-    }
 
 
 @main.command()

@@ -176,15 +176,22 @@ def test_unencoded_at_in_userinfo_is_a_warning_naming_the_field(workdir: Path) -
 
 def test_overlong_names_are_refused_and_not_printed_whole(workdir: Path) -> None:
     manifest(workdir)
+    one = SOURCES.split("    - name: deep")[0]
     long = "t" * 300
-    floe_yaml(workdir, SOURCES.split("    - name: deep")[0].replace("bronze.orders", f"b.{long}"))
+    floe_yaml(workdir, one.replace("bronze.orders", f"b.{long}"))
     result = invoke("validate", "floe.yaml")
     assert result.exit_code == 2
-    assert "ingestion.sources[0].destination.table: table name 'b." in result.stderr
-    assert "is 302 bytes long; each name is at most 255 bytes (UTF-8)" not in result.stderr
-    assert "is 300 bytes long" in result.stderr or "302 bytes" in result.stderr
+    shown = "b." + "t" * 38
+    assert (
+        f"ingestion.sources[0].destination.table: table name '{shown}...' is 300 "
+        "bytes long; each name is at most 255 bytes (UTF-8), the catalog's limit"
+    ) in result.stderr
     assert long not in result.output
-    ok = "é" * 127  # 254 bytes
-    floe_yaml(workdir, SOURCES.split("    - name: deep")[0].replace("orders\n", f"{ok}\n", 1))
+    floe_yaml(workdir, one.replace("name: orders", f"name: {'s' * 256}"))
     result = invoke("validate", "floe.yaml")
-    assert "source name" not in result.stderr
+    assert result.exit_code == 2
+    assert "ingestion.sources[0].name: source name 'sss" in result.stderr
+    assert "is 256 bytes long" in result.stderr
+    fits = "t" * 255  # at the limit: accepted
+    floe_yaml(workdir, one.replace("bronze.orders", f"bronze.{fits}"))
+    assert invoke("validate", "floe.yaml").exit_code == 0
