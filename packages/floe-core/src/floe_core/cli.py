@@ -22,7 +22,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import click
 from rich.console import Console
@@ -94,14 +94,18 @@ def _load(
     terminal = _terminal()
     # People at a terminal get readable logs unless the manifest asks for a format, and only
     # warnings unless they ask for more: progress and the summary say what happened.
-    chosen = "format" in logs.model_fields_set or not terminal
     level = log_level or (_quieter(logs.level, "WARNING") if terminal else logs.level)
-    configure_logging(
-        logs.format if chosen else "console", level, stream=sys.stderr, capture_stdlib=True
-    )
+    configure_logging(_log_format(manifest), level, stream=sys.stderr, capture_stdlib=True)
     logging.captureWarnings(False)  # re-arm: someone may have swapped showwarning since
     logging.captureWarnings(True)  # warnings.warn(...) becomes a log record, same format
     return project, manifest
+
+
+def _log_format(manifest: PlatformManifest) -> Literal["json", "console"]:
+    """The manifest's log format if it sets one, else console at a terminal, JSON elsewhere."""
+    logs = manifest.observability.logs
+    chosen = "format" in logs.model_fields_set or not _terminal()
+    return logs.format if chosen else "console"
 
 
 def _quieter(level: str, floor: str) -> str:
@@ -160,7 +164,9 @@ def ingest(
         exporters = Exporters.from_config(manifest.observability)
         metrics = exporters.metrics() if exporters is not None else None
         runner = Runner(manifest, _registry(), metrics=metrics)
-        on_event = progress(_err()) if _terminal() and not as_json else None
+        # progress lines only where they do not mix with JSON: a terminal showing text logs
+        show = _terminal() and _log_format(manifest) == "console" and not as_json
+        on_event = progress(_err()) if show else None
         results = runner.run_sources(project, only=sources or None, on_event=on_event)
     except IngestionError as exc:
         _fail(exc, as_json=as_json)

@@ -147,3 +147,14 @@ def test_health_and_validate_create_no_warehouse(workdir: Path) -> None:
     invoke("ingest", "floe.yaml", "--source", "orders")
     [catalog] = FakePlugin.seen_catalogs
     assert catalog.uri == f"sqlite:///{workdir / 'warehouse' / 'catalog.db'}"
+
+
+def test_json_logs_at_a_terminal_get_no_progress_lines(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest asks for JSON: even at a terminal, standard error stays JSON only."""
+    monkeypatch.setattr("floe_core.cli._terminal", lambda: True)
+    result = invoke("ingest", "floe.yaml", "--log-level", "info")
+    assert result.exit_code == 2
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert "source_finished" in [e["event"] for e in events]
