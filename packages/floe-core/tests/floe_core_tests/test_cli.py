@@ -67,6 +67,8 @@ def test_ingest_success_prints_summary_and_exits_0(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("floe_core.cli._terminal", lambda: True)  # progress is for people
+    manifest = workdir / "platform-manifest.yaml"  # ...reading text logs, not JSON
+    manifest.write_text(manifest.read_text().replace("format: json, ", ""))
     result = invoke("ingest", str(write(workdir, GOOD)))
     assert result.exit_code == 0, result.output
     out = result.stdout
