@@ -55,6 +55,7 @@ _DRIVERS: dict[str, tuple[str, str | None]] = {
 }
 """SQLAlchemy driver name → (the module it imports, the distribution that provides it)."""
 
+_STDLIB_SQLITE = re.compile(r"^sqlite(\+pysqlite)?://", re.IGNORECASE)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>[^/?#]*)")
 
 
@@ -79,8 +80,8 @@ def check_catalog_driver(manifest: PlatformManifest, catalog: CatalogConfig) -> 
         ConfigFileError: ``catalog.uri`` names a dialect SQLAlchemy does not know, or a driver
             that is not installed (the message gives the ``pip install``).
     """
-    if catalog.type != "sql" or not catalog.uri:
-        return
+    if catalog.type != "sql" or not catalog.uri or _STDLIB_SQLITE.match(catalog.uri):
+        return  # the embedded default needs only the standard library's sqlite3
     try:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError

@@ -214,7 +214,7 @@ def test_lineage_server_that_is_down_costs_no_retries() -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     config = LineageConfig(enabled=True, transport={"type": "http", "url": url})
     # openlineage-python's defaults (5 retries, backoff 0.3 s) take ~20 s for these two events
-    assert _load_with_lineage(config) < 2.0
+    assert _load_with_lineage(config) < 4.0  # generous for a busy machine; refused is instant
     transport = LineageEmitter.from_config(config, CATALOG).client.transport
     assert transport.timeout == 1.0  # type: ignore[attr-defined]
     assert transport.config.retry["total"] == 0  # type: ignore[attr-defined]
@@ -231,8 +231,8 @@ def test_lineage_server_that_never_answers_is_bounded_by_the_timeout() -> None:
             retries=1,
         )
         elapsed = _load_with_lineage(config)
-        # two events, each at most (1 + 1 retry) x 0.5 s, plus a short backoff
-        assert elapsed < 3.5
+        # two events, each at most (1 + 1 retry) x 0.5 s plus a short backoff: ~2.2 s
+        assert elapsed < 6.0
         assert len(server.accepted) == 4  # each event: the first try and one retry
     finally:
         server.close()
@@ -254,4 +254,4 @@ def test_openlineage_url_from_the_environment_is_bounded_too(
     transport = LineageEmitter.from_config(config, CATALOG).client.transport
     assert transport.timeout == 0.7  # type: ignore[attr-defined]
     assert transport.config.retry["total"] == 0  # type: ignore[attr-defined]
-    assert _load_with_lineage(config) < 2.0
+    assert _load_with_lineage(config) < 4.0
