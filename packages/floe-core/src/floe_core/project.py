@@ -41,7 +41,22 @@ from floe_core.secret import SecretRef, default_secrets_dir
 __all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+MAX_NAME_BYTES = 255
+"""The longest source name and table-name part, in UTF-8 bytes: pyiceberg's SQL catalog keeps
+namespace and table names in ``VARCHAR(255)`` columns (REST catalogs are no more generous)."""
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+
+
+def _check_length(what: str, value: str, parts: list[str]) -> None:
+    """Refuse a name (part) longer than :data:`MAX_NAME_BYTES`, quoting only its start."""
+    for part in parts:
+        size = len(part.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            shown = value if len(value) <= 40 else f"{value[:40]}..."
+            raise ValueError(
+                f"{what} {shown!r} is {size:,} bytes long; each name is at most "
+                f"{MAX_NAME_BYTES} bytes (UTF-8), the catalog's limit"
+            )
 
 
 def _check_with_ingestion_config(field: str, **values: Any) -> None:
@@ -67,6 +82,7 @@ class DestinationSpec(BaseModel):
     @field_validator("table")
     @classmethod
     def _check_table(cls, value: str) -> str:
+        _check_length("table name", value, value.split("."))
         _check_with_ingestion_config("destination_table", destination_table=value)
         return value
 
@@ -92,6 +108,7 @@ class SourceSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        _check_length("source name", value, [value])
         _check_with_ingestion_config("name", name=value)
         return value
 
@@ -171,6 +188,7 @@ class FloeProject(BaseModel):
 
     ingestion: IngestionSection
     _file: Path | None = PrivateAttr(default=None)
+    _index: dict[str, int] | None = PrivateAttr(default=None)
 
     @property
     def file(self) -> Path | None:
@@ -214,6 +232,22 @@ class FloeProject(BaseModel):
         """The sources, in file order."""
         return self.ingestion.sources
 
+    def index_of(self, name: str) -> int:
+        """Return the position of source ``name`` in ``ingestion.sources`` (constant time).
+
+        Args:
+            name: A source name of this project.
+
+        Returns:
+            Its index in the file.
+
+        Raises:
+            KeyError: No source has that name.
+        """
+        if self._index is None:
+            self._index = {s.name: i for i, s in enumerate(self.sources)}
+        return self._index[name]
+
     def select(self, only: Collection[str] | None = None) -> list[tuple[int, SourceSpec]]:
         """Return the sources named in ``only`` (all when None), with their index in the file.
 
@@ -227,8 +261,9 @@ class FloeProject(BaseModel):
             PipelineConfigurationError: A name in ``only`` is not a source of this project.
         """
         names = [s.name for s in self.sources]
+        known = set(names)
         for name in only or ():
-            if name not in names:
+            if name not in known:
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else "."
                 raise PipelineConfigurationError(

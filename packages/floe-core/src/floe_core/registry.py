@@ -303,10 +303,10 @@ class PluginRegistry:
         message += f"; did you mean {close[0]!r}?" if close else "."
         message += f" Installed plugins: {', '.join(installed) or '(none)'}"
         if not close:
-            message += (
-                f". Plugins register under the {self.group.value!r} entry-point group; "
-                f"floe's own install as `pip install floe-ingestion-{name}`"
-            )
+            message += f". Plugins register under the {self.group.value!r} entry-point group"
+            distribution = KNOWN_DISTRIBUTIONS.get(name)
+            if distribution is not None:
+                message += f"; this one installs as `pip install {distribution}`"
         return PluginError(
             message,
             code=ErrorCode.PLUGIN_NOT_FOUND,
@@ -315,6 +315,13 @@ class PluginRegistry:
 
 
 # Helpers ---------------------------------------------------------------------------------
+
+KNOWN_DISTRIBUTIONS = {
+    "dlt": "floe-ingestion-dlt",
+    "airbyte": "floe-ingestion-airbyte",
+}
+"""The floe plugin distributions that exist, by plugin name: the only ``pip install`` floe
+suggests (guessing ``floe-ingestion-<name>`` would invite a typosquatted package)."""
 
 
 def _default_version(cls: type[IngestionPlugin]) -> bool:

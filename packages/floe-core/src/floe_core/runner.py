@@ -29,6 +29,8 @@ import structlog
 
 from floe_core._loader import ConfigFileError, Problem
 from floe_core._location import check_merge_key, check_source_type, point_at
+from floe_core._preflight import check_catalog_driver, check_table_depth, read_only_catalog
+from floe_core.catalog import CatalogConfig
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -109,8 +111,13 @@ class Runner:
             logs = self.manifest.observability.logs
             configure_logging(logs.format, logs.level)
 
-    def create_plugin(self) -> IngestionPlugin:
+    def create_plugin(self, *, read_only: bool = False) -> IngestionPlugin:
         """Instantiate the manifest's ingestion plugin with its config and the catalog.
+
+        Args:
+            read_only: Give the plugin a catalog that opening creates nothing for
+                (:func:`~floe_core._preflight.read_only_catalog`), for checks
+                (``floe health``, ``floe validate``) that must leave the disk as it was.
 
         Returns:
             The plugin, not started.
@@ -122,8 +129,9 @@ class Runner:
         """
         section = self.manifest.plugins.ingestion
         where = str(self.manifest.file or "(default platform manifest)")
+        catalog = read_only_catalog(self.catalog)[0] if read_only else self.catalog
         try:
-            return self.registry.create(section.type, section.config, catalog=self.catalog)
+            return self.registry.create(section.type, section.config, catalog=catalog)
         except PluginError as exc:
             raise PluginError(
                 f"{where}: plugins.ingestion.type: {exc.message}",
@@ -135,6 +143,14 @@ class Runner:
                 Problem(p["field"], p["message"]) for p in exc.details.get("problems", [])
             ] or [Problem(".".join(CONFIG_FIELD), exc.message)]
             raise ConfigFileError.of(where, problems, code=exc.code) from exc
+
+    def catalog_not_created(self) -> list[str]:
+        """Return the catalog's SQLite file / warehouse folder paths that do not exist yet.
+
+        Returns:
+            The paths the first load creates (empty for a catalog that exists or is remote).
+        """
+        return read_only_catalog(self.catalog)[1]
 
     def check_destination(self, plugin: IngestionPlugin) -> dict[str, Any]:
         """Ask the plugin whether it can use the catalog (``get_destination_config``).
@@ -216,8 +232,9 @@ class Runner:
             IngestionError: The plugin's ``startup`` failed.
         """
         configs = self.configs(project, only)
-        plugin = self.create_plugin()
+        plugin = self.create_plugin(read_only=True)
         self.check_destination(plugin)
+        check_catalog_driver(self.manifest, self.catalog)
         if self.lineage is None:
             lineage = self._own_lineage()  # proves the transport config; sends nothing
             if lineage is not None:
@@ -229,7 +246,7 @@ class Runner:
                 raise startup_error
             for config in configs:
                 try:
-                    _create(plugin, config, project)
+                    _create(plugin, config, project, self.catalog)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
@@ -264,6 +281,7 @@ class Runner:
         configs = self.configs(project, only)
         plugin = self.create_plugin()
         self.check_destination(plugin)
+        check_catalog_driver(self.manifest, self.catalog)
         notify = on_event or (lambda event: None)
         lineage = self.lineage if self.lineage is not None else self._own_lineage()
         results: list[IngestionResult] = []
@@ -358,7 +376,7 @@ class Runner:
     ) -> IngestionResult:
         started = time.monotonic()
         try:
-            pipeline = _create(plugin, config, project)
+            pipeline = _create(plugin, config, project, self.catalog)
         except IngestionError as exc:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
@@ -388,14 +406,15 @@ class Runner:
 
 
 def _create(
-    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject
+    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject, catalog: CatalogConfig
 ) -> IngestionPipeline:
     """``create_pipeline``, its CONFIGURATION errors naming the floe.yaml file and field.
 
-    A ``type`` the plugin does not list is reported here, without asking the plugin.
+    A ``type`` the plugin does not list, and a table the catalog cannot hold, are reported
+    here, without asking the plugin.
     """
     file = project.file or "floe.yaml"
-    index = next(i for i, s in enumerate(project.sources) if s.name == config.name)
+    index = project.index_of(config.name)
     try:
         available = plugin.list_available_sources()
     except Exception:  # the plugin's own create_pipeline check still applies
@@ -417,6 +436,7 @@ def _create(
     if keyless is not None:
         raise keyless
     try:
+        check_table_depth(config, catalog)
         return plugin.create_pipeline(config)
     except IngestionError as exc:
         raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located

@@ -51,10 +51,11 @@ def test_merge_without_key_is_a_configuration_error_naming_the_field(
 ) -> None:
     result = run(tmp_path, monkeypatch, FakePlugin, command)
     assert result.exit_code == 2, result.output
+    shown = result.stderr if command == "validate" else result.stdout  # validate: errors on stderr
     assert (
         "floe.yaml: ingestion.sources[1].destination.primary_key: write_disposition 'merge' "
         "needs primary_key"
-    ) in result.stdout
+    ) in shown
     assert "create:from_db" not in FakePlugin.calls  # checked before create_pipeline
     assert "create:keyed" in FakePlugin.calls
 

@@ -70,6 +70,9 @@ class AirbytePipeline(IngestionPipeline):
     """How messages, logs and spans name the connection: its id, or where the secret lives."""
     secret: bool = False
     """True when the id came from a secret; it is then scrubbed from everything reported."""
+    deadline: float | None = None
+    """When the source's ``sync_timeout_seconds`` ends (set by the first run): the timeout
+    bounds the whole source, so a retry by the runner gets only what is left of it."""
 
 
 class AirbyteIngestionPlugin(IngestionPlugin):
@@ -165,16 +168,27 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 {"code": str(ErrorCode.SOURCE_UNAVAILABLE)},
             )
         except IngestionError as exc:
+            facts = {"code": str(exc.code), "status_code": exc.details.get("status_code")}
+            if exc.code is ErrorCode.PERMISSION_DENIED and _from_listing(exc):
+                # A workspace-scoped token may sync its connections without listing them.
+                return HealthStatus(
+                    HealthState.DEGRADED,
+                    f"Airbyte at {base} answers and accepts the credentials, but they may not "
+                    "list connections (403); syncs of the connections they own can still work "
+                    "(floe validate checks each connection)",
+                    {
+                        **facts,
+                        "api_reachable": True,
+                        "credentials_accepted": True,
+                        "can_list_connections": False,
+                    },
+                )
             state = (
                 HealthState.DEGRADED
                 if exc.code is ErrorCode.PERMISSION_DENIED
                 else HealthState.UNHEALTHY
             )
-            return HealthStatus(
-                state,
-                f"Airbyte at {base}: {exc.message}",
-                {"code": str(exc.code), "status_code": exc.details.get("status_code")},
-            )
+            return HealthStatus(state, f"Airbyte at {base}: {exc.message}", facts)
         except Exception as exc:  # health_check never raises
             return HealthStatus(HealthState.UNHEALTHY, f"Airbyte at {base}: {exc!r}")
         finally:
@@ -182,7 +196,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         return HealthStatus(
             HealthState.HEALTHY,
             f"Airbyte at {base} answers and accepts the credentials",
-            {"auth_mode": str(self.settings.auth_mode)},
+            {
+                "auth_mode": str(self.settings.auth_mode),
+                "api_reachable": True,
+                "credentials_accepted": True,
+                "can_list_connections": True,
+            },
         )
 
     @override
@@ -303,7 +322,17 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         settings = self.settings
         timeout = float(options.get("sync_timeout_seconds", settings.sync_timeout_seconds))
         interval = float(options.get("poll_interval_seconds", settings.poll_interval_seconds))
-        deadline = started + timeout
+        if pipeline.deadline is None or "sync_timeout_seconds" in options:
+            pipeline.deadline = started + timeout
+        deadline = pipeline.deadline
+        if deadline <= started:
+            raise SyncError(
+                f"the sync timeout of source {pipeline.config.name!r} ({timeout:g}s, for all "
+                "attempts together) ran out in an earlier attempt; no new sync started",
+                code=ErrorCode.SYNC_TIMEOUT,
+                retryable=False,
+                details={"connection_id": pipeline.label, "timeout_seconds": timeout},
+            )
         try:
             job, attached = self._start_or_attach(pipeline, deadline)
         except IngestionError as exc:
@@ -404,6 +433,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 if not job.is_terminal and (job.job_type in (None, "sync")):
                     return job
         return None
+
+
+def _from_listing(exc: IngestionError) -> bool:
+    """True when ``exc`` answered ``GET /connections`` (the health check), not the token."""
+    path = str(exc.details.get("path", ""))
+    return exc.details.get("method") == "GET" and path.rstrip("/").endswith("/connections")
 
 
 def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:
