@@ -189,11 +189,6 @@ def test_real_dlt_health_and_validate_leave_an_empty_folder_empty(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["floe.yaml"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dlt plugin opens the catalog (floe_iceberg.load_catalog creates ./warehouse and "
-    "catalog.db) before it reads the source; fixed in floe-iceberg/the dlt plugin, not core",
-)
 def test_real_dlt_ingest_failing_on_the_source_creates_no_warehouse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

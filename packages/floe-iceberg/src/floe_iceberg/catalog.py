@@ -90,6 +90,26 @@ def _prepare_local(uri: str, location: str) -> None:
         Path(location).mkdir(parents=True, exist_ok=True)
 
 
+def _open_sql_catalog(factory: Any, name: str, props: dict[str, str]) -> Catalog:
+    """Open an SQL catalog; safe when another process creates the same fresh catalog at once.
+
+    pyiceberg creates its two catalog tables on first use without ``IF NOT EXISTS`` semantics
+    across processes: of two processes opening a fresh SQLite catalog at the same moment, one
+    may fail with ``table iceberg_tables already exists``. The tables then exist, so opening
+    again succeeds.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(3):
+        try:
+            catalog: Catalog = factory(name, **props)
+            return catalog
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _check_properties(config: CatalogConfig) -> None:
     clash = sorted(_RESERVED & set(config.properties))
     if clash:
@@ -171,7 +191,7 @@ def load_catalog(config: CatalogConfig, *, storage: StorageConfig | None = None)
 
         _prepare_local(props["uri"], props["warehouse"])
         try:
-            return SqlCatalog(config.name, **props)
+            return _open_sql_catalog(SqlCatalog, config.name, props)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise _config_error(
                 f"catalog.uri is not a usable SQLAlchemy URL ({type(exc).__name__}); install the "

@@ -264,12 +264,14 @@ class DltIngestionPlugin(IngestionPlugin):
         from floe_iceberg import load_catalog
 
         config = pipeline.config
-        with _side("destination", config.name):
-            catalog = load_catalog(self.catalog)
+        # The source first: a source that fails on its configuration (a missing table, a bad
+        # path) must not create the embedded warehouse that opening the catalog creates.
         with span("extract", source_type=config.source_type, pipeline_name=config.name):
             with _side("source", config.name, pipeline.kind.errors):
                 extracts, cleanup = self._extracts(pipeline)
         try:
+            with _side("destination", config.name):
+                catalog = load_catalog(self.catalog)
             for extract in extracts:
                 earlier = pipeline.committed.get(extract.table)
                 if earlier is not None:
