@@ -26,15 +26,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from floe_core import (
-    ErrorCategory,
-    ErrorCode,
-    IngestionConfig,
-    PipelineConfigurationError,
-    SourceConnectionError,
+from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_ingestion_dlt.sources._sql_arrow import (
+    FULLY_TYPED,
+    is_mysql,
+    is_mysql_bit,
+    is_mysql_timestamp,
+    is_single_float,
 )
 
-__all__ = ["decimal_restorer", "initial_value", "query_adapter", "type_adapter"]
+__all__ = ["initial_value", "query_adapter", "type_adapter"]
 
 
 def initial_value(config: IngestionConfig, resource: Any) -> Any:
@@ -80,10 +81,11 @@ def initial_value(config: IngestionConfig, resource: Any) -> Any:
     return value
 
 
-def _adapt_type(sql_type: Any) -> Any:
+def _adapt_type(sql_type: Any, database: str) -> Any:
     """Give dlt a type hint where it has none or the default would overflow.
 
     - ``BIGINT UNSIGNED`` (MySQL/MariaDB) holds values above int64: decimal(20, 0).
+    - MySQL ``BIT(1)``: bool, ``BIT(n)``: bigint (dlt knows no BIT); ``TIMESTAMP``: with zone.
     - Floats (SQLAlchemy 2.1 no longer derives ``Float`` from ``Numeric``, so dlt 1.31 does not
       recognise ``DOUBLE``/``REAL``): a float-returning numeric, which dlt maps to ``double``,
       so an all-NULL first chunk still gets its type.
@@ -92,6 +94,10 @@ def _adapt_type(sql_type: Any) -> Any:
 
     if isinstance(sql_type, sa.BigInteger) and getattr(sql_type, "unsigned", False):
         return sa.Numeric(20, 0)
+    if is_mysql_bit(sql_type, database):
+        return sa.Boolean() if (getattr(sql_type, "length", None) or 1) == 1 else sa.BigInteger()
+    if is_mysql_timestamp(sql_type, database):
+        return sa.DateTime(timezone=True)
     if isinstance(sql_type, sa.Float) and not isinstance(sql_type, sa.Numeric):
         return sa.Numeric(asdecimal=False)
     return sql_type
@@ -117,6 +123,8 @@ def _as_text(sql_type: Any, database: str) -> bool:
         AbstractRange,
         sa.types.NullType,  # a type SQLAlchemy does not know: xml, point, extension types
     )
+    if isinstance(sql_type, sa.JSON) and database in FULLY_TYPED:
+        return True  # the server's text; no driver parses it (module docstring)
     if database == "postgresql":
         if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
             return sql_type.asdecimal and sql_type.precision is None
@@ -135,7 +143,7 @@ def type_adapter(database: str) -> Any:
     def adapt(sql_type: Any) -> Any:
         if _as_text(sql_type, database):
             return sa.Text()
-        return _adapt_type(sql_type)
+        return _adapt_type(sql_type, database)
 
     return adapt
 
@@ -166,13 +174,15 @@ def query_adapter(database: str, backend: str) -> Any:
         for column in table.columns:
             if _as_text(column.type, database):
                 columns.append(_select_as_text(column, database))
+            elif database == "postgresql" and isinstance(column.type, sa.ARRAY):
+                columns.append(sa.cast(sa.func.to_json(column), sa.Text).label(column.name))
+            elif is_mysql(database) and (mysql_column := _mysql_select(column)) is not None:
+                columns.append(mysql_column)
             elif backend != "connectorx":
                 columns.append(column)
                 continue
             elif isinstance(column.type, sa.Numeric) and column.type.asdecimal:
                 columns.append(sa.cast(column, sa.Text).label(column.name))
-            elif database == "postgresql" and isinstance(column.type, sa.ARRAY):
-                columns.append(sa.cast(sa.func.to_json(column), sa.Text).label(column.name))
             else:
                 columns.append(column)
                 continue
@@ -180,6 +190,38 @@ def query_adapter(database: str, backend: str) -> Any:
         return query.with_only_columns(*columns) if changed else query
 
     return adapt
+
+
+def _mysql_select(column: Any) -> Any:
+    """Select MySQL ``FLOAT``, ``BIT`` and ``TIMESTAMP`` exactly on every backend (or None).
+
+    - ``FLOAT`` as ``f * 1e0``, a DOUBLE: the text protocol renders a FLOAT with 6 significant
+      digits; the double is the exact widening, cast back to float32 in Arrow.
+    - ``BIT(n)`` as ``CAST(b AS UNSIGNED)`` (the bytes otherwise); ``BIT(1)`` becomes a bool.
+    - ``TIMESTAMP`` as its UTC wall clock, ``UNIX_TIMESTAMP`` µs added to the epoch: the
+      stored instant whatever the session time zone (a rendered DST hour is ambiguous).
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
+
+    if is_single_float(column.type, "mysql"):
+        # SQLAlchemy skips CAST(... AS DOUBLE) on MySQL; a DOUBLE product widens exactly
+        # (and keeps -0.0, which adding 0e0 would not)
+        double = mysql.DOUBLE(asdecimal=False)  # the default makes a 10-digit Decimal
+        return sa.type_coerce(column * sa.literal_column("1e0"), double).label(column.name)
+    if is_mysql_bit(column.type, "mysql"):
+        number = sa.cast(column, mysql.INTEGER(unsigned=True))
+        if (getattr(column.type, "length", None) or 1) == 1:
+            return sa.type_coerce(number, sa.Boolean()).label(column.name)
+        return number.label(column.name)
+    if is_mysql_timestamp(column.type, "mysql"):
+        micros = sa.cast(sa.func.unix_timestamp(column) * 1000000, mysql.INTEGER())
+        epoch = sa.cast(sa.literal("1970-01-01"), mysql.DATETIME(fsp=6))
+        return sa.type_coerce(
+            sa.func.timestampadd(sa.literal_column("MICROSECOND"), micros, epoch),
+            mysql.DATETIME(fsp=6),
+        ).label(column.name)
+    return None
 
 
 def _sqlite_cursor_as_stored(query: Any, table: Any, incremental: Any) -> Any:
@@ -215,42 +257,3 @@ def _sqlite_cursor_as_stored(query: Any, table: Any, incremental: Any) -> Any:
         return None
 
     return visitors.replacement_traverse(query, {}, replace)  # type: ignore[call-overload]
-
-
-def decimal_restorer(resource: Any) -> Any:
-    """Return a map step casting float/int columns back to their reflected decimal types."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    decimals: dict[str, pa.DataType] = {}
-    for name, column in resource.compute_table_schema().get("columns", {}).items():
-        if column.get("data_type") == "decimal" and column.get("precision") is not None:
-            precision, scale = int(column["precision"]), int(column.get("scale") or 0)
-            decimals[name] = (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, scale)
-
-    def restore(item: Any) -> Any:
-        if not decimals or not isinstance(item, pa.Table):
-            return item
-        for index, field in enumerate(item.schema):
-            target = decimals.get(field.name)
-            if target is None or pa.types.is_decimal(field.type):
-                continue
-            column = item.column(index)
-            if pa.types.is_floating(field.type):
-                column = pc.round(column, target.scale)
-            # strings (numerics selected as text) and integers cast exactly
-            try:
-                item = item.set_column(index, field.name, column.cast(target))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                text = str(exc).strip().splitlines()
-                raise SourceConnectionError(
-                    f"table {resource.name!r}, column {field.name!r}: a value does not fit "
-                    f"{target} ({text[0][:200] if text else type(exc).__name__}); e.g. NaN in a "
-                    "numeric column: clean it in the source or select the column as text",
-                    code=ErrorCode.SOURCE_READ_FAILED,
-                    category=ErrorCategory.PERMANENT,
-                    details={"table": resource.name, "column": field.name},
-                ) from exc
-        return item
-
-    return restore

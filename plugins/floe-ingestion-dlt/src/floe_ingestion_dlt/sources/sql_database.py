@@ -29,14 +29,10 @@ from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
 from floe_ingestion_dlt._config import DltPluginConfig, SourceModel, SqlBackend
 from floe_ingestion_dlt._source import Extract, destination_for
 from floe_ingestion_dlt.sources._base import Built, SourceType
+from floe_ingestion_dlt.sources._sql_arrow import canonical_caster, table_adapter
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
-from floe_ingestion_dlt.sources._sql_types import (
-    decimal_restorer,
-    initial_value,
-    query_adapter,
-    type_adapter,
-)
+from floe_ingestion_dlt.sources._sql_types import initial_value, query_adapter, type_adapter
 
 __all__ = ["SQL_DATABASE", "SqlDatabaseSourceConfig"]
 
@@ -108,6 +104,7 @@ def build_sql_extracts(
         backend_kwargs = {"return_type": "arrow_stream", "batch_size": chunk_size}
     else:
         backend_kwargs = {"tz": "UTC"}
+    targets: dict[str, dict[str, Any]] = {}  # per table, column -> Arrow type (reflection)
     try:
         dlt_source = sql_database(
             credentials=engine,
@@ -117,6 +114,7 @@ def build_sql_extracts(
             backend=backend,
             reflection_level=source.reflection_level,
             backend_kwargs=backend_kwargs,
+            table_adapter_callback=table_adapter(url.get_backend_name(), targets),
             type_adapter_callback=type_adapter(url.get_backend_name()),
             query_adapter_callback=query_adapter(url.get_backend_name(), backend),
         )
@@ -131,8 +129,7 @@ def build_sql_extracts(
             )
         extracts: list[Extract] = []
         for resource in resources:
-            if backend == "connectorx":
-                resource.add_map(decimal_restorer(resource))
+            resource.add_map(canonical_caster(resource.name, targets))
             if config.incremental is not None:
                 resource.apply_hints(
                     incremental=dlt.sources.incremental(
