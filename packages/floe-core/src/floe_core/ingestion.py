@@ -13,6 +13,7 @@ from floe_core.errors import ErrorCategory, ErrorDetail
 from floe_core.secret import SecretRef
 
 __all__ = [
+    "IDENTIFIER",
     "IncrementalConfig",
     "IngestionConfig",
     "IngestionResult",
@@ -22,7 +23,8 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+"""One part of a table name: letters, digits and '_', not starting with '_' (floe-iceberg too)."""
 
 
 class WriteMode(StrEnum):
@@ -124,7 +126,7 @@ class IngestionConfig(BaseModel):
                 f"{value!r} must be 'namespace.table' (or 'namespace.*' for one table per resource)"
             )
         parts = [*namespace.split("."), table]
-        bad = [p for p in parts if p != "*" and not _IDENT.match(p)]
+        bad = [p for p in parts if p != "*" and not IDENTIFIER.match(p)]
         if bad or "*" in parts[:-1]:
             raise ValueError(
                 f"{value!r}: each part must be letters, digits and '_' and not start with '_'"

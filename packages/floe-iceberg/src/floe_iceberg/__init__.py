@@ -1,35 +1,89 @@
-"""The Iceberg write path of the dlt plugin: catalogs, atomic streaming writes, load state.
+"""floe-iceberg: the Iceberg engine of floe ingestion.
+
+Arrow batches in, one atomic Iceberg commit per table per load out: catalogs, streaming Parquet
+writes, type rules, schema contracts, merge, and load state stored in the snapshot summary.
+No source or extraction framework is needed (or imported): any code that produces pyarrow
+batches can load them.
 
 Public API::
 
     load_catalog(config) -> pyiceberg Catalog          # sql (embedded default) or rest
-    destination_settings(config) -> dict               # what the plugin uses; no secrets
+    destination_settings(config) -> dict               # the catalog as settings; no secrets
     write_table(catalog, TableWrite(...), batches, state=...) -> CommittedWrite
     read_state(catalog, "ns.table", state_key) -> dict | None
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
+    split_table_name("ns.table") -> ("ns", "table")    # the table-name rule
+    is_identifier(part) / check_column_name(name)      # the identifier and column-name rules
+    DETECTED_TIMESTAMP, TIMESTAMPTZ                     # constants a source plugin shares
 
-Type and JSON rules: :mod:`floe_iceberg.schema`. State storage:
-:mod:`floe_iceberg.state`. Commit semantics: :mod:`floe_iceberg.writer`.
-This package imports pyarrow and pyiceberg: import it where a load runs, not at plugin discovery.
+Type, drift and contract rules: :mod:`floe_iceberg.schema`. State storage:
+:mod:`floe_iceberg.state`. Commit semantics: :mod:`floe_iceberg.writer`. Names:
+:mod:`floe_iceberg.identifier`. pyiceberg privates relied on: :mod:`floe_iceberg._pyiceberg`.
+
+Importing this package is cheap: a name's module (and pyiceberg with it) is imported the first
+time the name is used, so a plugin may import the constants at discovery time.
 """
 
-from floe_iceberg.catalog import destination_settings, load_catalog
-from floe_iceberg.state import StateRead, read_state, read_table_state
-from floe_iceberg.writer import (
-    DEFAULT_TARGET_FILE_BYTES,
-    CommittedWrite,
-    TableWrite,
-    write_table,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from floe_iceberg._constants import DETECTED_TIMESTAMP, TIMESTAMPTZ
+    from floe_iceberg.catalog import destination_settings, load_catalog
+    from floe_iceberg.identifier import check_column_name, is_identifier, split_table_name
+    from floe_iceberg.state import StateRead, read_state, read_table_state
+    from floe_iceberg.writer import (
+        DEFAULT_TARGET_FILE_BYTES,
+        CommittedWrite,
+        TableWrite,
+        write_table,
+    )
 
 __all__ = [
     "DEFAULT_TARGET_FILE_BYTES",
+    "DETECTED_TIMESTAMP",
+    "TIMESTAMPTZ",
     "CommittedWrite",
     "StateRead",
     "TableWrite",
+    "check_column_name",
     "destination_settings",
+    "is_identifier",
     "load_catalog",
     "read_state",
     "read_table_state",
+    "split_table_name",
     "write_table",
 ]
+
+_LAZY = {
+    "DEFAULT_TARGET_FILE_BYTES": "floe_iceberg.writer",
+    "DETECTED_TIMESTAMP": "floe_iceberg._constants",
+    "TIMESTAMPTZ": "floe_iceberg._constants",
+    "CommittedWrite": "floe_iceberg.writer",
+    "StateRead": "floe_iceberg.state",
+    "TableWrite": "floe_iceberg.writer",
+    "check_column_name": "floe_iceberg.identifier",
+    "destination_settings": "floe_iceberg.catalog",
+    "is_identifier": "floe_iceberg.identifier",
+    "load_catalog": "floe_iceberg.catalog",
+    "read_state": "floe_iceberg.state",
+    "read_table_state": "floe_iceberg.state",
+    "split_table_name": "floe_iceberg.identifier",
+    "write_table": "floe_iceberg.writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'floe_iceberg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

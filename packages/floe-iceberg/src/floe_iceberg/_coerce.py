@@ -1,11 +1,11 @@
-"""Coercing a column to its table column's type the way dlt does (``dlt.common.data_types``).
+"""Coercing a column to its table column's type without losing a value.
 
-dlt coerces a value to the type its column already has when it can
-(``type_helpers.coerce_value``); a value it cannot coerce goes to a variant column. This module
-does the first half for one Arrow column: :func:`coerce_column` returns the coerced column and a
-mask of the values that did not convert (the caller moves those to the variant column).
-
-The pairs follow dlt's ``_COERCE_DISPATCH``, restricted to conversions without loss:
+A batch value whose type differs from its table column's is converted to the column's type
+when the conversion is exact; a value that does not convert goes to a variant column
+(:mod:`._drift`). This module does the first half for one Arrow column: :func:`coerce_column`
+returns the coerced column and a mask of the values that did not convert. The pairs and the
+type names (``bigint``, ``text``, ...) are those of dlt's coercion, restricted to conversions
+without loss, so a table reads the same whichever tool loaded it:
 
 ==========  =================================================================================
 to          from
@@ -17,11 +17,10 @@ bigint      text (``int()``, ``0x`` hex), double and decimal when integral; in t
 double      bigint (when exact in a double), decimal, text (``float()``)
 decimal     bigint, double (by its shortest text), text, decimal: when the value fits the
             column's precision and scale exactly
-bool        text (dlt's ``str2bool``: yes/no, true/false, t/f, y/n, 1/0), bigint and double
-            when 0 or 1 (dlt's ``bool()`` would also turn 5 into true)
-timestamp   text (ISO 8601; without a zone read as UTC, as dlt does), bigint and double (Unix
-            seconds), date (midnight), timestamp with/without a zone (UTC, as dlt's timezone
-            hint does)
+bool        text (yes/no, true/false, t/f, y/n, 1/0, any case), bigint and double when
+            0 or 1 (not 5: that is no boolean)
+timestamp   text (ISO 8601; without a zone read as UTC), bigint and double (Unix
+            seconds), date (midnight), timestamp with/without a zone (both hold UTC)
 date        text (ISO 8601 date)
 time        text (ISO 8601 time)
 binary      text (``0x`` hex or base64)
@@ -49,7 +48,7 @@ __all__ = ["coerce_column", "kind_of"]
 
 
 def kind_of(arrow_type: pa.DataType) -> str:
-    """Return dlt's data type name for a normalised Arrow type (``bigint``, ``text``, ...).
+    """Return the data type name of a normalised Arrow type (``bigint``, ``text``, ...).
 
     Args:
         arrow_type: A type :func:`~floe_iceberg.schema.normalize_batch` produces.
@@ -80,7 +79,7 @@ def kind_of(arrow_type: pa.DataType) -> str:
     return "json"
 
 
-# Pairs (to, from) where Arrow's safe cast converts exactly as dlt's coercion does; a failure
+# Pairs (to, from) where Arrow's safe cast converts exactly as the per-value rules do; a failure
 # (a value that does not convert) falls back to the per-value path, which decides per value.
 _ARROW_CAST = frozenset(
     {
@@ -124,7 +123,7 @@ def _integral(value: float | Decimal) -> int:
 def _exact_float(value: int) -> float:
     result = float(value)
     if int(result) != value:
-        raise _NoFit  # dlt's float() would round it
+        raise _NoFit  # float() would round it
     return result
 
 
@@ -221,7 +220,7 @@ def _fit(value: Any, target: pa.DataType) -> Any:
             if value.tzinfo is not None:
                 value = value.astimezone(UTC).replace(tzinfo=None)
         elif value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)  # dlt reads a zone-less timestamp as UTC
+            value = value.replace(tzinfo=UTC)  # a zone-less timestamp is read as UTC
     elif pa.types.is_float32(target) and math.isfinite(value):
         if abs(value) > 3.4028234663852886e38:
             raise _NoFit
@@ -248,7 +247,7 @@ def _per_value(
 
 
 def coerce_column(column: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:
-    """Coerce a column to ``target`` by dlt's rules, without losing a value.
+    """Coerce a column to ``target`` by the rules above, without losing a value.
 
     Args:
         column: A normalised column whose type differs from its table column's.

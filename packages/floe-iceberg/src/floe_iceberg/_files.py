@@ -20,7 +20,7 @@ import pyarrow as pa
 import structlog
 from pyiceberg.io import FileIO
 from pyiceberg.io.fileformat import FileFormatFactory
-from pyiceberg.io.pyarrow import _to_requested_schema, write_file
+from pyiceberg.io.pyarrow import write_file
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.schema import Schema, sanitize_column_names
 from pyiceberg.table import WriteTask
@@ -28,6 +28,8 @@ from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 from pyiceberg.utils.config import Config
+
+from floe_iceberg._pyiceberg import ensure_spec_id, to_file_schema
 
 log = structlog.get_logger(__name__)
 
@@ -129,8 +131,7 @@ class FileWriter:
 
     def _write(self, metadata: TableMetadata, task: WriteTask, rows: int) -> WrittenFile:
         (data_file,) = list(write_file(self._io, metadata, iter([task])))
-        if not hasattr(data_file, "_spec_id"):  # needed to read the file back before commit
-            data_file.spec_id = metadata.default_spec_id
+        ensure_spec_id(data_file, metadata.default_spec_id)
         task.record_batches.clear()  # release the rows as soon as they are on storage
         return WrittenFile(data_file=data_file, rows=rows)
 
@@ -265,12 +266,11 @@ class StreamedFile:
                 if item is _CANCEL:
                     raise _Cancelled(self._path)
                 assert isinstance(item, pa.RecordBatch)
-                batch = _to_requested_schema(
+                batch = to_file_schema(
+                    item,
                     requested_schema=file_schema,
                     file_schema=schema,
-                    batch=item,
                     downcast_ns_timestamp_to_us=downcast,
-                    include_field_ids=True,
                     format_model=model,
                 )
                 gathered.append(batch)

@@ -30,10 +30,43 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import DataScan, FileScanTask
 from pyiceberg.table.metadata import TableMetadata
 
+from floe_core import ErrorCode, PipelineConfigurationError, SchemaContractViolation
+from floe_iceberg._contract import key_columns_missing
 from floe_iceberg._files import FileWriter, WrittenFile
 
 _POS = "__floe_pos"
 _FILE = "__floe_file"
+
+
+def check_keys(batch: pa.RecordBatch, primary_key: Sequence[str], *, table: str) -> None:
+    """Refuse a merge batch that lacks a key column or has a null key.
+
+    Args:
+        batch: A conformed-to-be batch (after the contract's discards).
+        primary_key: The merge key.
+        table: The table name, for messages.
+
+    Raises:
+        PipelineConfigurationError: INVALID_CONFIG when a key column is not in the data.
+        SchemaContractViolation: A row has a null key.
+    """
+    missing = key_columns_missing(batch.schema, primary_key)
+    if missing:
+        raise PipelineConfigurationError(
+            f"table {table!r}: primary_key column(s) {', '.join(missing)} are not "
+            f"in the data (columns: {', '.join(batch.schema.names)}); fix primary_key",
+            code=ErrorCode.INVALID_CONFIG,
+            details={"field": "primary_key", "missing": missing},
+        )
+    for name in primary_key:
+        nulls = batch.column(name).null_count
+        if nulls:
+            raise SchemaContractViolation(
+                f"table {table!r}: {nulls} row(s) have a null primary key "
+                f"{name!r}; merge needs a value in every key column",
+                failed_records=nulls,
+                details={"table": table, "column": name},
+            )
 
 
 def dedupe(table: pa.Table, keys: Sequence[str]) -> tuple[pa.Table, int]:
@@ -213,3 +246,36 @@ def delete_matching(
             kept = _without(_read(metadata, io, task, None), hits[_POS].combine_chunks())
             rewritten.append(writer.submit(metadata, kept.to_batches()))
     return removed, rewritten, deleted
+
+
+def plan_merge(
+    writer: FileWriter,
+    metadata: TableMetadata,
+    io: FileIO,
+    index: KeyIndex,
+    written: list[WrittenFile | None],
+) -> tuple[list[DataFile], list[WrittenFile], int]:
+    """Settle a merge once every incoming file is written: drop superseded rows, find hits.
+
+    Args:
+        writer: The load's file writer.
+        metadata: The transaction's table metadata.
+        io: The table's FileIO.
+        index: The incoming keys by file (from the load's files, in order).
+        written: The load's files, in order; an entry becomes the file rewritten without its
+            superseded rows, or None when none is left.
+
+    Returns:
+        ``(removed, rewrites, superseded)``: existing files to delete from the table, their
+        rewritten replacements, and how many incoming rows a later duplicate key superseded.
+    """
+    keys, losers = index.resolve()
+    superseded = 0
+    for file_no, positions in losers.items():
+        old = written[file_no]
+        assert old is not None
+        replacement = drop_rows(writer, metadata, io, old, positions)
+        superseded += len(positions)
+        written[file_no] = replacement.result() if replacement is not None else None
+    removed, rewriting, _ = delete_matching(writer, metadata, io, keys, index.keys)
+    return removed, [f.result() for f in rewriting], superseded

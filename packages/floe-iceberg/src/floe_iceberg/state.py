@@ -8,8 +8,8 @@ the newest snapshot carrying the key. A load of the key whose state did not chan
 snapshot for it unless it brings rows, and then carries the stored value (or file reference)
 forward unchanged; loads of other keys write nothing for it.
 
-A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (dlt's ``unique_hashes`` hold
-one hash per row at the last cursor value) is written to a JSON file in the table's metadata
+A state whose JSON is larger than :data:`STATE_FILE_THRESHOLD` (de-duplication hashes, one per
+row at the last cursor value, grow large) is written to a JSON file in the table's metadata
 folder through the table's FileIO (local disk or S3), before the commit; the summary then
 holds only a reference, ``{"__floe__":"state-file","bytes":N,"path":...,"sha256":...}``, and
 :func:`read_state` follows it, checking size and digest. The writer deletes the file when its
@@ -38,6 +38,7 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.io import FileIO
+from pyiceberg.table import Table
 from pyiceberg.table.locations import LocationProvider
 from pyiceberg.table.metadata import TableMetadata
 
@@ -47,6 +48,7 @@ __all__ = [
     "STATE_FILE_THRESHOLD",
     "STATE_PREFIX",
     "StateRead",
+    "check_based_on",
     "decode_state",
     "encode_state",
     "read_state",
@@ -169,6 +171,35 @@ class StateRead:
     state: dict[str, Any] | None
     table_exists: bool
     snapshot_id: int | None
+
+
+def check_based_on(base: StateRead | None, table: str, loaded: Table | None) -> None:
+    """Refuse to write on top of another table version than a load's state was read from.
+
+    Args:
+        base: Where the load read its state (``TableWrite.based_on``); None checks nothing.
+        table: ``namespace.table``, for the message.
+        loaded: The table as the load found it (None: it does not exist).
+
+    Raises:
+        DestinationWriteError: COMMIT_CONFLICT, before anything is written, when the table's
+            existence or current snapshot differs from ``base``.
+    """
+    if base is None:
+        return
+    existed = loaded is not None
+    snapshot = loaded.current_snapshot() if loaded is not None else None
+    now = None if snapshot is None else snapshot.snapshot_id
+    if (existed, now) == (base.table_exists, base.snapshot_id):
+        return
+    was = f"snapshot {base.snapshot_id}" if base.table_exists else "no table"
+    raise DestinationWriteError(
+        f"table {table!r} changed after this load read its state ({was}, now "
+        f"{f'snapshot {now}' if existed else 'no table'}): a concurrent load "
+        "committed; nothing was written, retry the load",
+        code=ErrorCode.COMMIT_CONFLICT,
+        details={"table": table, "read_snapshot_id": base.snapshot_id},
+    )
 
 
 def stored_state_value(metadata: TableMetadata, state_key: str) -> str | None:

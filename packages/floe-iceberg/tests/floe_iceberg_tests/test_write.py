@@ -675,7 +675,7 @@ def test_a_streamed_file_that_fails_to_write_leaves_the_table_as_it_was(
     before = write_table(catalog, spec, [pa.table({"id": [1]})])
     monkeypatch.setattr(_files, "ROW_GROUP_BYTES", 1)
     calls = {"n": 0}
-    real = _files._to_requested_schema
+    real = _files.to_file_schema
 
     def failing(*args: object, **kwargs: object) -> pa.RecordBatch:
         calls["n"] += 1
@@ -683,7 +683,7 @@ def test_a_streamed_file_that_fails_to_write_leaves_the_table_as_it_was(
             raise OSError("disk full")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_files, "_to_requested_schema", failing)
+    monkeypatch.setattr(_files, "to_file_schema", failing)
     with pytest.raises(OSError, match="disk full"):
         write_table(
             catalog,

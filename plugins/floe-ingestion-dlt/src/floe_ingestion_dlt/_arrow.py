@@ -32,15 +32,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from floe_iceberg import DETECTED_TIMESTAMP
+from floe_iceberg import TIMESTAMPTZ as _TIMESTAMPTZ
+
 __all__ = ["DETECTED_TIMESTAMP", "to_batches"]
 
-DETECTED_TIMESTAMP = {b"floe.detected": b"timestamp"}
-"""Field metadata of a text column whose values are all ISO timestamps (read by the writer)."""
 
 _DECIMAL_38_MAX = 10**38 - 1
 _ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 _ISO_TIMESTAMP_RE = re.compile(_ISO_TIMESTAMP)
-_TIMESTAMPTZ = pa.timestamp("us", tz="UTC")
 
 
 def _json_default(value: Any) -> Any:

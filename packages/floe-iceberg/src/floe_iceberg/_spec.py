@@ -1,0 +1,61 @@
+"""What a load writes (:class:`TableWrite`) and what it committed (:class:`CommittedWrite`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from floe_core import SchemaContract, WriteMode
+from floe_iceberg.state import StateRead
+
+__all__ = ["CommittedWrite", "TableWrite"]
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """What to write and how.
+
+    Attributes:
+        table: ``namespace.table``; namespaces are created as needed.
+        write_mode: ``append``, ``replace`` or ``merge``.
+        primary_key: The key ``merge`` upserts on (one or more columns).
+        schema_contract: What new columns in the data do to an existing table.
+        state_key: Where this load's state lives (e.g. the pipeline/resource name). A load
+            with a state key is never rebased onto a concurrent commit: it fails instead.
+        based_on: The table version this load's state was read from
+            (:func:`~floe_iceberg.state.read_table_state`); the write refuses,
+            as a COMMIT_CONFLICT with nothing written, when the table is at another version.
+        snapshot_properties: Extra properties recorded in the summary of the snapshot this
+            load commits (an orchestrator's run id, ...); the write path's own ``floe.*``
+            properties win over a key of the same name.
+    """
+
+    table: str
+    write_mode: WriteMode
+    primary_key: tuple[str, ...] = ()
+    schema_contract: SchemaContract = SchemaContract.EVOLVE
+    state_key: str | None = None
+    based_on: StateRead | None = None
+    snapshot_properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommittedWrite:
+    """What one load committed to one table.
+
+    Attributes:
+        table: ``namespace.table``.
+        snapshot_id: The snapshot the load committed, or None when nothing was committed
+            (no rows, no deletions and no new state).
+        rows_loaded: Rows written to the table by this load.
+        bytes_written: Bytes of data files written (including files rewritten by merge).
+        rows_discarded: Rows dropped by ``discard_row`` or superseded by a later duplicate key.
+        files_written: Data files written (including rewrites).
+    """
+
+    table: str
+    snapshot_id: int | None
+    rows_loaded: int
+    bytes_written: int
+    rows_discarded: int = 0
+    files_written: int = 0
