@@ -259,3 +259,57 @@ def test_mariadb_numbers_bits_json_and_timestamps_are_exact(
     assert one["ts"] == dt.datetime(2024, 3, 10, 10, 0, 0, 123456, tzinfo=UTC)
     assert one["dtm"] == dt.datetime(2024, 3, 10, 15, 0, 0, 500000)  # DATETIME: no zone
     assert (two["ts"], two["dtm"]) == (None, None)
+
+
+@pytest.mark.postgres
+@BACKENDS
+def test_not_null_columns_are_required_and_the_merge_key_is_the_identifier(
+    postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
+) -> None:
+    from floe_iceberg import load_catalog
+
+    engine = _engine(postgres_dsn)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {pg_schema}.keyed (id int PRIMARY KEY, name text NOT NULL, "
+            "note text, amount numeric(10, 2) NOT NULL)"
+        )
+        conn.exec_driver_sql(f"INSERT INTO {pg_schema}.keyed VALUES (1, 'a', NULL, 1.50)")
+    config = IngestionConfig(
+        name="keyed",
+        source_type="sql_database",
+        source_config={
+            "connection_string": postgres_dsn,
+            "schema": pg_schema,
+            "tables": ["keyed"],
+            "backend": backend,
+        },
+        destination_table="bronze.keyed",
+        write_mode="merge",
+    )
+    plugin = DltIngestionPlugin(catalog=embedded_catalog)
+    assert plugin.run(plugin.create_pipeline(config)).success
+
+    schema = load_catalog(embedded_catalog).load_table("bronze.keyed").schema()
+    assert {f.name: f.required for f in schema.fields} == {
+        "id": True,
+        "name": True,
+        "note": False,
+        "amount": True,
+    }
+    assert schema.identifier_field_names() == {"id"}
+
+    # the source drops NOT NULL and a null arrives: evolve makes the column optional
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"ALTER TABLE {pg_schema}.keyed ALTER COLUMN name DROP NOT NULL")
+        conn.exec_driver_sql(f"INSERT INTO {pg_schema}.keyed VALUES (2, NULL, 'n', 2.00)")
+    engine.dispose()
+    result = plugin.run(plugin.create_pipeline(config))
+    assert result.success, result.errors
+    table = load_catalog(embedded_catalog).load_table("bronze.keyed")
+    assert not table.schema().find_field("name").required
+    rows = table.scan().to_arrow().sort_by("id").to_pylist()
+    assert [(r["id"], r["name"], r["amount"]) for r in rows] == [
+        (1, "a", Decimal("1.50")),
+        (2, None, Decimal("2.00")),
+    ]

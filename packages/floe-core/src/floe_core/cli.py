@@ -209,16 +209,27 @@ def _summary(console: Console, results: Sequence[IngestionResult]) -> None:
 @click.argument("floe_yaml", type=_PATH)
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Check only this source (repeatable).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not connect to the sources (skip reflecting their tables and columns).",
+)
 @_log_option
 def validate(
-    floe_yaml: Path, manifest_path: Path | None, sources: Sequence[str], log_level: str | None
+    floe_yaml: Path,
+    manifest_path: Path | None,
+    sources: Sequence[str],
+    offline: bool,
+    log_level: str | None,
 ) -> None:
     """Check FLOE_YAML and the manifest, and each source with the plugin (loads nothing)."""
     console = _out()
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
-        checked = Runner(manifest, _registry()).validate(project, only=sources or None)
+        checked = Runner(manifest, _registry()).validate(
+            project, only=sources or None, offline=offline
+        )
     except IngestionError as exc:
         _fail(exc)
     except Exception as exc:

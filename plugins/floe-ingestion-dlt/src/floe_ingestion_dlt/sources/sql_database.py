@@ -32,6 +32,7 @@ from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._sql_arrow import canonical_caster, table_adapter
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
+from floe_ingestion_dlt.sources._sql_probe import probe_sql
 from floe_ingestion_dlt.sources._sql_types import initial_value, query_adapter, type_adapter
 
 __all__ = ["SQL_DATABASE", "SqlDatabaseSourceConfig"]
@@ -143,6 +144,7 @@ def build_sql_extracts(
                     resource=resource,
                     table=destination_for(config, resource.name, len(resources)),
                     primary_key=config.primary_key or _reflected_key(resource),
+                    required=_not_null(resource),
                 )
             )
     except BaseException:
@@ -156,10 +158,16 @@ def _reflected_key(resource: Any) -> tuple[str, ...]:
     return tuple(name for name, column in columns.items() if column.get("primary_key"))
 
 
+def _not_null(resource: Any) -> tuple[str, ...]:
+    columns = resource.compute_table_schema().get("columns", {})
+    return tuple(name for name, column in columns.items() if column.get("nullable") is False)
+
+
 SQL_DATABASE = SourceType(
     name="sql_database",
     model=SqlDatabaseSourceConfig,
     check=check_sql_config,
+    probe=probe_sql,
     build=build_sql_extracts,
     errors=sql_errors,
     supplies_primary_key=True,
