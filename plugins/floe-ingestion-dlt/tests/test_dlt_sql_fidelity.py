@@ -313,3 +313,48 @@ def test_not_null_columns_are_required_and_the_merge_key_is_the_identifier(
         (1, "a", Decimal("1.50")),
         (2, None, Decimal("2.00")),
     ]
+
+
+@pytest.mark.mariadb
+def test_mariadb_timestamp_cursor_compares_instants_in_a_zone_west_of_utc(
+    mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig
+) -> None:
+    """The loader's session is at -05:00: a cursor of 11:00 UTC must not mean 16:00 UTC."""
+    engine = _engine(mysql_dsn)
+
+    def insert(rows: str) -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET time_zone = '+00:00'")
+            conn.exec_driver_sql(f"INSERT INTO {maria_table} VALUES {rows}")
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {maria_table} (id int PRIMARY KEY, ts timestamp(6))")
+    insert("(1, '2024-01-01 10:00:00'), (2, '2024-01-01 11:00:00'), (3, '2024-01-01 11:00:00')")
+    url = sa.engine.make_url(mysql_dsn).update_query_dict(
+        {"init_command": "SET time_zone='-05:00'"}
+    )
+    config = IngestionConfig(
+        name="west",
+        source_type="sql_database",
+        source_config={
+            "connection_string": url.render_as_string(hide_password=False),
+            "tables": [maria_table],
+            "backend": "pyarrow",
+        },
+        destination_table=f"bronze.{maria_table}",
+        incremental={"cursor_field": "ts"},
+    )
+    plugin = DltIngestionPlugin(catalog=embedded_catalog)
+    loaded = [plugin.run(plugin.create_pipeline(config)).rows_loaded]
+    insert("(4, '2024-01-01 12:00:00')")  # one hour after the cursor, in UTC
+    loaded.append(plugin.run(plugin.create_pipeline(config)).rows_loaded)
+    engine.dispose()
+
+    assert loaded == [3, 1]
+    from floe_iceberg import load_catalog
+
+    table = load_catalog(embedded_catalog).load_table(f"bronze.{maria_table}")
+    rows = table.scan().to_arrow().sort_by("id").to_pylist()
+    assert [r["ts"] for r in rows] == [
+        dt.datetime(2024, 1, 1, h, tzinfo=UTC) for h in (10, 11, 11, 12)
+    ]

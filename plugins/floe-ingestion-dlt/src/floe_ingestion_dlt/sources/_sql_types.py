@@ -187,9 +187,53 @@ def query_adapter(database: str, backend: str) -> Any:
                 columns.append(column)
                 continue
             changed = True
-        return query.with_only_columns(*columns) if changed else query
+        if changed:
+            query = query.with_only_columns(*columns)
+        if is_mysql(database):
+            query = _mysql_timestamp_cursor(query, table, incremental)
+        return query
 
     return adapt
+
+
+def _mysql_timestamp_cursor(query: Any, table: Any, incremental: Any) -> Any:
+    """Compare a MySQL ``TIMESTAMP`` cursor with the instant, not a session-zone rendering.
+
+    The cursor's last value is the UTC instant (the column lands as ``timestamptz``), but a
+    bound datetime is read in the session time zone: in a zone west of UTC, ``ts >= '12:00'``
+    meant 17:00 UTC and skipped the rows in between. ``FROM_UNIXTIME(epoch)`` is rendered in
+    the same session zone as the column, so the comparison is between instants.
+    """
+    import operator
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.sql import visitors
+    from sqlalchemy.sql.elements import BinaryExpression, BindParameter
+
+    cursor = getattr(incremental, "cursor_path", None)
+    if not cursor or cursor not in table.c or not is_mysql_timestamp(table.c[cursor].type, "mysql"):
+        return query
+    column = table.c[cursor]
+    compare = (operator.ge, operator.gt, operator.le, operator.lt)
+
+    def replace(element: Any) -> Any:
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator in compare
+            and isinstance(element.right, BindParameter)
+            and isinstance(element.right.value, datetime)
+            and element.left.compare(column)
+        ):
+            value = element.right.value
+            instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+            epoch = f"{delta.days * 86400 + delta.seconds}.{delta.microseconds:06d}"
+            bound = sa.func.from_unixtime(sa.literal(epoch, sa.String()))
+            return element.operator(column, bound)
+        return None
+
+    return visitors.replacement_traverse(query, {}, replace)  # type: ignore[call-overload]
 
 
 def _mysql_select(column: Any) -> Any:
