@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from floe_core import CatalogConfig, ErrorCategory, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.sources._sql_connect import _driver
+from floe_testing.readback import read_table as _read
 
 BIG = 9223372036854775807
 SMALL = -9223372036854775808
@@ -52,12 +53,6 @@ def _sql_config(
         destination_table=f"bronze.{table}",
         **kw,
     )
-
-
-def _read(catalog: CatalogConfig, table: str) -> pa.Table:
-    from floe_iceberg import load_catalog
-
-    return load_catalog(catalog).load_table(table).scan().to_arrow()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ Every problem with a file becomes one :class:`ConfigFileError` naming the file, 
 Interpolation (string values only, never keys): ``${VAR}`` is the environment variable ``VAR``
 (an error when unset), ``${VAR:-default}`` falls back to ``default`` when ``VAR`` is unset or
 empty, and ``$$`` is a literal ``$``. Built-in variables (``FLOE_PROJECT_DIR``) take precedence
-over the environment.
+over the environment. A value that lands in a secret-looking field (``password: ${PG_PW}``), or
+comes from a secret-looking variable, is :func:`~floe_core.redact.remember`-ed so the CLI masks
+it in everything it prints.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from floe_core._validation import Problem, format_loc, problem_for, yaml_kind
 from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.redact import is_secret_name, remember
 
 __all__ = [
     "ConfigFileError",
@@ -205,6 +208,7 @@ def interpolate(
     if not isinstance(value, str) or "$" not in value:
         return value
     variables = {**environ, **(builtins or {})}
+    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
 
     def replace(match: re.Match[str]) -> str:
         token, name, default = match.group(0), match.group(1), match.group(2)
@@ -223,7 +227,9 @@ def interpolate(
             )
         found = variables.get(name)
         if default is not None and not found:
-            return default
+            found = default
+        if found is not None and (is_secret_name(field) or is_secret_name(name)):
+            remember(found)
         if found is None:
             raise ConfigFileError.of(
                 file,

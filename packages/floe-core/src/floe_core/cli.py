@@ -7,7 +7,9 @@ failure is CONFIGURATION). Progress and logs go to standard error, results to st
 
 Without ``--manifest``, ``./platform-manifest.yaml`` is used when present, else the default
 (dlt plugin, embedded catalog in ``./warehouse``). Inside the manifest, ``${FLOE_PROJECT_DIR}``
-is the folder of the floe.yaml given.
+is the folder of the floe.yaml given. Every secret value resolved while a command runs
+(``secret_refs``, ``${VAR}`` in secret-looking fields) is masked in all it prints: its output,
+logs and the ``warnings`` of any plugin.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from floe_core._masked_io import masked_output
 from floe_core.errors import ErrorCategory, IngestionError
 from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
@@ -106,8 +109,10 @@ _log_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="floe-core", prog_name="floe")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Floe ingestion: load data from outside systems into Bronze Iceberg tables."""
+    ctx.with_resource(masked_output())
 
 
 @main.command()
@@ -296,11 +301,7 @@ def sources(manifest_path: Path | None) -> None:
 def _source_types(registry: PluginRegistry, manifest: PlatformManifest, name: str) -> list[str]:
     section = manifest.plugins.ingestion
     config = section.config if section.type == name else None
-    try:
-        plugin = registry.create(name, config, catalog=manifest.catalog_config())
-    except IngestionError:
-        cls = registry.get(name)  # config needed for an instance: ask a bare one
-        plugin = object.__new__(cls)
+    plugin = registry.create(name, config, catalog=manifest.catalog_config())
     return sorted(plugin.list_available_sources())
 
 

@@ -97,18 +97,6 @@ class SourceSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check_semantics(self) -> Self:
-        dest = self.destination
-        if (
-            dest.write_disposition is WriteMode.MERGE
-            and not dest.primary_key
-            and self.type != "sql_database"
-        ):
-            raise PydanticCustomError(
-                "merge_needs_key",
-                "write_disposition 'merge' needs primary_key (the column or columns to upsert "
-                "on), e.g. primary_key: [id]",
-                {"field": ("destination", "primary_key")},
-            )
         for path in self.secret_refs:
             if not _PATH.match(path):
                 raise PydanticCustomError(

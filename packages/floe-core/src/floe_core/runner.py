@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
-from floe_core._location import check_source_type, point_at
+from floe_core._location import check_merge_key, check_source_type, point_at
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -164,11 +164,14 @@ class Runner:
                 field = "catalog"
             where = str(self.manifest.file or "(default platform manifest)")
             problem = Problem(field, exc.message)
+            # A CONFIGURATION category on another class's code: keep the class-code rule.
+            code = exc.code if isinstance(exc, PipelineConfigurationError) else None
+            code = ErrorCode.DESTINATION_CONFIG_ERROR if isinstance(exc, PluginError) else code
             if exc.message.startswith(field):  # "catalog.uri for type 'sql' must be ..."
                 raise ConfigFileError(
-                    f"{where}: {exc.message}", file=where, problems=[problem], code=exc.code
+                    f"{where}: {exc.message}", file=where, problems=[problem], code=code
                 ) from exc
-            raise ConfigFileError.of(where, [problem], code=exc.code) from exc
+            raise ConfigFileError.of(where, [problem], code=code) from exc
         except Exception as exc:
             raise _internal(plugin, "get_destination_config", exc) from exc
 
@@ -418,6 +421,11 @@ def _create(
         )
         if wrong is not None:
             raise wrong
+    keyless = check_merge_key(
+        config, plugin.source_supplies_primary_key(config.source_type), file=file, index=index
+    )
+    if keyless is not None:
+        raise keyless
     try:
         return plugin.create_pipeline(config)
     except IngestionError as exc:

@@ -214,7 +214,7 @@ def test_real_dlt_config_typo_names_file_and_field(
         assert result.exit_code == 2, result.output
         assert (
             f"{project}: ingestion.sources[0].config.tabels: source 'orders' (sql_database): "
-            "unknown field 'tabels'"
+            "tabels: unknown key 'tabels'; did you mean 'tables'?"
         ) in result.stdout
         assert (
             f"{project}: ingestion.sources[1].type: source type 'sql_databse' is not "

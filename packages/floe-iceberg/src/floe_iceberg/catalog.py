@@ -23,11 +23,11 @@ from urllib.parse import unquote, urlparse
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, ErrorCode, PipelineConfigurationError, StorageConfig
+from floe_core.redact import is_secret_name, redact_text
 
 __all__ = ["destination_settings", "load_catalog"]
 
 _RESERVED = {"uri", "warehouse", "credential", "token", "scope", "type"}
-_SECRET_WORDS = ("secret", "password", "token", "credential", "key-id", "access-key", "session")
 _SQLALCHEMY_URL = re.compile(r"^[a-z][a-z0-9+]*://", re.IGNORECASE)
 
 
@@ -38,8 +38,7 @@ def _config_error(message: str, field: str) -> PipelineConfigurationError:
 
 
 def _is_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return is_secret_name(key)
 
 
 def _local_folder(warehouse: str) -> Path | None:
@@ -185,13 +184,7 @@ def load_catalog(config: CatalogConfig, *, storage: StorageConfig | None = None)
 
 
 def _redact_url(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.password is None and parsed.username is None:
-        return uri
-    host = parsed.hostname or ""
-    if parsed.port is not None:
-        host = f"{host}:{parsed.port}"
-    return parsed._replace(netloc=host).geturl()
+    return redact_text(uri)
 
 
 def destination_settings(

@@ -396,11 +396,11 @@ def write_table(
 
     Raises:
         SchemaContractViolation: ``freeze`` met a new column or a variant column for a value
-            that does not coerce to its column's type (SCHEMA_CONTRACT_VIOLATION); a merge key
-            value that does not coerce, or a nested value against a scalar column
-            (SCHEMA_CORRUPTION); or a merge row has a null key. Values that do not coerce land
-            in variant columns under the other contracts (:mod:`.schema`).
-        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take;
+            that does not coerce to its column's type, or a merge row has a null key
+            (SCHEMA_CONTRACT_VIOLATION). Values that do not coerce land in variant columns
+            under the other contracts (:mod:`.schema`).
+        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take,
+            a merge key value that does not coerce, or a nested value against a scalar column;
             DESTINATION_WRITE_FAILED for a partitioned table (not supported); COMMIT_CONFLICT
             (before anything is read or written) when the table is not at ``spec.based_on``.
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge

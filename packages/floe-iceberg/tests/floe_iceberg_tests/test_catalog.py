@@ -113,7 +113,7 @@ def test_destination_settings_hold_no_secret(tmp_path: Path) -> None:
         CatalogConfig(uri="postgresql+psycopg2://u:pw-secret@127.0.0.1/db", warehouse=str(tmp_path))
     )
     assert "pw-secret" not in json.dumps(sql)
-    assert sql["uri"] == "postgresql+psycopg2://127.0.0.1/db"
+    assert sql["uri"] == "postgresql+psycopg2://**********@127.0.0.1/db"
     assert sql["auth"] == "none"
 
 

@@ -38,6 +38,7 @@ from floe_core.plugin import (
     IngestionPipeline,
     IngestionPlugin,
 )
+from floe_core.redact import RedactingFilter, mask_values
 from floe_core.telemetry import record_error, span
 from floe_ingestion_airbyte._client import AirbyteClient
 from floe_ingestion_airbyte._destination import destination_config
@@ -99,7 +100,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         self._sleep = sleep
         self._clock = clock
         self._client: AirbyteClient | None = None
-        self._log_filter = _RedactingFilter()
+        self._log_filter = RedactingFilter()
 
     @property
     def settings(self) -> AirbyteConfig:
@@ -107,27 +108,10 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         assert isinstance(self.config, AirbyteConfig)
         return self.config
 
-    @property
-    @override
-    def name(self) -> str:
-        return "airbyte"
-
-    @property
-    @override
-    def version(self) -> str:
-        from floe_ingestion_airbyte import __version__
-
-        return __version__
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return True
+    name = "airbyte"
+    floe_api_version = FLOE_API_VERSION
+    is_external = True
+    # version: the floe-ingestion-airbyte distribution's (floe_core's default)
 
     @override
     def get_config_schema(self) -> type[BaseModel]:
@@ -211,7 +195,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
         connection_id, label, secret = _connection_id(config)
         if secret:
-            self._log_filter.secrets.add(connection_id)
+            self._log_filter.values.add(connection_id)
         scrub = _Scrubber([connection_id] if secret else [])
         with span(
             "validate",
@@ -463,23 +447,6 @@ def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
     return connection_id, label or connection_id, secret
 
 
-class _RedactingFilter(logging.Filter):
-    """Masks secret values in the records of the logger it is attached to (httpx's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = _Scrubber(list(self.secrets)).text(message)
-            if masked != message:
-                record.msg, record.args = masked, None
-        return True
-
-
 class _Scrubber:
     """Replaces secret values (a connection id given as a secret) in what the plugin reports."""
 
@@ -487,9 +454,7 @@ class _Scrubber:
         self._secrets = [s for s in secrets if s]
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, "***")
-        return value
+        return mask_values(value, self._secrets)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -89,25 +89,10 @@ def state_key(config: IngestionConfig) -> str:
 class DltIngestionPlugin(IngestionPlugin):
     """Loads the registered dlt source types into Iceberg (``list_available_sources()``)."""
 
-    @property
-    @override
-    def name(self) -> str:
-        return "dlt"
-
-    @property
-    @override
-    def version(self) -> str:
-        return _package_version()
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
+    name = "dlt"
+    floe_api_version = FLOE_API_VERSION
+    version = _package_version()
+    is_external = False
 
     @property
     def settings(self) -> DltPluginConfig:
@@ -123,6 +108,7 @@ class DltIngestionPlugin(IngestionPlugin):
     def list_available_sources(self) -> list[str]:
         return sorted(REGISTRY)
 
+    @override
     def source_supplies_primary_key(self, source_type: str) -> bool:
         """Whether a source of this type can name its own primary key (a database reflects it).
 
