@@ -12,8 +12,12 @@ selected as text on **both** backends, so every backend lands the same exact val
   as PostgreSQL's text (``["2024-01-01 00:00:00+00","2024-02-01 00:00:00+00")``).
 - MySQL/MariaDB ``TIME`` is a duration (±838:59:59.999999), not a time of day: it lands as the
   string MySQL renders, ``[-]HH:MM:SS[.ffffff]`` (``-01:00:00``, ``25:00:00``).
-- With connectorx, PostgreSQL arrays are selected as ``to_json(col)`` text (``[[1,2],[3,4]]``):
-  connectorx cannot read multi-dimensional arrays, and PostgreSQL does not record dimensions.
+- PostgreSQL arrays are selected as ``to_json(col)`` text (``[[1,2],[3,4]]``) on both
+  backends: connectorx cannot read multi-dimensional arrays, PostgreSQL does not record
+  dimensions, and both backends then land the same text.
+- ``json``/``jsonb`` (and MySQL ``JSON``) are selected as text: the server's text, exactly.
+- MySQL ``FLOAT``, ``BIT`` and ``TIMESTAMP`` are selected exactly (:func:`_mysql_select`), and a
+  ``TIMESTAMP`` cursor is compared as an instant (:func:`_mysql_timestamp_cursor`).
 
 SQLite stores timestamps as text, compared as text. An incremental cursor on a SQLite
 ``DATETIME``/``TIMESTAMP`` column is compared against its value floored to the second, rendered

@@ -3,7 +3,7 @@
 Backends (``backend`` per source, ``sql_backend`` plugin-wide):
 
 - ``pyarrow``: SQLAlchemy cursor → Arrow in ``chunk_size`` partitions, server-side cursors via
-  ``yield_per``; exact types on every database (numeric(38, 9), timestamptz, uuid, json, arrays).
+  ``yield_per``; exact types on every database (numeric(38, 9), timestamptz, uuid, arrays).
 - ``connectorx``: Rust reader in streaming mode (``return_type="arrow_stream"``, memory flat in
   table size), 3-7x faster. Exact numerics are selected as text (connectorx 0.4.6 panics on a
   PostgreSQL ``numeric`` value whose scale differs from the column's) and every column the
@@ -12,8 +12,11 @@ Backends (``backend`` per source, ``sql_backend`` plugin-wide):
   type matrix is tested; ``pyarrow`` for any other database.
 
 Types that connectorx 0.4.6 cannot read (it panics) or that have no exact Arrow/Iceberg type are
+selected as text on both backends. For PostgreSQL and MySQL/MariaDB every column then gets one
+Arrow type from its reflected SQL type, so both backends land the same schema and values
+(:mod:`~floe_ingestion_dlt.sources._sql_arrow`).
 
-Type mapping: :mod:`floe_ingestion_dlt.sources._sql_types`; connections:
+Queries: :mod:`floe_ingestion_dlt.sources._sql_types`; connections:
 :mod:`~floe_ingestion_dlt.sources._sql_connect`; errors:
 :mod:`~floe_ingestion_dlt.sources._sql_errors`.
 The primary key is reflected from the database when ``primary_key`` is not configured.
