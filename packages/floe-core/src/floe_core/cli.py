@@ -198,12 +198,18 @@ def _exit_code(results: Sequence[IngestionResult]) -> int:
 @click.argument("floe_yaml", type=_PATH)
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Check only this source (repeatable).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not connect to the sources (skip reflecting their tables and columns).",
+)
 @_json_option
 @_log_option
 def validate(
     floe_yaml: Path,
     manifest_path: Path | None,
     sources: Sequence[str],
+    offline: bool,
     as_json: bool,
     log_level: str | None,
 ) -> None:
@@ -215,7 +221,7 @@ def validate(
         if not as_json:
             _warn(warnings)
         runner = Runner(manifest, _registry())
-        checked = runner.validate(project, only=sources or None)
+        checked = runner.validate(project, only=sources or None, offline=offline)
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:

@@ -291,6 +291,24 @@ class IngestionPlugin(PluginMetadata):
                 or the source type is not one of :meth:`list_available_sources`.
         """
 
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        """Check a pipeline against its live source, reading no data (``floe validate``).
+
+        What :meth:`create_pipeline` cannot know without connecting: that the tables exist,
+        that the incremental cursor and the primary key are columns. The default checks
+        nothing; ``floe validate --offline`` skips this call.
+
+        Args:
+            pipeline: What :meth:`create_pipeline` returned.
+            timeout: Seconds the check may take to connect (a short deadline).
+
+        Raises:
+            PipelineConfigurationError: The source does not match the config; names the
+                field (``details["field"]``) like :meth:`create_pipeline`.
+            IngestionError: The source cannot be reached or refuses the credentials
+                (TRANSIENT / PERMANENT, as a load would report it).
+        """
+
     @abstractmethod
     def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
         """Execute one load.

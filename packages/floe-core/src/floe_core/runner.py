@@ -211,16 +211,24 @@ class Runner:
         )
 
     def validate(
-        self, project: FloeProject, only: Collection[str] | None = None
+        self,
+        project: FloeProject,
+        only: Collection[str] | None = None,
+        *,
+        offline: bool = False,
+        timeout: float = 10.0,
     ) -> list[tuple[IngestionConfig, IngestionError | None]]:
         """Check the catalog, the lineage transport and every source, loading nothing.
 
         The catalog goes through :meth:`check_destination`; each source through the plugin's
-        ``create_pipeline``.
+        ``create_pipeline`` and then, unless ``offline``, its ``check_source`` (which
+        connects to the source, e.g. to reflect tables and columns).
 
         Args:
             project: The floe.yaml.
             only: Source names (all when None).
+            offline: Skip ``check_source``: connect to no source.
+            timeout: Seconds each ``check_source`` may take to connect.
 
         Returns:
             Each source with the error ``create_pipeline`` raised, or None when valid.
@@ -246,7 +254,9 @@ class Runner:
                 raise startup_error
             for config in configs:
                 try:
-                    _create(plugin, config, project, self.catalog)
+                    pipeline = _create(plugin, config, project, self.catalog)
+                    if not offline:
+                        _check_source(plugin, pipeline, project, timeout)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
@@ -440,6 +450,20 @@ def _create(
         return plugin.create_pipeline(config)
     except IngestionError as exc:
         raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
+
+
+def _check_source(
+    plugin: IngestionPlugin, pipeline: IngestionPipeline, project: FloeProject, timeout: float
+) -> None:
+    """``check_source``, its CONFIGURATION errors naming the floe.yaml file and field."""
+    file = project.file or "floe.yaml"
+    index = next(i for i, s in enumerate(project.sources) if s.name == pipeline.config.name)
+    try:
+        plugin.check_source(pipeline, timeout)
+    except IngestionError as exc:
+        raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
+    except Exception as exc:
+        raise _internal(plugin, "check_source", exc) from exc
 
 
 def _run_once(plugin: IngestionPlugin, pipeline: IngestionPipeline) -> IngestionResult:

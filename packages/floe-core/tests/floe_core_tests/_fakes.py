@@ -6,6 +6,8 @@
 - ``fail``: a list of error codes, one per attempt, before the load succeeds; an entry may be a
   mapping ``{code, retry_after, category, retryable}`` to override the defaults.
 - ``invalid``: when true, ``create_pipeline`` raises a PipelineConfigurationError.
+- ``no_column``: ``check_source`` (``floe validate`` unless ``--offline``) raises a
+  PipelineConfigurationError naming ``incremental.cursor_field``.
 
 ``get_destination_config`` rejects a catalog whose ``properties`` say ``fake.reject``:
 ``message`` (a CONFIGURATION error), ``field`` (one naming ``catalog.warehouse``) or ``bug``
@@ -95,6 +97,16 @@ class FakePlugin(IngestionPlugin):
                 "source config field 'invalid' must not be true", source=config.name
             )
         return IngestionPipeline(config)
+
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        config = pipeline.config
+        FakePlugin.calls.append(f"check:{config.name}:{timeout}")
+        if config.source_config.get("no_column"):
+            raise PipelineConfigurationError(
+                f"cursor column {config.source_config['no_column']!r} is not in the source",
+                source=config.name,
+                details={"field": "incremental.cursor_field"},
+            )
 
     def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
         config = pipeline.config

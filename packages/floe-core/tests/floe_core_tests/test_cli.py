@@ -273,6 +273,23 @@ def test_health_startup_failure_exits_1(workdir: Path) -> None:
     assert result.exit_code == 1 and "SOURCE_UNAVAILABLE" in result.stderr
 
 
+def test_validate_checks_the_live_source_unless_offline(workdir: Path) -> None:
+    path = write(workdir, GOOD.replace("config: {rows: 1234}", "config: {no_column: ts}"))
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"✗ orders: [INVALID_CONFIG] {path}: ingestion.sources[0].incremental.cursor_field: "
+        "cursor column 'ts' is not in the source"
+    ) in result.stdout
+    assert "check:orders:10.0" in FakePlugin.calls and "check:flaky:10.0" in FakePlugin.calls
+
+    FakePlugin.reset()
+    result = invoke("validate", str(path), "--offline")
+    assert result.exit_code == 0, result.output
+    assert not [c for c in FakePlugin.calls if c.startswith("check:")]
+    assert "create:orders" in FakePlugin.calls
+
+
 def test_validate_plugin_bug_exits_1(workdir: Path) -> None:
     text = GOOD.replace("config: {rows: 1234}", "config: {explode_create: true}")
     result = invoke("validate", str(write(workdir, text)))

@@ -50,6 +50,7 @@ from floe_core import (
     DestinationWriteError,
     ErrorCode,
     PipelineConfigurationError,
+    SchemaContract,
     SchemaContractViolation,
     WriteMode,
 )
@@ -58,6 +59,7 @@ from floe_iceberg import _merge
 from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
 from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._pyiceberg import staged_io
+from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
 from floe_iceberg._roll import FileRoller
 from floe_iceberg._spec import CommittedWrite, TableWrite
 from floe_iceberg.identifier import split_table_name
@@ -147,7 +149,7 @@ class _Load:
 
     # -- plan --------------------------------------------------------------------------------
 
-    def _begin(self, arrow_schema: pa.Schema | None) -> None:
+    def _begin(self, first: pa.RecordBatch | None) -> None:
         if self.table is not None:
             if not self.table.spec().is_unpartitioned():
                 raise DestinationWriteError(
@@ -160,11 +162,18 @@ class _Load:
             self.tx = self.table.transaction()
             self.io = self.table.io
         else:
-            assert arrow_schema is not None
+            assert first is not None
             namespace = self.identifier[:-1]
             self.catalog.create_namespace_if_not_exists(namespace)
+            schema = creation_schema(
+                first,
+                self.spec.required_columns,
+                self.spec.primary_key if self.merging else (),
+            )
             self.tx = self.catalog.create_table_transaction(
-                self.identifier, schema=arrow_schema, properties=dict(_NEW_TABLE_PROPERTIES)
+                self.identifier,
+                schema=schema,
+                properties={**_NEW_TABLE_PROPERTIES, **required_property(schema)},
             )
             self.io = staged_io(self.tx)
             self.schema_changed = True
@@ -209,7 +218,7 @@ class _Load:
             keys=self.spec.primary_key if self.merging else (),
         )
         if self.tx is None:
-            self._begin(normalized.schema)
+            self._begin(normalized)
             if self.pending_null_rows:
                 self._roll(self._nulls(self.pending_null_rows))
                 self.pending_null_rows = 0
@@ -221,10 +230,19 @@ class _Load:
             table=self.spec.table,
             contract_applies=self.existed,
         )
+        relax = to_relax(normalized, self.metadata.schema(), self.metadata.properties)
+        if relax and self.spec.schema_contract is SchemaContract.EVOLVE:
+            self.flush()  # rows so far are written under the schema they were conformed to
+            with self.tx.update_schema() as update:
+                for name in relax:
+                    update.make_column_optional(name)
+            log.info("columns_made_optional", table=self.spec.table, columns=relax)
+            self.schema_changed = True
+            self._refresh()
         if plan.evolve:
             self.flush()  # rows so far are written under the schema they were conformed to
             with self.tx.update_schema() as update:
-                update.union_by_name(normalized.schema)
+                update.union_by_name(keep_required(normalized.schema, self.metadata.schema()))
             self.schema_changed = True
             self._refresh()
         normalized, dropped = discard(normalized, plan)

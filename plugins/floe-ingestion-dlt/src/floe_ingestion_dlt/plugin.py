@@ -130,6 +130,28 @@ class DltIngestionPlugin(IngestionPlugin):
         return DltPipeline(config=config, source=source, kind=kind)
 
     @override
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        """Reflect what the source type can check live (tables, columns), reading no data.
+
+        Args:
+            pipeline: From :meth:`create_pipeline`.
+            timeout: Seconds to connect.
+
+        Raises:
+            PipelineConfigurationError: A table, cursor or key column the config names is not
+                in the source.
+            IngestionError: The source cannot be reached or refuses the credentials,
+                categorised as a load would be.
+        """
+        if not isinstance(pipeline, DltPipeline):
+            raise PipelineConfigurationError(
+                "check_source() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
+                source=pipeline.config.name,
+            )
+        with _side("source", pipeline.config.name, pipeline.kind.errors):
+            pipeline.kind.probe(pipeline.config, pipeline.source, timeout)
+
+    @override
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
         from floe_iceberg import destination_settings
 
@@ -306,6 +328,7 @@ class DltIngestionPlugin(IngestionPlugin):
             state_key=key,
             based_on=saved,  # the rows extracted depend on it: commit on that version only
             snapshot_properties=config.snapshot_properties,
+            required_columns=extract.required,
         )
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
