@@ -78,7 +78,7 @@ def _earlier(
     """The table as an earlier attempt of this run committed it, or None."""
     if attempt == 1 or catalog is None:
         return None
-    props = {RUN_ID_PROPERTY: context.run_id, ASSET_KEY_PROPERTY: asset.key.to_user_string()}
+    props = {RUN_ID_PROPERTY: context.run.run_id, ASSET_KEY_PROPERTY: asset.key.to_user_string()}
     found = snapshot_of_run(catalog, asset.table, props)
     if found is None:
         return None
@@ -118,7 +118,7 @@ def _load(
             update={
                 "snapshot_properties": {
                     **base.snapshot_properties,
-                    RUN_ID_PROPERTY: context.run_id,
+                    RUN_ID_PROPERTY: context.run.run_id,
                     ASSET_KEY_PROPERTY: asset.key.to_user_string(),
                 }
             }
