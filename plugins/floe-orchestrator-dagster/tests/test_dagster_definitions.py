@@ -27,7 +27,9 @@ def test_each_source_is_assets_with_floe_keys_kinds_checks_pools_and_schedules(
     assert orders.kinds == {"dlt", "iceberg"}
     assert orders.description == "Shop orders."
     assert orders.metadata["dagster/table_name"] == "bronze.orders"
-    assert orders.assets_def.op.pool == "floe_sqlite_shop"  # database scheme and name: one limit per DB
+    assert (
+        orders.assets_def.op.pool == "floe_sqlite_shop"
+    )  # database scheme and name: one limit per DB
     customers = graph.get(dg.AssetKey("ingestion__customers__customers"))
     assert customers.assets_def.op.pool == "floe_sqlite_shop"
     check_names = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
@@ -139,7 +141,7 @@ def test_a_multi_table_source_must_list_its_tables(tmp_path: Path) -> None:
         }
     ]
     project = make_project(tmp_path / "p", sources)
-    with pytest.raises(PipelineConfigurationError, match="config.tables"):
+    with pytest.raises(PipelineConfigurationError, match=r"config\.tables"):
         build_definitions(project.floe_yaml, project.manifest)
 
 

@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from floe_core import ErrorCategory, FloeProject, IngestionConfig, RetryPolicy, Runner
+from floe_core import (
+    ErrorCategory,
+    FloeProject,
+    IngestionConfig,
+    IngestionError,
+    IngestionResult,
+    RetryPolicy,
+    Runner,
+    TableResult,
+)
 from floe_core.project import SourceSpec
 from floe_dagster._report import Loaded, check_specs, materialization
 from floe_dagster._table import read_facts, snapshot_of_run
@@ -83,8 +92,6 @@ def _earlier(
     if found is None:
         return None
     snapshot_id, summary = found
-    from floe_core import IngestionResult, TableResult
-
     table = TableResult(
         table=asset.table,
         rows_loaded=int(summary.get("floe.rows-loaded", "0")),
@@ -106,7 +113,11 @@ def _load(
     policy = RetryPolicy(runner.manifest.plugins.ingestion.retry)
     selected = [a for a in assets if a.key in context.selected_asset_keys]
     checks = set(context.selected_asset_check_keys)
-    base = runner.configs(project, [assets[0].source])[0]
+    try:
+        base = runner.configs(project, [assets[0].source])[0]
+    except IngestionError as exc:  # a missing secret: CONFIGURATION, never retried
+        failed = IngestionResult(source=assets[0].source, success=False, errors=[exc.to_detail()])
+        raise_for(failed, policy, attempt=attempt)
     catalog = _catalog(runner)
     for asset in selected:
         earlier = _earlier(context, catalog, asset, base, attempt)
@@ -123,7 +134,11 @@ def _load(
                 }
             }
         )
-        result = runner.run_one(project, config, retry=False)
+        try:
+            result = runner.run_one(project, config, retry=False)
+        except IngestionError as exc:  # the plugin or catalog is unusable before any load
+            failed = IngestionResult(source=config.name, success=False, errors=[exc.to_detail()])
+            raise_for(failed, policy, attempt=attempt)
         partial = bool(result.errors) and all(
             e.category is ErrorCategory.PARTIAL for e in result.errors
         )
