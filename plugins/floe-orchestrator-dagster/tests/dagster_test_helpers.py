@@ -12,6 +12,7 @@ import dagster as dg
 import yaml
 
 from floe_core import (
+    CatalogConfig,
     ErrorCategory,
     ErrorCode,
     ErrorDetail,
@@ -51,6 +52,26 @@ SHOP_SOURCES: list[dict[str, Any]] = [
         "incremental": {"cursor_field": "updated_at"},
     },
 ]
+
+
+def shop_sources(namespace: str = "bronze") -> list[dict[str, Any]]:
+    """The shop sources, landing in ``namespace``."""
+    sources = [dict(s) for s in SHOP_SOURCES]
+    for source in sources:
+        table = source["destination"]["table"].split(".")[1]
+        source["destination"] = {**source["destination"], "table": f"{namespace}.{table}"}
+    return sources
+
+
+def catalog_section(config: CatalogConfig) -> dict[str, Any]:
+    """A manifest ``catalog`` section for ``config``, secrets in plain text (test servers)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["properties"] = dict(config.properties)  # the dump masks secret-looking values
+    for key in ("credential", "token"):
+        value = getattr(config, key)
+        if value is not None:
+            data[key] = value.get_secret_value()
+    return data
 
 
 @dataclass
@@ -104,6 +125,10 @@ def make_project(
 
             def ingestion_job():
                 return defs.resolve_job_def("ingestion")
+
+
+            def orders_job():
+                return defs.resolve_job_def("ingestion__orders_job")
             """
         )
     )

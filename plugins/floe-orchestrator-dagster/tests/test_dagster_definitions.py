@@ -19,6 +19,7 @@ def test_each_source_is_assets_with_floe_keys_kinds_checks_pools_and_schedules(
 ) -> None:
     project = make_project(tmp_path / "p")
     defs = build_definitions(project.floe_yaml, project.manifest)
+    dg.Definitions.validate_loadable(defs)  # what a code location checks: unique names, ...
     graph = defs.resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     assert keys == ["ingestion__customers__customers", "ingestion__orders__orders"]
@@ -42,7 +43,7 @@ def test_each_source_is_assets_with_floe_keys_kinds_checks_pools_and_schedules(
     ]
     schedule = defs.resolve_schedule_def("ingestion__orders_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
-    job = defs.resolve_job_def("ingestion__orders")
+    job = defs.resolve_job_def("ingestion__orders_job")
     assert [k.to_user_string() for k in job.asset_layer.selected_asset_keys] == [
         "ingestion__orders__orders"
     ]

@@ -7,9 +7,10 @@ A two-line ``defs.py`` is a Dagster project::
 
 ``dagster dev -f defs.py`` shows the assets; ``dagster asset materialize -f defs.py --select '*'``
 loads every source. Besides the assets: a job ``ingestion`` over all of them, one job
-``ingestion__{source}`` per source, and a schedule ``ingestion__{source}_schedule`` for each
-source with a ``schedule`` (cron) in floe.yaml. Paths are resolved when the definitions are
-built, so a step process started in another folder finds the same files.
+``ingestion__{source}_job`` per source (a job may not share its op's name), and a schedule
+``ingestion__{source}_schedule`` for each source with a ``schedule`` (cron) in floe.yaml.
+Paths are resolved when the definitions are built, so a step process started in another
+folder finds the same files.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def build_definitions(
     for spec, source in zip(project.sources, sources, strict=True):
         name = source.definition.node_def.name
         job = dg.define_asset_job(
-            name, selection=dg.AssetSelection.assets(*(a.key for a in source.assets))
+            f"{name}_job", selection=dg.AssetSelection.assets(*(a.key for a in source.assets))
         )
         jobs.append(job)
         if spec.schedule is not None:
