@@ -145,6 +145,8 @@ def _load(
         if not result.success and not partial:
             raise_for(result, policy, attempt=attempt)
         table = next((t for t in result.tables if t.table == asset.table), None)
+        if table is None and len(result.tables) == 1:  # a plugin naming the table its own way
+            table = result.tables[0]
         facts = None
         if catalog is not None:
             snapshot_id = table.snapshot_id if table is not None else None
