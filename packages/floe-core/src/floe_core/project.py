@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from floe_core._cron import cron_problem
 from floe_core._loader import (
     ConfigFileError,
     Problem,
@@ -104,6 +105,28 @@ class SourceSpec(BaseModel):
     incremental: IncrementalConfig | None = None
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
+    description: str | None = Field(
+        default=None, description="What the source is; shown by orchestrators and catalogs."
+    )
+    schedule: str | None = Field(
+        default=None,
+        description="Cron expression an orchestrator runs this source on, e.g. '0 6 * * *'.",
+    )
+    pool: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Concurrency pool an orchestrator limits this source's loads by "
+        "(default: derived from the source system, e.g. the database host and name).",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = cron_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     @field_validator("name")
     @classmethod

@@ -311,6 +311,44 @@ class Runner:
                 lineage.close()
         return results
 
+    def run_one(
+        self, project: FloeProject, config: IngestionConfig, *, retry: bool = True
+    ) -> IngestionResult:
+        """Load one source, as :meth:`run_sources` does, from a config the caller may adjust.
+
+        An orchestrator takes the config from :meth:`configs`, adds ``snapshot_properties``
+        (its run id) or narrows ``source_config``, and passes ``retry=False`` when it owns the
+        retries itself: one attempt, whose result says whether another may help.
+
+        Args:
+            project: The floe.yaml ``config`` comes from (for error locations).
+            config: The source to load; its name must be a source of ``project``.
+            retry: Apply the manifest's retry policy (False: exactly one attempt).
+
+        Returns:
+            The result, with ``attempts`` and ``duration_seconds`` as in :meth:`run_sources`.
+
+        Raises:
+            PipelineConfigurationError: As :meth:`run_sources`, before the load starts.
+        """
+        project.select([config.name])
+        plugin = self.create_plugin()
+        self.check_destination(plugin)
+        lineage = self.lineage if self.lineage is not None else self._own_lineage()
+        try:
+            startup_error = _call(plugin.startup)
+            return self._run_source(
+                plugin, config, project, lambda event: None, startup_error, lineage, retry=retry
+            )
+        finally:
+            shutdown_error = _call(plugin.shutdown)
+            if shutdown_error is not None:
+                _log.warning(
+                    "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
+                )
+            if lineage is not None and lineage is not self.lineage:
+                lineage.close()
+
     def _own_lineage(self) -> LineageEmitter | None:
         """Build the manifest's lineage emitter (None when lineage is off).
 
@@ -335,6 +373,8 @@ class Runner:
         notify: Callable[[SourceEvent], None],
         startup_error: IngestionError | None,
         lineage: LineageEmitter | None,
+        *,
+        retry: bool = True,
     ) -> IngestionResult:
         started = time.monotonic()
         log = _log.bind(source=config.name, source_type=config.source_type, plugin=plugin.name)
@@ -356,7 +396,7 @@ class Runner:
                     error.source = config.name
                     result = IngestionPlugin.failure(config, error, started=started)
                 else:
-                    result = self._load(plugin, config, project, notify, log)
+                    result = self._load(plugin, config, project, notify, log, retry=retry)
             except BaseException as exc:  # Ctrl-C, SystemExit: tell lineage, then go
                 if lineage is not None and run_id is not None:
                     lineage.abort(run_id, config)
@@ -383,6 +423,8 @@ class Runner:
         project: FloeProject,
         notify: Callable[[SourceEvent], None],
         log: Any,
+        *,
+        retry: bool = True,
     ) -> IngestionResult:
         started = time.monotonic()
         try:
@@ -391,6 +433,8 @@ class Runner:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
             return IngestionPlugin.failure(config, _internal(plugin, "create_pipeline", exc))
+        if not retry:
+            return _run_once(plugin, pipeline)
 
         def on_retry(attempt: RetryAttempt) -> None:
             first = attempt.result.errors[0]

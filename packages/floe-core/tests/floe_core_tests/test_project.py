@@ -149,7 +149,7 @@ def test_unknown_key_suggests(tmp_path: Path) -> None:
     err = load_error(tmp_path, GOOD.replace("schema_contract: freeze", "schema_contrac: freeze"))
     assert err.field == "ingestion.sources[0].schema_contrac"
     assert "did you mean 'schema_contract'?" in err.message
-    assert "valid keys: config, destination," in err.message
+    assert "valid keys: config, description, destination," in err.message
 
 
 def test_wrong_type(tmp_path: Path) -> None:
