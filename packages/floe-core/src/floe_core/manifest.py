@@ -44,6 +44,7 @@ from floe_core._scalar import YamlBool, YamlFloat, YamlInt
 from floe_core._validation import yaml_kind
 from floe_core.catalog import CatalogConfig, StorageConfig
 from floe_core.errors import ErrorCategory, PipelineConfigurationError
+from floe_core.maintenance import MaintenanceConfig
 from floe_core.secret import SecretRef, default_secrets_dir
 
 __all__ = [
@@ -276,6 +277,9 @@ class PlatformManifest(BaseModel):
     storage: StorageSection | None = None
     secrets_dir: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    maintenance: MaintenanceConfig = Field(
+        default_factory=MaintenanceConfig, description="Table maintenance (``floe maintain``)."
+    )
     _file: Path | None = PrivateAttr(default=None)
 
     @property

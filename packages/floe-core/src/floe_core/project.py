@@ -36,6 +36,7 @@ from floe_core._loader import (
 )
 from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContract, WriteMode
+from floe_core.maintenance import MaintenanceOverride
 from floe_core.secret import SecretRef, default_secrets_dir
 
 __all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
@@ -88,6 +89,9 @@ class SourceSpec(BaseModel):
     incremental: IncrementalConfig | None = None
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
+    maintenance: MaintenanceOverride | None = Field(
+        default=None, description="Overrides of the manifest's maintenance settings."
+    )
 
     @field_validator("name")
     @classmethod
