@@ -30,6 +30,7 @@ from rich.table import Table
 from floe_core.errors import ErrorCategory, ErrorCode, IngestionError, PluginError
 from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
+from floe_core.maintenance import source_settings
 from floe_core.manifest import DEFAULT_MANIFEST_FILE, PlatformManifest
 from floe_core.plugin import HealthState
 from floe_core.project import FloeProject
@@ -265,6 +266,10 @@ def validate(
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
+        for index, source in project.select(sources or None):  # floe maintain's settings
+            source_settings(
+                manifest.maintenance, source.maintenance, file=project.file, index=index
+            )
         checked = Runner(manifest, _registry()).validate(project, only=sources or None)
     except IngestionError as exc:
         _fail(exc)

@@ -15,17 +15,20 @@ acts on them (compaction, snapshot expiry, orphan-file removal) is floe-iceberg'
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from floe_core._loader import ConfigFileError, Problem
 from floe_core._scalar import YamlFloat, YamlInt
 
 __all__ = [
     "DEFAULT_TARGET_FILE_SIZE_BYTES",
     "MaintenanceConfig",
     "MaintenanceOverride",
+    "source_settings",
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -114,3 +117,33 @@ class MaintenanceConfig(BaseModel):
             return self
         given = override.model_dump(exclude_none=True)
         return MaintenanceConfig.model_validate({**self.model_dump(), **given})
+
+
+def source_settings(
+    platform: MaintenanceConfig,
+    override: MaintenanceOverride | None,
+    *,
+    file: Path | str | None,
+    index: int,
+) -> MaintenanceConfig:
+    """Return one source's maintenance settings: the manifest's, with the source's overrides.
+
+    Args:
+        platform: The manifest's ``maintenance`` block.
+        override: The source's ``maintenance`` block in floe.yaml.
+        file: The floe.yaml, for the message.
+        index: The source's position in ``ingestion.sources``.
+
+    Returns:
+        The merged settings.
+
+    Raises:
+        ConfigFileError: INVALID_CONFIG naming ``ingestion.sources[<index>].maintenance`` when
+            the merged settings are inconsistent.
+    """
+    try:
+        return platform.with_override(override)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"]
+        field = f"ingestion.sources[{index}].maintenance"
+        raise ConfigFileError.of(file or "floe.yaml", [Problem(field, message)]) from None

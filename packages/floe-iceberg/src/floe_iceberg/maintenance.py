@@ -45,6 +45,7 @@ from pyiceberg.table import Table
 from floe_core.maintenance import MaintenanceConfig
 from floe_core.telemetry import record_error
 from floe_iceberg import _compact, _expire, _orphan
+from floe_iceberg._listing import location_key
 from floe_iceberg.identifier import split_table_name
 
 if TYPE_CHECKING:
@@ -335,12 +336,27 @@ def find_stray_files(
         location = tables[0].location().rstrip("/").rsplit("/", 1)[0]
     if location is None or not tables:
         return []
+    root = location_key(location).rstrip("/") + "/"
+    if not all(location_key(t.location()).startswith(root) for t in tables):
+        log.warning(
+            "strays_not_checked",
+            namespace=namespace,
+            location=location,
+            reason="the namespace's tables are not all under this location",
+        )
+        return []
+    # every table of the catalog stays untouched, whatever namespace it belongs to
+    others = [
+        catalog.load_table(i).location()
+        for ns in catalog.list_namespaces()
+        for i in catalog.list_tables(ns)
+    ]
     window = dt.timedelta(days=orphan_window_days)
     with _step("find_strays", namespace):
         strays = _orphan.plan_strays(
             tables[0].io,
             location,
-            [t.location() for t in tables],
+            [t.location() for t in tables] + others,
             older_than=moment - window,
         )
         remove = namespace_location is not None and not dry_run
