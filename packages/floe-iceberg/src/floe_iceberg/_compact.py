@@ -20,6 +20,8 @@ deletes is for later).
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -44,8 +46,10 @@ __all__ = ["CompactionPlan", "carried_states", "commit_compaction", "live_files"
 
 log = structlog.get_logger(__name__)
 
-COMMIT_ATTEMPTS = 4
+COMMIT_ATTEMPTS = 8
 """Commits tried when concurrent appends keep moving the table's head."""
+_BACKOFF_SECONDS = 0.05
+"""First wait between commit attempts; doubled each time, jittered, capped at 2 s."""
 
 
 @dataclass
@@ -299,6 +303,8 @@ def commit_compaction(
         except CommitFailedException:
             clean_uncommitted(producer)
             log.info("compaction_retry", table=name, attempt=attempt)
+            wait = min(2.0, _BACKOFF_SECONDS * 2 ** (attempt - 1))
+            time.sleep(wait * random.uniform(0.5, 1.5))
             continue
         return producer.snapshot_id
     writer.discard()

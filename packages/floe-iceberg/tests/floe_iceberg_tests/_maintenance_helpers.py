@@ -66,6 +66,7 @@ def live_keys(catalog: Catalog, table: str) -> set[str]:
 def config_json(config: CatalogConfig) -> str:
     """A catalog config as JSON a child process can rebuild (secrets revealed: test servers)."""
     data = config.model_dump()
+    data["properties"] = dict(config.properties)  # model_dump masks the S3 keys
     for key in ("credential", "token"):
         if data.get(key) is not None:
             data[key] = data[key].get_secret_value()
@@ -87,7 +88,7 @@ def mark():
 
 
 def start_child(
-    code: str, config: CatalogConfig, table: str, marker: Path
+    code: str, config: CatalogConfig, table: str, marker: Path, **env_vars: str
 ) -> subprocess.Popen[str]:
     """Start ``sys.executable -c`` with the prelude; catalog and table in its environment."""
     env = {
@@ -95,6 +96,7 @@ def start_child(
         "FLOE_TEST_CATALOG": config_json(config),
         "FLOE_TEST_TABLE": table,
         "FLOE_TEST_MARKER": str(marker),
+        **env_vars,
     }
     return subprocess.Popen(
         [sys.executable, "-c", CHILD_PRELUDE + code],
@@ -113,5 +115,6 @@ def wait_for(marker: Path, child: subprocess.Popen[str], timeout: float = 60.0) 
             raise AssertionError(f"child exited {child.returncode}: {child.stderr.read()[-3000:]}")  # type: ignore[union-attr]
         if time.monotonic() > deadline:
             child.kill()
-            raise AssertionError("child did not get ready in time")
+            _, err = child.communicate()
+            raise AssertionError(f"child did not get ready in time: {err[-3000:]}")
         time.sleep(0.05)
