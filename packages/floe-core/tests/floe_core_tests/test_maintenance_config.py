@@ -1,4 +1,4 @@
-"""The ``maintenance:`` settings (manifest + floe.yaml overrides) and the ``floe.commands`` group."""
+"""The ``maintenance:`` settings (manifest, floe.yaml overrides) and the ``floe.commands`` group."""
 
 from __future__ import annotations
 
