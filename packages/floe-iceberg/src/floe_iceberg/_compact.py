@@ -30,7 +30,7 @@ import structlog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan
-from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.transforms import IdentityTransform
@@ -83,6 +83,17 @@ class CompactionPlan:
         return sum(f.record_count for f in self.files)
 
 
+def _live_entries(metadata: TableMetadata, table: Table) -> list[ManifestEntry]:
+    snapshot = metadata.current_snapshot()
+    if snapshot is None:
+        return []
+    return [
+        entry
+        for manifest in snapshot.manifests(table.io)
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+    ]
+
+
 def live_files(metadata: TableMetadata, table: Table) -> list[DataFile]:
     """Return every live file (data and delete files) of the table's current snapshot.
 
@@ -93,14 +104,7 @@ def live_files(metadata: TableMetadata, table: Table) -> list[DataFile]:
     Returns:
         The files.
     """
-    snapshot = metadata.current_snapshot()
-    if snapshot is None:
-        return []
-    return [
-        entry.data_file
-        for manifest in snapshot.manifests(table.io)
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-    ]
+    return [entry.data_file for entry in _live_entries(metadata, table)]
 
 
 def carried_states(metadata: TableMetadata) -> dict[str, str]:
@@ -152,8 +156,11 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
         The plan (``skipped`` says why there is nothing to do).
     """
     metadata = table.metadata
-    files = live_files(metadata, table)
-    data = [f for f in files if f.content == DataFileContent.DATA]
+    entries = _live_entries(metadata, table)
+    files = [e.data_file for e in entries]
+    # oldest first: rewritten rows keep the order they were loaded in (compresses as well)
+    ordered = sorted(entries, key=lambda e: (e.sequence_number or 0, e.data_file.file_path))
+    data = [e.data_file for e in ordered if e.data_file.content == DataFileContent.DATA]
     plan = CompactionPlan(
         name, files_before=len(data), bytes_before=sum(f.file_size_in_bytes for f in data)
     )
@@ -179,7 +186,7 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
     if len(small) < 2:
         plan.skipped = "fewer than two small files"
         return plan
-    plan.files = sorted(small, key=lambda f: f.file_path)
+    plan.files = small
     return plan
 
 
@@ -191,8 +198,9 @@ def _batches(table: Table, plan: CompactionPlan, target: pa.Schema) -> Iterator[
         rows = pa.Table.from_batches(list(scan.to_record_batches(tasks)), schema=target)
         yield from rows.sort_by([(c, "ascending") for c in plan.sort_columns]).to_batches()
         return
-    for batch in scan.to_record_batches(tasks):
-        yield batch if batch.schema == target else batch.cast(target)
+    for task in tasks:  # one file at a time, in order (to_record_batches reads concurrently)
+        for batch in scan.to_record_batches([task]):
+            yield batch if batch.schema == target else batch.cast(target)
 
 
 def write_compacted(
