@@ -243,9 +243,10 @@ def write_compacted(
     try:
         for batch in _batches(table, plan, target):
             if roller is None:
-                # Parquet compresses; the roller counts Arrow bytes. Guess the ratio from the
-                # plan's first batch against the average file; the roller adjusts nothing later.
-                ratio = max(1.0, (batch.nbytes * len(plan.files)) / disk)
+                # Parquet compresses; the roller counts Arrow bytes. The ratio: Arrow bytes per
+                # row of the first chunk over Parquet bytes per row of the planned files.
+                disk_per_row = disk / max(1, plan.rows)
+                ratio = max(1.0, batch.nbytes / max(1, batch.num_rows) / disk_per_row)
                 roller = FileRoller(
                     writer,
                     metadata,
