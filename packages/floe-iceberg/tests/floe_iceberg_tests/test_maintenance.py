@@ -252,3 +252,64 @@ def test_listing_sees_what_the_writes_wrote(catalog: Catalog, table_name: str) -
     assert live_keys(catalog, table_name) <= {f.key for f in listed}
     assert all(f.size > 0 and f.modified is not None for f in listed)
     assert list(list_files(table.io, table.location() + "/no-such-folder")) == []
+
+
+class _Client:
+    """An OpenLineage client that keeps the events."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def emit(self, event: object) -> None:
+        self.events.append(event)
+
+
+def test_spans_metrics_and_lineage_of_a_run(
+    sql_catalog: Catalog, table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from floe_core.lineage import LineageEmitter
+
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracing = TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    meters = MeterProvider(metric_readers=[reader])
+    monkeypatch.setattr(trace, "get_tracer", lambda name, *a, **k: tracing.get_tracer(name))
+    monkeypatch.setattr(metrics, "get_meter", lambda name, *a, **k: meters.get_meter(name))
+    client = _Client()
+    lineage = LineageEmitter(client=client)  # type: ignore[arg-type]
+    for load in range(1, 4):
+        incremental_load(sql_catalog, table_name, load * 10)
+    settings = _settings(snapshot_retention_days=0, keep_last_snapshots=1, orphan_window_days=0)
+
+    done = maintain_table(sql_catalog, table_name, settings, now=_later(), lineage=lineage)
+
+    names = [s.name for s in exporter.get_finished_spans() if "maintenance" in s.name]
+    assert names == [
+        "floe.maintenance.compact",
+        "floe.maintenance.expire",
+        "floe.maintenance.remove_orphans",
+    ]
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        m.name: sum(p.value for p in m.data.data_points)  # type: ignore[union-attr]
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    }
+    assert points["floe_maintenance_files_rewritten_total"] == 3
+    assert points["floe_maintenance_snapshots_expired_total"] == done.snapshots_expired == 3
+    assert points["floe_maintenance_orphan_files_removed_total"] == done.orphan_files > 0
+    assert points["floe_maintenance_bytes_reclaimed_total"] == done.orphan_bytes > 0
+    states = [e.eventType.value for e in client.events]  # type: ignore[attr-defined]
+    assert states == ["START", "COMPLETE"]
+    job = client.events[0].job  # type: ignore[attr-defined]
+    assert job.name == f"maintenance.compact.{table_name}"
+    assert client.events[1].outputs[0].name == table_name  # type: ignore[attr-defined]
