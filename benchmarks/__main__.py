@@ -17,7 +17,7 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from benchmarks import dataset, orchestrated, workload
+from benchmarks import dataset, maintenance, orchestrated, workload
 from benchmarks.path import PATHS
 from benchmarks.report import Row, render_table, render_targets
 
@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                                 args.repeat,
                             )
                         )
+                continue
+            if name == "maintenance":  # the engine alone, in-process: no source, no paths
+                rows.append(maintenance.run(scratch, quick=args.quick))
                 continue
             size = BIG_ROWS if (name == "bulk" and args.big) else args.rows
             paths, why = _paths_for(name, size, args.paths)

@@ -15,7 +15,7 @@ from benchmarks.path import Step, StepResult
 from benchmarks.report import Row
 from benchmarks.runner import run_in_child, verify
 
-WORKLOADS = ("bulk", "tpch", "merge", "incremental", "dagster")
+WORKLOADS = ("bulk", "tpch", "merge", "incremental", "dagster", "maintenance")
 
 
 @dataclass(frozen=True)

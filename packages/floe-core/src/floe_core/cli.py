@@ -1,5 +1,8 @@
 """The ``floe`` command: ``ingest``, ``validate``, ``plugins``, ``sources``, ``health``.
 
+Installed packages add subcommands through the ``floe.commands`` entry-point group
+(floe-iceberg adds ``maintain``); core imports none of them by name.
+
 Exit codes: 0 everything succeeded; 1 a runtime failure (a load failed, a plugin is unhealthy,
 ``floe plugins`` found one that does not load);
 2 a configuration error (a bad file, a missing secret, an unknown plugin, or a source whose
@@ -19,6 +22,7 @@ logs and the ``warnings`` of any plugin.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import sys
@@ -36,18 +40,23 @@ from floe_core._masked_io import masked_output
 from floe_core._preflight import userinfo_warnings
 from floe_core._report import checked_json, progress, summary
 from floe_core._validation import Problem
-from floe_core.errors import ErrorCategory, IngestionError
+from floe_core.errors import ErrorCategory, ErrorCode, IngestionError, PluginError
 from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
+from floe_core.maintenance import source_settings
 from floe_core.manifest import DEFAULT_MANIFEST_FILE, PlatformManifest
 from floe_core.plugin import HealthState
 from floe_core.project import FloeProject
 from floe_core.registry import PluginRegistry
 from floe_core.runner import Runner
 
-__all__ = ["main"]
+__all__ = ["COMMANDS_GROUP", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+COMMANDS_GROUP = "floe.commands"
+"""Entry-point group of subcommands other packages add to ``floe`` (a ``click.Command`` each;
+floe-iceberg adds ``maintain``). A name ``floe`` itself defines is never replaced."""
 
 
 def _out() -> Console:
@@ -140,7 +149,46 @@ _log_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """floe's own commands plus those installed packages register in :data:`COMMANDS_GROUP`.
+
+    An installed command is imported only when it is run (or ``--help`` lists it).
+    """
+
+    def _installed(self) -> dict[str, importlib.metadata.EntryPoint]:
+        found = importlib.metadata.entry_points(group=COMMANDS_GROUP)
+        return {ep.name: ep for ep in found if ep.name not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._installed()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        entry = self._installed().get(cmd_name) if command is None else None
+        if entry is None:
+            return command
+        distribution = entry.dist.name if entry.dist is not None else "?"
+        try:
+            loaded = entry.load()
+        except Exception as exc:
+            error = PluginError(
+                f"the command {cmd_name!r} ({entry.value}, from {distribution}) does not load: "
+                f"{type(exc).__name__}: {exc}; reinstall {distribution}",
+                code=ErrorCode.PLUGIN_LOAD_FAILED,
+            )
+            _fail(error)
+        if not isinstance(loaded, click.Command):
+            _fail(
+                PluginError(
+                    f"the command {cmd_name!r} ({entry.value}, from {distribution}) is a "
+                    f"{type(loaded).__name__}, not a click command",
+                    code=ErrorCode.PLUGIN_INCOMPATIBLE,
+                )
+            )
+        return loaded
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="floe-core", prog_name="floe")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -217,6 +265,10 @@ def validate(
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
+        for index, source in project.select(sources or None):  # floe maintain's settings
+            source_settings(
+                manifest.maintenance, source.maintenance, file=project.file, index=index
+            )
         warnings = userinfo_warnings(project, manifest)
         if not as_json:
             _warn(warnings)

@@ -33,6 +33,7 @@ from floe_core._secret_field import Secret
 from floe_core._validation import yaml_kind
 from floe_core.catalog import CatalogConfig, StorageConfig
 from floe_core.errors import ErrorCategory
+from floe_core.maintenance import MaintenanceConfig
 from floe_core.observability import (
     LineageConfig,
     LogsConfig,
@@ -206,6 +207,9 @@ class PlatformManifest(BaseModel):
     storage: StorageSection | None = None
     secrets_dir: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    maintenance: MaintenanceConfig = Field(
+        default_factory=MaintenanceConfig, description="Table maintenance (``floe maintain``)."
+    )
     _file: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

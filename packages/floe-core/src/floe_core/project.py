@@ -37,6 +37,7 @@ from floe_core._loader import (
 )
 from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContract, WriteMode
+from floe_core.maintenance import MaintenanceOverride
 from floe_core.secret import SecretRef, default_secrets_dir
 
 __all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
@@ -127,6 +128,10 @@ class SourceSpec(BaseModel):
             if problem is not None:
                 raise ValueError(problem)
         return value
+
+    maintenance: MaintenanceOverride | None = Field(
+        default=None, description="Overrides of the manifest's maintenance settings."
+    )
 
     @field_validator("name")
     @classmethod

@@ -12,10 +12,13 @@ Public API::
     write_table(catalog, TableWrite(...), batches, state=...) -> CommittedWrite
     read_state(catalog, "ns.table", state_key) -> dict | None
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
+    maintain_table(catalog, "ns.table", MaintenanceConfig(...)) -> TableMaintenance
+    find_stray_files(catalog, "ns") -> [StrayFiles]    # files a killed first load left
     split_table_name("ns.table") -> ("ns", "table")    # the table-name rule
     is_identifier(part) / check_column_name(name)      # the identifier and column-name rules
     DETECTED_TIMESTAMP, TIMESTAMPTZ                     # constants a source plugin shares
 
+Maintenance (compaction, expiry, orphans; ``floe maintain``): :mod:`floe_iceberg.maintenance`.
 Type, drift and contract rules: :mod:`floe_iceberg.schema`. State storage:
 :mod:`floe_iceberg.state`. Commit semantics: :mod:`floe_iceberg.writer`. Names:
 :mod:`floe_iceberg.identifier`. pyiceberg privates relied on: :mod:`floe_iceberg._pyiceberg`.
@@ -33,6 +36,12 @@ if TYPE_CHECKING:
     from floe_iceberg._constants import DETECTED_TIMESTAMP, TIMESTAMPTZ
     from floe_iceberg.catalog import destination_settings, load_catalog
     from floe_iceberg.identifier import check_column_name, is_identifier, split_table_name
+    from floe_iceberg.maintenance import (
+        StrayFiles,
+        TableMaintenance,
+        find_stray_files,
+        maintain_table,
+    )
     from floe_iceberg.state import StateRead, read_state, read_table_state
     from floe_iceberg.writer import (
         DEFAULT_TARGET_FILE_BYTES,
@@ -47,11 +56,15 @@ __all__ = [
     "TIMESTAMPTZ",
     "CommittedWrite",
     "StateRead",
+    "StrayFiles",
+    "TableMaintenance",
     "TableWrite",
     "check_column_name",
     "destination_settings",
+    "find_stray_files",
     "is_identifier",
     "load_catalog",
+    "maintain_table",
     "read_state",
     "read_table_state",
     "split_table_name",
@@ -64,9 +77,13 @@ _LAZY = {
     "TIMESTAMPTZ": "floe_iceberg._constants",
     "CommittedWrite": "floe_iceberg.writer",
     "StateRead": "floe_iceberg.state",
+    "StrayFiles": "floe_iceberg.maintenance",
+    "TableMaintenance": "floe_iceberg.maintenance",
     "TableWrite": "floe_iceberg.writer",
     "check_column_name": "floe_iceberg.identifier",
     "destination_settings": "floe_iceberg.catalog",
+    "find_stray_files": "floe_iceberg.maintenance",
+    "maintain_table": "floe_iceberg.maintenance",
     "is_identifier": "floe_iceberg.identifier",
     "load_catalog": "floe_iceberg.catalog",
     "read_state": "floe_iceberg.state",
