@@ -79,7 +79,7 @@ def test_a_column_the_table_lacks_is_a_config_error_naming_the_field(
 ) -> None:
     result, path = _validate(workdir, _source(SHOP, rest))
     assert result.exit_code == 2, result.output
-    assert f"✗ shop: [INVALID_CONFIG] {path}: {field}: source 'shop': {message}" in result.stdout
+    assert f"✗ shop: [INVALID_CONFIG] {path}: {field}: source 'shop': {message}" in result.stderr
 
     offline, _ = _validate(workdir, _source(SHOP, rest), "--offline")
     assert offline.exit_code == 0, offline.output  # only the live check finds it
@@ -93,7 +93,7 @@ def test_merge_on_a_table_without_primary_key(workdir: Path) -> None:
     assert (
         f"{path}: ingestion.sources[0].destination.primary_key: source 'shop': write_mode "
         "'merge' needs a primary key, and table 'customers' has none in the source"
-    ) in result.stdout
+    ) in result.stderr
 
 
 def test_a_missing_table_is_source_not_found(workdir: Path) -> None:
@@ -103,15 +103,15 @@ def test_a_missing_table_is_source_not_found(workdir: Path) -> None:
     assert (
         f"✗ shop: [SOURCE_NOT_FOUND] {path}: ingestion.sources[0].config.tables: source 'shop' "
         "(sql_database): table 'order' not found in the database; tables are customers, orders"
-    ) in result.stdout
+    ) in result.stderr
 
 
 def test_all_tables_into_one_destination_table(workdir: Path) -> None:
     config = '{connection_string: "sqlite:///shop.db"}'
     result, path = _validate(workdir, _source(config, "destination: {table: bronze.all}"))
     assert result.exit_code == 2, result.output
-    assert f"{path}: ingestion.sources[0].destination.table: " in result.stdout
-    assert "'tables' selects all tables" in result.stdout
+    assert f"{path}: ingestion.sources[0].destination.table: " in result.stderr
+    assert "'tables' selects all tables" in result.stderr
 
 
 def test_a_mistyped_sqlite_path_is_file_not_found_and_creates_nothing(workdir: Path) -> None:
@@ -123,8 +123,8 @@ def test_a_mistyped_sqlite_path_is_file_not_found_and_creates_nothing(workdir: P
     assert (
         f"✗ shop: [SOURCE_NOT_FOUND] {path}: ingestion.sources[0].config.connection_string: "
         "source 'shop' (sql_database): SQLite database file not found: 'shpo.db'"
-    ) in result.stdout
-    assert "'tables'" not in result.stdout
+    ) in result.stderr
+    assert "'tables'" not in result.stderr
     assert not (workdir / "shpo.db").exists()
 
 
@@ -163,7 +163,7 @@ def test_an_unreachable_database_is_transient_not_a_config_error(workdir: Path) 
     config = f'{{connection_string: "postgresql://u@127.0.0.1:{closed_port()}/db", tables: [t]}}'
     result, _ = _validate(workdir, _source(config, "destination: {table: bronze.t}"))
     assert result.exit_code == 1, result.output
-    assert "✗ shop: [SOURCE_UNAVAILABLE]" in result.stdout
+    assert "✗ shop: [SOURCE_UNAVAILABLE]" in result.stderr
 
     offline, _ = _validate(workdir, _source(config, "destination: {table: bronze.t}"), "--offline")
     assert offline.exit_code == 0, offline.output
@@ -188,8 +188,8 @@ def test_postgres_columns_are_reflected_in_the_schema(
         bad = "destination: {table: bronze.ev}\n  incremental: {cursor_field: ts}"
         result, path = _validate(workdir, _source(config, bad))
         assert result.exit_code == 2, result.output
-        assert f"{path}: ingestion.sources[0].incremental.cursor_field: " in result.stdout
-        assert "'ts' is not a column of table 'ev'; columns are id, at" in result.stdout
+        assert f"{path}: ingestion.sources[0].incremental.cursor_field: " in result.stderr
+        assert "'ts' is not a column of table 'ev'; columns are id, at" in result.stderr
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {unique} CASCADE")

@@ -501,7 +501,7 @@ def _check_source(
 ) -> None:
     """``check_source``, its CONFIGURATION errors naming the floe.yaml file and field."""
     file = project.file or "floe.yaml"
-    index = next(i for i, s in enumerate(project.sources) if s.name == pipeline.config.name)
+    index = project.index_of(pipeline.config.name)
     try:
         plugin.check_source(pipeline, timeout)
     except IngestionError as exc:

@@ -280,7 +280,7 @@ def test_validate_checks_the_live_source_unless_offline(workdir: Path) -> None:
     assert (
         f"✗ orders: [INVALID_CONFIG] {path}: ingestion.sources[0].incremental.cursor_field: "
         "cursor column 'ts' is not in the source"
-    ) in result.stdout
+    ) in result.stderr
     assert "check:orders:10.0" in FakePlugin.calls and "check:flaky:10.0" in FakePlugin.calls
 
     FakePlugin.reset()
