@@ -17,7 +17,7 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from benchmarks import dataset, workload
+from benchmarks import dataset, maintenance, orchestrated, workload
 from benchmarks.path import PATHS
 from benchmarks.report import Row, render_table, render_targets
 
@@ -61,7 +61,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 10,000 rows, SQLite only, TPC-H left out unless --workload tpch",
+        help="smoke run: 10,000 rows, SQLite only, TPC-H and dagster left out unless named "
+        "with --workload",
     )
     parser.add_argument(
         "--profile",
@@ -184,7 +185,7 @@ def _parallel(
 
 
 def _versions() -> str:
-    names = ("dlt", "pyiceberg", "pyarrow", "connectorx", "floe-ingestion-dlt")
+    names = ("dlt", "pyiceberg", "pyarrow", "connectorx", "floe-ingestion-dlt", "dagster")
     found = []
     for name in names:
         try:
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [
             w
             for w in workload.WORKLOADS
-            if not (args.quick and w == "tpch") and w not in workload.ON_REQUEST
+            if not (args.quick and w in ("tpch", "dagster")) and w not in workload.ON_REQUEST
         ]
     else:
         workloads = [w for w in workload.WORKLOADS if w in args.workload]
@@ -256,6 +257,24 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if name == "parallel":
                 rows.extend(_parallel(settings, args, sources, dsn, notes))
+                continue
+            if name == "dagster":
+                for kind in sources:
+                    data = (
+                        dataset.ensure_sqlite(args.rows)
+                        if kind == "sqlite"
+                        else dataset.ensure_postgres(dsn, args.rows)
+                    )
+                    for path in orchestrated.PATHS:
+                        rows.append(
+                            _repeated(
+                                partial(orchestrated.run, scratch, data, path, args.timeout),
+                                args.repeat,
+                            )
+                        )
+                continue
+            if name == "maintenance":  # the engine alone, in-process: no source, no paths
+                rows.append(maintenance.run(scratch, quick=args.quick))
                 continue
             size = BIG_ROWS if (name == "bulk" and args.big) else args.rows
             paths, why = _paths_for(name, size, args.paths)

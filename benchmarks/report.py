@@ -83,7 +83,7 @@ def render_table(rows: list[Row]) -> str:
     )
     lines: list[tuple[str, ...]] = []
     for (_, _), group in _group(rows).items():
-        floe = next((r for r in group if r.path == "floe" and r.ok), None)
+        floe = next((r for r in group if r.path in ("floe", "floe-ingest") and r.ok), None)
         correct = [r for r in group if r.ok]
         best = min(correct, key=lambda r: r.seconds or 0.0) if correct else None
         for r in group:

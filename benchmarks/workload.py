@@ -15,7 +15,7 @@ from benchmarks.path import Step, StepResult
 from benchmarks.report import Row
 from benchmarks.runner import run_in_child, verify
 
-WORKLOADS = ("bulk", "tpch", "merge", "incremental", "parallel")
+WORKLOADS = ("bulk", "tpch", "merge", "incremental", "dagster", "maintenance", "parallel")
 ON_REQUEST = ("parallel",)
 """Workloads that ``all`` leaves out: they run only when named with ``--workload``."""
 PARALLEL_PATHS = ("floe", "floe-w2")

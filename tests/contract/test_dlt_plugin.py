@@ -30,6 +30,10 @@ class TestDltPlugin(IngestionPluginContract):
         return DltIngestionPlugin({"batch_rows": 1000}, catalog=embedded_catalog)
 
     @pytest.fixture
+    def iceberg_catalog(self, embedded_catalog: CatalogConfig) -> CatalogConfig:
+        return embedded_catalog
+
+    @pytest.fixture
     def valid_config(self, tmp_path: Path) -> IngestionConfig:
         db = tmp_path / "shop.db"
         with sqlite3.connect(db) as conn:
@@ -40,6 +44,7 @@ class TestDltPlugin(IngestionPluginContract):
             source_type="sql_database",
             source_config={"connection_string": f"sqlite:///{db}", "tables": ["orders"]},
             destination_table="bronze.orders",
+            incremental={"cursor_field": "id"},
         )
 
     @pytest.fixture

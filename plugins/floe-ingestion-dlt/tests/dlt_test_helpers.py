@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from floe_core import IngestionConfig
+
 
 def silent_port(stop: threading.Event) -> int:
     """A loopback port that accepts connections and never answers (until ``stop`` is set)."""
@@ -62,6 +64,50 @@ def make_sqlite(path: Path, rows: int, *, start: int = 0) -> Path:
 
 
 # --- a REST API served on 127.0.0.1 -------------------------------------------------------
+
+JSON_LINK = {"type": "json_link", "next_url_path": "next"}
+"""The paginator of :class:`Api`: the next page's URL is the body's ``next``."""
+
+
+def rest_config(
+    base_url: str,
+    *,
+    paginator: dict[str, Any] | None = JSON_LINK,
+    auth: dict[str, Any] | None = None,
+    endpoint: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+    **fields: Any,
+) -> IngestionConfig:
+    """A ``rest_api`` source reading :class:`Api`'s ``/items`` into ``bronze.items``.
+
+    Args:
+        base_url: The API's base URL (``api.base_url``).
+        paginator: ``client.paginator``; None for none (one page).
+        auth: ``client.auth``, e.g. ``{"type": "bearer"}`` (its token given as a secret).
+        endpoint: Extra keys of the ``items`` endpoint (``incremental``, ``params``, ...).
+        source: Extra top-level ``source_config`` keys (``request_timeout_seconds``, ...).
+        **fields: Other ``IngestionConfig`` fields (``incremental``, ``secrets``, ...).
+
+    Returns:
+        The config, named ``api`` unless ``name`` is given.
+    """
+    client: dict[str, Any] = {"base_url": base_url}
+    if auth is not None:
+        client["auth"] = auth
+    if paginator is not None:
+        client["paginator"] = paginator
+    items = {"path": "items", "data_selector": "items", **(endpoint or {})}
+    return IngestionConfig(
+        name=fields.pop("name", "api"),
+        source_type="rest_api",
+        source_config={
+            "client": client,
+            "resources": [{"name": "items", "endpoint": items}],
+            **(source or {}),
+        },
+        destination_table=fields.pop("destination_table", "bronze.items"),
+        **fields,
+    )
 
 
 @dataclass

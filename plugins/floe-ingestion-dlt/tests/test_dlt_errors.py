@@ -23,7 +23,7 @@ def test_redact_masks_dsn_passwords_pairs_and_bearer_tokens() -> None:
     )
     for secret in ("s3cr%40t", "hunter2", "abc.def-123", "K3Y"):
         assert secret not in text
-    assert "postgresql+psycopg2://user:***@db:5432/x" in text
+    assert "postgresql+psycopg2://**********@db:5432/x" in text
 
 
 def _http_error(status: int, headers: dict[str, str] | None = None) -> requests.HTTPError:

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dlt_test_helpers import Api, closed_port, make_sqlite
+from dlt_test_helpers import Api, closed_port, make_sqlite, rest_config
 
 from floe_core import (
     CatalogConfig,
@@ -25,6 +25,8 @@ from floe_core import (
     IngestionResult,
 )
 from floe_ingestion_dlt import DltIngestionPlugin
+from floe_testing.readback import current_snapshot_id as _snapshot
+from floe_testing.readback import read_table as _read
 
 
 def _plugin(catalog: CatalogConfig) -> DltIngestionPlugin:
@@ -35,19 +37,6 @@ def _run(catalog: CatalogConfig, config: IngestionConfig) -> IngestionResult:
     # a fresh plugin per run: nothing survives in memory between loads
     plugin = _plugin(catalog)
     return plugin.run(plugin.create_pipeline(config))
-
-
-def _read(catalog: CatalogConfig, table: str) -> pa.Table:
-    from floe_iceberg import load_catalog
-
-    return load_catalog(catalog).load_table(table).scan().to_arrow()
-
-
-def _snapshot(catalog: CatalogConfig, table: str) -> int | None:
-    from floe_iceberg import load_catalog
-
-    snap = load_catalog(catalog).load_table(table).current_snapshot()
-    return None if snap is None else snap.snapshot_id
 
 
 def _ok(result: IngestionResult) -> IngestionResult:
@@ -301,20 +290,9 @@ def test_files_csv_jsonl_parquet_land_with_their_types(
 
 
 def _items(api: Api, **kw: Any) -> IngestionConfig:
-    return IngestionConfig(
-        name="api",
-        source_type="rest_api",
-        source_config={
-            "client": {
-                "base_url": api.base_url,
-                "auth": {"type": "bearer"},
-                "paginator": {"type": "json_link", "next_url_path": "next"},
-            },
-            "resources": [
-                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
-            ],
-        },
-        destination_table="bronze.items",
+    return rest_config(
+        api.base_url,
+        auth={"type": "bearer"},
         incremental={"cursor_field": "updated_at"},
         secret_refs={"client.auth.token": "env:API_TOKEN"},
         secrets={"client.auth.token": kw.pop("token", "t0ken-value")},
@@ -450,31 +428,8 @@ def test_rest_api_endpoint_incremental_block_filters_on_the_server(
     api: Api, embedded_catalog: CatalogConfig
 ) -> None:
     api.items = [{"id": i, "updated_at": f"2024-01-{1 + i:02d}"} for i in range(5)]
-    config = IngestionConfig(
-        name="api",
-        source_type="rest_api",
-        source_config={
-            "client": {
-                "base_url": api.base_url,
-                "paginator": {"type": "json_link", "next_url_path": "next"},
-            },
-            "resources": [
-                {
-                    "name": "items",
-                    "endpoint": {
-                        "path": "items",
-                        "data_selector": "items",
-                        "incremental": {
-                            "start_param": "since",
-                            "cursor_path": "updated_at",
-                            "initial_value": "2024-01-02",
-                        },
-                    },
-                }
-            ],
-        },
-        destination_table="bronze.items",
-    )
+    since = {"start_param": "since", "cursor_path": "updated_at", "initial_value": "2024-01-02"}
+    config = rest_config(api.base_url, endpoint={"incremental": since})
     assert _ok(_run(embedded_catalog, config)).rows_loaded == 4
     assert "since=2024-01-02" in api.requests[0]
     api.items.append({"id": 5, "updated_at": "2024-01-09"})

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dlt_test_helpers import Api, make_sqlite
+from dlt_test_helpers import Api, make_sqlite, rest_config
 
 from floe_core import CatalogConfig, ErrorCategory, ErrorCode, IngestionConfig
 from floe_ingestion_dlt import DltIngestionPlugin, DltPipeline
@@ -111,21 +111,7 @@ def test_rest_api_paginates_and_increments(api: Api) -> None:
     api.items = [
         {"id": i, "updated_at": f"2024-01-0{1 + i // 3}", "meta": {"i": i}} for i in range(7)
     ]
-    config = IngestionConfig(
-        name="api",
-        source_type="rest_api",
-        source_config={
-            "client": {
-                "base_url": api.base_url,
-                "paginator": {"type": "json_link", "next_url_path": "next"},
-            },
-            "resources": [
-                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
-            ],
-        },
-        destination_table="bronze.items",
-        incremental={"cursor_field": "updated_at"},
-    )
+    config = rest_config(api.base_url, incremental={"cursor_field": "updated_at"})
     (extract,) = _extracts(config)
     table, saved = _drain(extract, None)
     assert sorted(table.column("id").to_pylist()) == list(range(7))
@@ -238,18 +224,7 @@ def test_sqlite_rows_at_the_cursor_boundary_load_exactly_once(tmp_path: Path, ba
 
 
 def _api_config(base_url: str, **source: Any) -> IngestionConfig:
-    return IngestionConfig(
-        name="api",
-        source_type="rest_api",
-        source_config={
-            "client": {"base_url": base_url},
-            "resources": [
-                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
-            ],
-            **source,
-        },
-        destination_table="bronze.items",
-    )
+    return rest_config(base_url, paginator=None, source=source)
 
 
 def _run(config: IngestionConfig, catalog: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from dlt_test_helpers import Api
+from dlt_test_helpers import Api, rest_config
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, IngestionConfig, WriteMode
@@ -393,20 +393,7 @@ def test_one_jsonl_file_whose_price_turns_fractional_after_the_first_chunk(
 def test_a_rest_field_that_turns_from_int_to_text(api: Api, tmp_path: Path) -> None:
     api.items = [{"id": i, "v": i} for i in range(4)] + [{"id": 4, "v": "x"}, {"id": 5, "v": "6"}]
     catalog = CatalogConfig.embedded(tmp_path / "warehouse")
-    config = IngestionConfig(
-        name="api",
-        source_type="rest_api",
-        source_config={
-            "client": {
-                "base_url": api.base_url,
-                "paginator": {"type": "json_link", "next_url_path": "next"},
-            },
-            "resources": [
-                {"name": "items", "endpoint": {"path": "items", "data_selector": "items"}}
-            ],
-        },
-        destination_table="bronze.items",
-    )
+    config = rest_config(api.base_url)
     _run(catalog, config, batch_rows=3)
 
     table = load_catalog(catalog).load_table("bronze.items")

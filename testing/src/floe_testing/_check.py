@@ -1,13 +1,23 @@
-"""How the contract checks a rule: the failure message, guarded calls, capture helpers."""
+"""How the contract checks a rule: the failure message, guarded calls, capture helpers.
+
+Every call the suite makes into a plugin goes through :func:`guarded` (or :func:`call`, which
+also turns an exception into a broken rule): it runs in a daemon thread and the test waits at
+most the deadline of :data:`TIMEOUTS` (``IngestionPluginContract.call_timeout``, or
+``run_timeout`` for ``run``), so a hanging plugin fails its test with the rule id instead of
+hanging the suite. The hung thread is left behind; it dies with the process.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import io
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar, cast
 
 import pytest
 from pydantic import SecretBytes, SecretStr
@@ -38,29 +48,79 @@ def raised(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
 
 
-def call(rule: str, what: str, fn: Callable[[], _T], fix: str) -> _T:
-    """Call ``fn``; an exception fails ``rule`` with the exception's type and message."""
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the suite waits for one plugin call, in seconds.
+
+    Attributes:
+        call: Any call but ``run`` (``startup``, ``health_check``, ``create_pipeline``, ...).
+        run: ``run``.
+    """
+
+    call: float = 30.0
+    run: float = 120.0
+
+
+TIMEOUTS: contextvars.ContextVar[Timeouts] = contextvars.ContextVar(
+    "floe_contract_timeouts",
+    default=Timeouts(),  # noqa: B039 - frozen, so not mutable
+)
+"""The deadlines of the running test; the contract's autouse fixture sets its class's."""
+
+
+def guarded(rule: str, what: str, fn: Callable[[], _T], *, timeout: float | None = None) -> _T:
+    """Call ``fn`` under the watchdog; its exception propagates, a hang breaks ``rule``.
+
+    Args:
+        rule: The rule the calling test checks.
+        what: The call, as the failure message shows it (``"run(create_pipeline(...))"``).
+        fn: The call.
+        timeout: Seconds to wait; the running test's ``Timeouts.call`` when None.
+
+    Returns:
+        What ``fn`` returned.
+    """
+    seconds = TIMEOUTS.get().call if timeout is None else timeout
+    finished, value, error = within(seconds, fn)
+    if not finished:
+        broken(
+            rule,
+            f"{what} did not return within {seconds:g} s",
+            "every plugin call must return: give each network call (connect and read) a "
+            "timeout and never wait on a lock, queue or event without one; if the test "
+            "environment is just slow, raise call_timeout / run_timeout on the test class",
+        )
+    if error is not None:
+        raise error
+    return cast(_T, value)  # finished without an error: fn returned it
+
+
+def call(
+    rule: str, what: str, fn: Callable[[], _T], fix: str, *, timeout: float | None = None
+) -> _T:
+    """Call ``fn`` under the watchdog; an exception fails ``rule`` with its type and message."""
     try:
-        return fn()
+        return guarded(rule, what, fn, timeout=timeout)
     except Exception as exc:
         broken(rule, f"{what} raised {raised(exc)}", fix)
 
 
 def within(seconds: float, fn: Callable[[], _T]) -> tuple[bool, _T | None, BaseException | None]:
-    """Run ``fn`` in a daemon thread and wait at most ``seconds``.
+    """Run ``fn`` in a daemon thread (in a copy of the caller's context); wait ``seconds``.
 
     Returns:
         (finished, value, exception); a hung call is left running in its daemon thread.
     """
     outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()
 
     def target() -> None:
         try:
-            outcome["value"] = fn()
+            outcome["value"] = context.run(fn)
         except BaseException as exc:
             outcome["error"] = exc
 
-    thread = threading.Thread(target=target, name="floe-contract-health-check", daemon=True)
+    thread = threading.Thread(target=target, name="floe-contract-call", daemon=True)
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
@@ -119,6 +179,22 @@ def span_text(spans: list[Any]) -> str:
         for link in span.links:
             parts.append(repr(dict(link.attributes or {})))
     return "\n".join(parts)
+
+
+@contextmanager
+def warnings_into(found: list[warnings.WarningMessage]) -> Iterator[None]:
+    """Record into ``found`` every warning issued meanwhile, in any thread, instead of raising.
+
+    Inside the block every warning is recorded and shown nowhere, whatever the filters
+    (pytest's ``filterwarnings = error`` included), so the leak rule can read its text; outside
+    it, the filters apply as configured (``warnings.catch_warnings`` is process-wide).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            found.extend(caught)
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from floe_testing._check import (
     SEMVER,
     broken,
     call,
+    guarded,
     raised,
     secret_paths,
 )
@@ -286,7 +287,11 @@ class SurfaceRules:
             type="rest", uri="http://127.0.0.1:9/catalog", token=SecretStr(CANARY)
         )
         try:
-            value = plugin.get_destination_config(catalog)
+            value = guarded(
+                "abc.destination",
+                "get_destination_config(rest catalog)",
+                lambda: plugin.get_destination_config(catalog),
+            )
         except IngestionError as exc:
             if exc.category is not ErrorCategory.CONFIGURATION:
                 broken(

@@ -14,6 +14,9 @@ provides four fixtures; pytest then runs every rule below against the plugin::
         def invalid_config(self): ...        # create_pipeline must raise CONFIGURATION
         @pytest.fixture
         def failing_config(self): ...        # create_pipeline succeeds, run fails
+        @pytest.fixture
+        def iceberg_catalog(self): ...       # the CatalogConfig the plugin writes to
+                                             # (omit only for a plugin that writes no Iceberg)
 
 Each test checks one rule and, when it breaks, fails with the rule's id, what happened and how
 to fix it (``contract rule 'run.never-raises' broken: ...``). The rules:
@@ -41,8 +44,15 @@ to fix it (``contract rule 'run.never-raises' broken: ...``). The rules:
 ``run.failure``            ``run`` on the failing config returns ``success=False``
 ``run.errors``             failure errors are categorised, ``retryable`` consistent
 ``run.never-raises``       ``run`` catches everything, even a foreign pipeline
-``secrets.never-leak``     no secret in results, errors, health, logs or spans
+``secrets.never-leak``     no secret in results, errors (an unknown source type's
+                           too), health, logs, output, spans or warnings
+``iceberg.read-back``      the tables hold ``rows_loaded`` rows; a re-run with nothing
+                           new adds no rows and no snapshot (needs ``iceberg_catalog``)
 =========================  ========================================================
+
+Every plugin call the suite makes runs under a watchdog: a call that does not return within
+``call_timeout`` (``run_timeout`` for ``run``) fails its test with the rule id and "did not
+return within N s" instead of hanging the suite.
 """
 
 from __future__ import annotations
@@ -50,12 +60,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from floe_testing._behaviour import BehaviourRules
+from floe_testing._iceberg import IcebergRules
+from floe_testing._leak import LeakRules
 from floe_testing._surface import SurfaceRules
 
 __all__ = ["IngestionPluginContract"]
 
 
-class IngestionPluginContract(SurfaceRules, BehaviourRules):
+class IngestionPluginContract(SurfaceRules, BehaviourRules, LeakRules, IcebergRules):
     """The behaviour every :class:`~floe_core.IngestionPlugin` must show.
 
     Subclass it in a class whose name starts with ``Test`` and provide, in that class or a
@@ -71,13 +83,22 @@ class IngestionPluginContract(SurfaceRules, BehaviourRules):
     distinctive value of 8 characters or more), so :meth:`test_secrets_never_leak` can check
     it never leaves the plugin; a real failing config with a password is ideal.
 
+    A plugin that writes Iceberg itself (every embedded one) also provides ``iceberg_catalog``:
+    the :class:`~floe_core.CatalogConfig` it writes to, read back by the ``iceberg.read-back``
+    rule; ``valid_config`` should then be incremental, so a re-run has nothing new to load.
+    Without it the rule is skipped for an external plugin and broken for an embedded one.
+
     Attributes:
         expected_entry_point: The plugin's ``floe.ingestion`` entry-point name, or None for a
             plugin not installed through an entry point (the discovery rules are then skipped).
         health_check_timeout: The timeout :meth:`test_health_check_honours_timeout` passes.
         health_check_slack: Seconds allowed on top of the timeout before the rule breaks.
+        call_timeout: Seconds the suite waits for any plugin call but ``run``.
+        run_timeout: Seconds the suite waits for ``run``.
     """
 
     expected_entry_point: ClassVar[str | None]
     health_check_timeout: ClassVar[float] = 0.5
     health_check_slack: ClassVar[float] = 1.5
+    call_timeout: ClassVar[float] = 30.0
+    run_timeout: ClassVar[float] = 120.0

@@ -1,10 +1,10 @@
 """A teaching example: the smallest honest :class:`~floe_core.IngestionPlugin`.
 
 :class:`ReferencePlugin` passes the whole contract suite, so it shows what every rule asks for
-in the fewest lines. It is **not** a real loader: its one source type, ``static``, takes the
-rows to load from the source config itself, and "loading" appends them to tables the plugin keeps
-in memory (:attr:`ReferencePlugin.tables`). Nothing is written to Iceberg, and every result says
-so (``details["writes_to_iceberg"] is False``, no ``snapshot_id``).
+in the fewest lines. Its one source type, ``static``, takes the rows to load from the source
+config itself; everything after that is real: the rows become an Arrow table and
+:func:`floe_iceberg.write_table` commits them to the Iceberg catalog the plugin was given, one
+snapshot per load, so results carry the real ``snapshot_id`` and data-file bytes.
 
 What it demonstrates:
 
@@ -12,12 +12,17 @@ What it demonstrates:
   into a :class:`~floe_core.PipelineConfigurationError` that names the field and the fix, without
   echoing the input (it may hold a secret).
 - ``run`` never raises: expected failures are :class:`~floe_core.IngestionError` subclasses with
-  the right category, anything unexpected becomes ``INTERNAL_ERROR``; both come back as a failed
-  :class:`~floe_core.IngestionResult`.
+  the right category, a lost commit race is a TRANSIENT ``COMMIT_CONFLICT``, anything unexpected
+  becomes ``INTERNAL_ERROR``; all come back as a failed :class:`~floe_core.IngestionResult`.
 - secrets arrive through ``IngestionConfig.secrets`` and are read only with
   ``source_config_with_secrets()``; any text that leaves the plugin is redacted first.
-- write modes (append, replace, merge on ``primary_key``), schema contracts and an incremental
-  cursor, applied to the in-memory tables; a load commits all its rows or none.
+- the engine does the loading: write modes (append, replace, merge on ``primary_key``) and
+  schema contracts are :class:`floe_iceberg.TableWrite` fields, and a load commits all its rows
+  or none (``fail_after`` shows it: the source fails mid-stream and nothing lands).
+- the incremental cursor lives in the table, not in the plugin: it is read with
+  :func:`floe_iceberg.read_table_state` and committed in the same snapshot as the rows, so a
+  fresh plugin (or machine) resumes where the last successful load stopped, and a re-run with
+  nothing new commits nothing.
 
 A ``static`` source config::
 
@@ -31,18 +36,17 @@ A ``static`` source config::
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from typing_extensions import override
 
 from floe_core import (
     CatalogConfig,
+    DestinationWriteError,
     ErrorCode,
     HealthState,
     HealthStatus,
@@ -52,12 +56,14 @@ from floe_core import (
     IngestionPlugin,
     IngestionResult,
     PipelineConfigurationError,
-    SchemaContract,
     SchemaContractViolation,
     SourceConnectionError,
     TableResult,
-    WriteMode,
 )
+from floe_core.redact import mask_values
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ReferencePlugin", "ReferencePluginConfig", "StaticSourceConfig"]
 
@@ -105,12 +111,8 @@ class _StaticPipeline(IngestionPipeline):
 
 
 def _redact(text: str, config: IngestionConfig) -> str:
-    """Replace every secret value of ``config`` in ``text`` with ``***``."""
-    for secret in config.secrets.values():
-        value = secret.get_secret_value()
-        if value:
-            text = text.replace(value, "***")
-    return text
+    """Replace every secret value of ``config`` in ``text`` with ``floe_core.redact.MASK``."""
+    return mask_values(text, [secret.get_secret_value() for secret in config.secrets.values()])
 
 
 def _describe(error: ValidationError) -> str:
@@ -121,12 +123,50 @@ def _describe(error: ValidationError) -> str:
     )
 
 
+def state_key(config: IngestionConfig) -> str:
+    """Return the key under which a static source's cursor is committed in its table.
+
+    Args:
+        config: The source.
+
+    Returns:
+        ``floe.reference.<pipeline name>``.
+    """
+    return f"floe.reference.{config.name}"
+
+
+def _translate(exc: Exception, plugin: str, config: IngestionConfig) -> IngestionError:
+    """The error boundary: what floe_iceberg lets through becomes a categorised error."""
+    from pyiceberg.exceptions import (
+        CommitFailedException,
+        TableAlreadyExistsError,
+        ValidationException,
+    )
+
+    if isinstance(exc, CommitFailedException | ValidationException | TableAlreadyExistsError):
+        return DestinationWriteError(
+            f"a concurrent commit to {config.destination_table} won ({type(exc).__name__}); "
+            "nothing was committed, re-run the load",
+            code=ErrorCode.COMMIT_CONFLICT,
+        )
+    if isinstance(exc, OSError):
+        return DestinationWriteError(
+            f"storage of {config.destination_table} failed: " + _redact(str(exc), config),
+            code=ErrorCode.DESTINATION_UNAVAILABLE,
+        )
+    return IngestionError(
+        f"unexpected {type(exc).__name__} in plugin {plugin!r}: " + _redact(str(exc), config),
+        code=ErrorCode.INTERNAL_ERROR,
+    )
+
+
 class ReferencePlugin(IngestionPlugin):
-    """Teaching example: loads rows given in the config into in-memory tables, not Iceberg."""
+    """Teaching example: loads rows given in the config into Iceberg tables."""
 
     name = "reference"
     version = "0.1.0"
     floe_api_version = "1.0"
+    is_external = False
 
     def __init__(
         self,
@@ -135,16 +175,8 @@ class ReferencePlugin(IngestionPlugin):
         catalog: CatalogConfig | None = None,
     ) -> None:
         super().__init__(config, catalog=catalog)
-        # Loaded rows by 'namespace.table': the reference plugin's whole "warehouse".
-        self.tables: dict[str, list[Row]] = {}
-        self._cursors: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # All the plugin keeps between calls: tables, cursors and snapshots live in the catalog.
         self._started = False
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
 
     @override
     def get_config_schema(self) -> type[BaseModel]:
@@ -164,20 +196,30 @@ class ReferencePlugin(IngestionPlugin):
 
     @override
     def health_check(self, timeout: float | None = None) -> HealthStatus:
-        # Nothing to reach, so the check is instant and trivially within any timeout.
+        # The source is the config itself; the one thing to reach is the catalog. The embedded
+        # (SQLite) catalog answers locally; a plugin talking to servers passes `timeout` on.
         if not self._started:
             return HealthStatus(HealthState.UNHEALTHY, "not started: call startup() first")
+        try:
+            from floe_iceberg import load_catalog
+
+            namespaces = load_catalog(self.catalog).list_namespaces()
+        except Exception as exc:  # health_check never raises
+            return HealthStatus(
+                HealthState.UNHEALTHY,
+                f"catalog {self.catalog.name!r} unreachable ({type(exc).__name__})",
+            )
         return HealthStatus(
-            HealthState.HEALTHY, "in-memory tables ready", {"tables": len(self.tables)}
+            HealthState.HEALTHY,
+            f"catalog {self.catalog.name!r} answers",
+            {"namespaces": len(namespaces)},
         )
 
     @override
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
-        return {
-            "destination": "memory",
-            "writes_to_iceberg": False,
-            "catalog": {"name": catalog_config.name, "type": catalog_config.type},
-        }
+        from floe_iceberg import destination_settings
+
+        return destination_settings(catalog_config)
 
     @override
     def create_pipeline(self, config: IngestionConfig) -> IngestionPipeline:
@@ -225,6 +267,7 @@ class ReferencePlugin(IngestionPlugin):
                     f"{config.name!r}",
                     source=config.name,
                 )
+        _arrow(source.rows, config)  # rows that do not form a table fail here, not in run()
         return _StaticPipeline(config=config, source=source)
 
     @override
@@ -251,100 +294,97 @@ class ReferencePlugin(IngestionPlugin):
                 raise PipelineConfigurationError(
                     f"run() of plugin {self.name!r} takes no options; got {sorted(kwargs)}"
                 )
-            table, rows = self._load(pipeline)
+            table, discarded = self._load(pipeline)
         except IngestionError as exc:
             exc.message = _redact(exc.message, config)
             return self.failure(config, exc, started=started)
-        except Exception as exc:  # run never raises: anything unexpected is INTERNAL_ERROR
-            error = IngestionError(
-                f"unexpected {type(exc).__name__} in plugin {self.name!r}: "
-                + _redact(str(exc), config),
-                code=ErrorCode.INTERNAL_ERROR,
-            )
-            return self.failure(config, error, started=started)
-        size = len(json.dumps(rows, default=str).encode()) if rows else 0
+        except Exception as exc:  # run never raises: translate at this one boundary
+            return self.failure(config, _translate(exc, self.name, config), started=started)
         return IngestionResult(
             source=config.name,
             success=True,
-            rows_loaded=len(rows),
-            bytes_written=size,
-            tables=[
-                TableResult(
-                    table=table,
-                    rows_loaded=len(rows),
-                    bytes_written=size,
-                    write_mode=config.write_mode,
-                )
-            ],
+            rows_loaded=table.rows_loaded,
+            bytes_written=table.bytes_written,
+            tables=[table],
             duration_seconds=time.monotonic() - started,
-            details={"destination": "memory", "writes_to_iceberg": False},
+            details={"destination": "iceberg", "rows_discarded": discarded},
         )
 
-    def _load(self, pipeline: _StaticPipeline) -> tuple[str, list[Row]]:
-        """Stage the rows, then commit them all at once: a failure commits nothing."""
+    def _load(self, pipeline: _StaticPipeline) -> tuple[TableResult, int]:
+        """Write the rows (past the cursor) in one commit: a failure commits nothing."""
+        from floe_iceberg import TableWrite, load_catalog, read_table_state, write_table
+
         config = pipeline.config
-        table = config.destination_table
-        rows = [dict(row) for row in pipeline.source.rows]
+        catalog = load_catalog(self.catalog)
+        rows = pipeline.source.rows
+        key = state_key(config)
+        saved = read_table_state(catalog, config.destination_table, key)
+        state: dict[str, Any] | None = None
         if config.incremental is not None:
-            rows = self._past_cursor(config, rows)
-        fail_after = pipeline.source.fail_after
-        if fail_after is not None and fail_after < len(rows):
-            raise SourceConnectionError(
-                f"static source of {config.name!r} dropped the connection after {fail_after} of "
-                f"{len(rows)} rows (simulated by fail_after); nothing was committed",
-                source=config.name,
-            )
-        with self._lock:
-            existing = self.tables.get(table)
-            if existing is not None and config.write_mode is not WriteMode.REPLACE:
-                rows = self._apply_contract(config, existing, rows)
-            if config.write_mode is WriteMode.REPLACE or existing is None:
-                self.tables[table] = rows
-            elif config.write_mode is WriteMode.APPEND:
-                existing.extend(rows)
-            else:
-                self.tables[table] = _merge(existing, rows, config.primary_key)
-            if config.incremental is not None and rows:
-                self._cursors[config.name] = max(
-                    row[config.incremental.cursor_field] for row in rows
-                )
-        return table, rows
-
-    def _past_cursor(self, config: IngestionConfig, rows: list[Row]) -> list[Row]:
-        assert config.incremental is not None
-        cursor = config.incremental.cursor_field
-        last = self._cursors.get(config.name, config.incremental.initial_value)
-        if last is None:
-            return rows
-        try:
-            return [row for row in rows if row[cursor] > last]
-        except TypeError as exc:
-            raise SchemaContractViolation(
-                f"incremental cursor {cursor!r} of {config.name!r} cannot be compared with the "
-                f"last value: {exc}",
-                source=config.name,
-            ) from exc
-
-    @staticmethod
-    def _apply_contract(config: IngestionConfig, existing: list[Row], rows: list[Row]) -> list[Row]:
-        known = {key for row in existing for key in row}
-        new = sorted({key for row in rows for key in row} - known)
-        if not new or config.schema_contract is SchemaContract.EVOLVE:
-            return rows
-        if config.schema_contract is SchemaContract.FREEZE:
-            raise SchemaContractViolation(
-                f"rows of {config.name!r} bring new column(s) {new} but "
-                f"{config.destination_table} has schema_contract 'freeze'; the table is unchanged",
-                source=config.name,
-            )
-        if config.schema_contract is SchemaContract.DISCARD_VALUE:
-            return [{k: v for k, v in row.items() if k in known} for row in rows]
-        return [row for row in rows if not any(row.get(k) is not None for k in new)]
+            rows, state = _past_cursor(config, rows, saved.state)
+        spec = TableWrite(
+            table=config.destination_table,
+            write_mode=config.write_mode,
+            primary_key=config.primary_key,
+            schema_contract=config.schema_contract,
+            state_key=key,
+            based_on=saved,  # the rows were chosen by that state: commit on that version only
+        )
+        batches = _batches(config, rows, pipeline.source.fail_after)
+        committed = write_table(catalog, spec, batches, state=lambda: state)
+        table = TableResult(
+            table=config.destination_table,
+            rows_loaded=committed.rows_loaded,
+            bytes_written=committed.bytes_written,
+            snapshot_id=committed.snapshot_id,
+            write_mode=config.write_mode,
+        )
+        return table, committed.rows_discarded
 
 
-def _merge(existing: list[Row], rows: list[Row], key: tuple[str, ...]) -> list[Row]:
-    """Upsert ``rows`` into ``existing`` on ``key``; the last row of a key wins."""
-    merged = {tuple(row[k] for k in key): row for row in existing}
-    for row in rows:
-        merged[tuple(row[k] for k in key)] = row
-    return list(merged.values())
+def _arrow(rows: list[Row], config: IngestionConfig) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise PipelineConfigurationError(
+            f"source_config.rows of {config.name!r} do not form a table (a column's values "
+            f"must share one type): {_redact(str(exc), config)}",
+            source=config.name,
+        ) from None
+
+
+def _batches(config: IngestionConfig, rows: list[Row], fail_after: int | None) -> Iterator[Any]:
+    """Yield the rows as Arrow; with ``fail_after``, fail mid-stream like a dropped source."""
+    if fail_after is None or fail_after >= len(rows):
+        if rows:
+            yield _arrow(rows, config)
+        return
+    if fail_after:
+        yield _arrow(rows[:fail_after], config)
+    raise SourceConnectionError(
+        f"static source of {config.name!r} dropped the connection after {fail_after} of "
+        f"{len(rows)} rows (simulated by fail_after); nothing was committed",
+        source=config.name,
+    )
+
+
+def _past_cursor(
+    config: IngestionConfig, rows: list[Row], saved: dict[str, Any] | None
+) -> tuple[list[Row], dict[str, Any] | None]:
+    """Return the rows past the committed cursor, and the state to commit with them."""
+    assert config.incremental is not None
+    cursor = config.incremental.cursor_field
+    last = saved["cursor"] if saved is not None else config.incremental.initial_value
+    try:
+        new = rows if last is None else [row for row in rows if row[cursor] > last]
+    except TypeError as exc:
+        raise SchemaContractViolation(
+            f"incremental cursor {cursor!r} of {config.name!r} cannot be compared with the "
+            f"last value: {exc}",
+            source=config.name,
+        ) from exc
+    if not new:
+        return [], saved  # the same state: write_table commits no snapshot for it
+    return new, {"cursor": max(row[cursor] for row in new)}

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from pathlib import Path
 from string import Template
 
+import pyiceberg.catalog.sql
+import pyiceberg.io.pyarrow
 import pytest
 
 from floe_testing import IngestionPluginContract
+
+# pytester's in-process runs drop the modules an inner run imported; SQLAlchemy (under the SQL
+# catalog) breaks when imported twice into one process, so the write path is imported here, once.
+_IMPORTED_ONCE = (pyiceberg.catalog.sql, pyiceberg.io.pyarrow)
 
 TESTS = sorted(name for name in dir(IngestionPluginContract) if name.startswith("test_"))
 
 _MODULE = Template('''
 import logging
+import threading
 import time
+import warnings
 
 import pytest
 from floe_core import *
@@ -54,18 +63,22 @@ $entry_point
     def plugin(self, tmp_path):
         return $plugin(catalog=CatalogConfig.embedded(tmp_path / "warehouse"))
 
-    def _config(self, **source_config):
+$iceberg_catalog
+
+    def _config(self, incremental=None, **source_config):
         return IngestionConfig(
             name="people",
             source_type="static",
             source_config=source_config,
             destination_table="bronze.people",
+            incremental=incremental,
             secrets=$secrets,
         )
 
     @pytest.fixture
     def valid_config(self):
-        return self._config(rows=[{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}])
+        rows = [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]
+        return self._config(rows=rows, incremental={"cursor_field": "id"})
 
     @pytest.fixture
     def invalid_config(self):
@@ -79,6 +92,11 @@ $extra
 ''')
 
 _OURS = [("floe-broken-example", "test_broken:Broken")]
+_ICEBERG_CATALOG = """
+    @pytest.fixture
+    def iceberg_catalog(self, tmp_path):
+        return CatalogConfig.embedded(tmp_path / "warehouse")
+"""
 
 
 def _module(
@@ -89,8 +107,10 @@ def _module(
     secrets: str = "{'token': SecretStr(TOKEN)}",
     extra: str = "",
     plugin: str = "Broken",
+    iceberg_catalog: str = _ICEBERG_CATALOG,
 ) -> str:
     return _MODULE.substitute(
+        iceberg_catalog=textwrap.indent(textwrap.dedent(iceberg_catalog).strip(), "    "),
         body=textwrap.indent(textwrap.dedent(body).strip(), "    "),
         entry_point=f"    {entry_point}" if entry_point else "",
         declared=repr(declared),
@@ -115,6 +135,19 @@ _STRUCTLOG = """
         configure_logging("json", "DEBUG", stream=sys.stderr)
         yield
         structlog.configure(**previous)
+"""
+
+# A test class whose run() may take 0.1 s; run-hangs releases its hung threads after each test.
+_HUNG_TIMEOUT = 'expected_entry_point = "reference"\n    run_timeout = 0.1'
+_RELEASE_HUNG = """
+    HUNG = []
+
+
+    @pytest.fixture(autouse=True)
+    def _release_hung_threads():
+        yield
+        for release in HUNG:
+            release.set()
 """
 
 # (case id, module source, {failing test: rule it must name})
@@ -384,9 +417,9 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
         "run-raises",
         _module("""
             def run(self, pipeline, **kwargs):
-                table, rows = self._load(pipeline)  # no boundary: every exception escapes
+                table, _ = self._load(pipeline)  # no boundary: every exception escapes
                 name = pipeline.config.name
-                return IngestionResult(source=name, success=True, rows_loaded=len(rows))
+                return IngestionResult(source=name, success=True, rows_loaded=table.rows_loaded)
         """),
         {
             "test_run_failing_config_returns_failure": "run.failure",
@@ -409,7 +442,11 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
             def run(self, pipeline, **kwargs):
                 return self.failure(pipeline.config, SourceConnectionError("refused"))
         """),
-        {"test_run_valid_config_succeeds": "run.success"},
+        {
+            "test_run_valid_config_succeeds": "run.success",
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
     ),
     (
         "run-result-names-wrong-source",
@@ -426,7 +463,11 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
                 result = super().run(pipeline, **kwargs)
                 return result.model_copy(update={"rows_loaded": result.rows_loaded + 1})
         """),
-        {"test_run_valid_config_succeeds": "run.success"},
+        {
+            "test_run_valid_config_succeeds": "run.success",
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
     ),
     (
         "run-failure-reported-as-success",
@@ -559,6 +600,115 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
         _module(secrets="{}"),
         {"test_secrets_never_leak": "secrets.never-leak"},
     ),
+    (
+        "secret-in-warning",
+        _module(
+            """
+            def run(self, pipeline, **kwargs):
+                result = super().run(pipeline, **kwargs)
+                if not result.success:
+                    token = pipeline.config.secrets["token"].get_secret_value()
+                    warnings.warn(f"will retry with token {token}", UserWarning, stacklevel=1)
+                return result
+            """,
+            # warnings shown, not raised, as in production: only the leak rule can see it
+            extra='pytestmark = pytest.mark.filterwarnings("default::UserWarning")',
+        ),
+        {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    (
+        "secret-in-unknown-source-type-error",
+        _module("""
+            def create_pipeline(self, config):
+                if config.source_type not in self.list_available_sources():
+                    given = config.source_config_with_secrets()
+                    raise PipelineConfigurationError(f"no source {config.source_type!r}: {given}")
+                return super().create_pipeline(config)
+        """),
+        {"test_secrets_never_leak": "secrets.never-leak"},
+    ),
+    # The watchdog
+    (
+        "run-hangs",
+        _module(
+            """
+            def run(self, pipeline, **kwargs):
+                release = threading.Event()
+                HUNG.append(release)
+                release.wait()  # a socket read without a timeout
+                raise RuntimeError("released after the test")
+            """,
+            entry_point=_HUNG_TIMEOUT,
+            extra=_RELEASE_HUNG,
+        ),
+        {
+            "test_run_valid_config_succeeds": "run.success",
+            "test_run_failing_config_returns_failure": "run.failure",
+            "test_run_failure_errors_are_categorised": "run.errors",
+            "test_run_never_raises": "run.never-raises",
+            "test_secrets_never_leak": "secrets.never-leak",
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
+    ),
+    # Iceberg read-back
+    (
+        "reports-more-rows-than-written",
+        _module("""
+            def run(self, pipeline, **kwargs):
+                result = super().run(pipeline, **kwargs)
+                if not result.success:
+                    return result
+                tables = [t.model_copy(update={"rows_loaded": t.rows_loaded + 1})
+                          for t in result.tables]
+                return result.model_copy(
+                    update={"rows_loaded": result.rows_loaded + 1, "tables": tables}
+                )
+        """),
+        {
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
+    ),
+    (
+        "rerun-commits-an-empty-snapshot",
+        _module("""
+            def run(self, pipeline, **kwargs):
+                result = super().run(pipeline, **kwargs)
+                if result.success and result.rows_loaded == 0:
+                    # "remember when we last ran": a state that changes on every run
+                    from floe_iceberg import TableWrite, load_catalog, write_table
+
+                    table = pipeline.config.destination_table
+                    spec = TableWrite(table, WriteMode.APPEND, state_key="last-run")
+                    state = {"at": time.time()}
+                    write_table(load_catalog(self.catalog), spec, [], state=lambda: state)
+                return result
+        """),
+        {"test_rerun_without_new_data_commits_nothing": "iceberg.read-back"},
+    ),
+    (
+        "embedded-plugin-without-iceberg-catalog",
+        _module(iceberg_catalog=""),
+        {
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
+    ),
+    (
+        "iceberg-catalog-is-another-catalog",
+        _module(
+            iceberg_catalog="""
+            @pytest.fixture
+            def iceberg_catalog(self, tmp_path):
+                return CatalogConfig.embedded(tmp_path / "elsewhere")
+            """
+        ),
+        {
+            "test_rows_read_back_equal_rows_loaded": "iceberg.read-back",
+            "test_rerun_without_new_data_commits_nothing": "iceberg.read-back",
+        },
+    ),
 ]
 
 
@@ -568,9 +718,9 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> obj
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeini("[pytest]\nfilterwarnings = error\naddopts = -p no:cacheprovider\n")
 
-    def run(source: str) -> pytest.RunResult:
+    def run(source: str, *args: str) -> pytest.RunResult:
         pytester.makepyfile(test_broken=source)
-        return pytester.runpytest("-rfEs")
+        return pytester.runpytest("-rfEs", *args)
 
     return run
 
@@ -596,6 +746,34 @@ def test_expected_entry_point_none_skips_only_discovery(run_suite: object) -> No
     result = run_suite(_module(entry_point="expected_entry_point = None", declared=[]))
     result.assert_outcomes(passed=len(TESTS) - 2, skipped=2)
     result.stdout.fnmatch_lines(["SKIPPED *expected_entry_point is None*"])
+
+
+def test_external_plugin_without_iceberg_catalog_skips_read_back(run_suite: object) -> None:
+    assert callable(run_suite)
+    body = """
+        @property
+        def is_external(self):
+            return True
+    """
+    result = run_suite(_module(body, iceberg_catalog=""))
+    result.assert_outcomes(passed=len(TESTS) - 2, skipped=2)
+    result.stdout.fnmatch_lines(["SKIPPED *iceberg.read-back does not apply*'iceberg_catalog'*"])
+
+
+def test_hung_run_fails_fast_naming_rule_and_deadline(run_suite: object) -> None:
+    assert callable(run_suite)
+    case = dict((c[0], c[1]) for c in CASES)["run-hangs"]
+    started = time.monotonic()
+    result = run_suite(case, "-k", "test_run_valid_config_succeeds")
+    assert time.monotonic() - started < 2
+    result.assert_outcomes(failed=1, deselected=len(TESTS) - 1)
+    result.stdout.fnmatch_lines(
+        [
+            "contract rule 'run.success' broken: run(create_pipeline(valid_config)) did not "
+            "return within 0.1 s",
+            "Fix: every plugin call must return*",
+        ]
+    )
 
 
 def test_failure_tells_how_to_fix(run_suite: object) -> None:

@@ -24,6 +24,7 @@ from floe_core.errors import (
     SourceConnectionError,
     SyncError,
     default_category,
+    error_class,
 )
 from floe_core.ingestion import (
     IncrementalConfig,
@@ -44,6 +45,7 @@ from floe_core.plugin import (
     PluginType,
 )
 from floe_core.project import FloeProject
+from floe_core.redact import RedactingFilter, is_secret_name, mask_values, redact_text
 from floe_core.registry import PluginEntry, PluginInfo, PluginRegistry
 from floe_core.retry import RetryPolicy
 from floe_core.secret import SecretRef
@@ -92,6 +94,7 @@ __all__ = [
     "PluginMetadata",
     "PluginRegistry",
     "PluginType",
+    "RedactingFilter",
     "RetryConfig",
     "RetryPolicy",
     "Runner",
@@ -106,7 +109,11 @@ __all__ = [
     "WriteMode",
     "configure_logging",
     "default_category",
+    "error_class",
     "get_logger",
+    "is_secret_name",
+    "mask_values",
+    "redact_text",
 ]
 
 __version__ = "0.1.0"

@@ -6,7 +6,9 @@ Every problem with a file becomes one :class:`ConfigFileError` naming the file, 
 Interpolation (string values only, never keys): ``${VAR}`` is the environment variable ``VAR``
 (an error when unset), ``${VAR:-default}`` falls back to ``default`` when ``VAR`` is unset or
 empty, and ``$$`` is a literal ``$``. Built-in variables (``FLOE_PROJECT_DIR``) take precedence
-over the environment.
+over the environment. A value that lands in a secret-looking field (``password: ${PG_PW}``), or
+comes from a secret-looking variable, is :func:`~floe_core.redact.remember`-ed so the CLI masks
+it in everything it prints.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from floe_core._validation import Problem, format_loc, problem_for, yaml_kind
 from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.redact import is_secret_name, remember
 
 __all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_FILE_BYTES",
     "ConfigFileError",
     "Problem",
     "format_loc",
@@ -33,6 +38,10 @@ __all__ = [
 
 _M = TypeVar("_M", bound=BaseModel)
 _TOKEN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest config file read (16 MiB; a floe.yaml of 20,000 sources is about 2 MiB)."""
+MAX_ALIAS_NODES = 10_000
+"""How many nodes YAML aliases may add to a file once expanded (anchors reused, not copied)."""
 SECRET_NOT_FOUND_ERROR = "secret_not_found"
 """The pydantic error type a validator raises when a secret reference cannot be resolved."""
 
@@ -96,13 +105,18 @@ class ConfigFileError(PipelineConfigurationError):
 # YAML ------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~10x faster
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[misc]
     """A safe loader that rejects a key given twice in one mapping."""
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<: *base' merges; construct_mapping flattens it
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool | None):
             continue  # construct_mapping reports unhashable keys itself
@@ -138,11 +152,19 @@ def read_yaml(path: Path, *, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigFileError.of(path, [Problem("", f"{what} must be a file, not a directory")])
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigFileError.of(
+                path,
+                [Problem("", f"{what} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")],
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigFileError.of(path, [Problem("", f"cannot read {what}: {exc}")]) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = _parse(text, path)
+    except RecursionError:
+        raise ConfigFileError.of(path, [Problem("", f"{what} is nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -164,6 +186,79 @@ def read_yaml(path: Path, *, what: str) -> dict[str, Any]:
             ],
         )
     return data
+
+
+def _parse(text: str, path: Path) -> Any:
+    """Compose the YAML, check its aliases, then construct it.
+
+    Raises:
+        ConfigFileError: Aliases expand too far or refer to themselves.
+        yaml.YAMLError: The text is not YAML.
+    """
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_aliases(root: yaml.Node, path: Path) -> None:
+    """Refuse aliases that expand past :data:`MAX_ALIAS_NODES` or contain themselves.
+
+    An alias is the very node of its anchor, so the composed graph stays small; the cost comes
+    later, when the data is copied (interpolation, validation). The expanded size is counted
+    once per distinct node, so this check is linear in the file.
+    """
+    sizes: dict[int, int] = {}
+    on_path = {id(root)}
+    stack: list[tuple[yaml.Node, list[yaml.Node], int]] = [(root, _children(root), 0)]
+    while stack:
+        node, children, position = stack[-1]
+        if position < len(children):
+            stack[-1] = (node, children, position + 1)
+            child = children[position]
+            if id(child) in on_path:
+                raise ConfigFileError.of(
+                    path,
+                    [
+                        Problem(
+                            "",
+                            f"line {child.start_mark.line + 1}: a YAML alias "
+                            "refers to a node that contains it (recursive alias)",
+                        )
+                    ],
+                )
+            if id(child) not in sizes:
+                on_path.add(id(child))
+                stack.append((child, _children(child), 0))
+            continue
+        stack.pop()
+        on_path.discard(id(node))
+        sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+    extra = sizes[id(root)] - len(sizes)
+    if extra > MAX_ALIAS_NODES:
+        raise ConfigFileError.of(
+            path,
+            [
+                Problem(
+                    "",
+                    f"YAML aliases expand to {extra:,} extra nodes; the limit is "
+                    f"{MAX_ALIAS_NODES:,} (write the repeated parts out, or reuse fewer)",
+                )
+            ],
+        )
 
 
 # Interpolation ---------------------------------------------------------------------------
@@ -205,6 +300,7 @@ def interpolate(
     if not isinstance(value, str) or "$" not in value:
         return value
     variables = {**environ, **(builtins or {})}
+    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
 
     def replace(match: re.Match[str]) -> str:
         token, name, default = match.group(0), match.group(1), match.group(2)
@@ -223,7 +319,9 @@ def interpolate(
             )
         found = variables.get(name)
         if default is not None and not found:
-            return default
+            found = default
+        if found is not None and (is_secret_name(field) or is_secret_name(name)):
+            remember(found)
         if found is None:
             raise ConfigFileError.of(
                 file,

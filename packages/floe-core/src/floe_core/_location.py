@@ -14,8 +14,9 @@ from pathlib import Path
 
 from floe_core._validation import Problem, format_loc
 from floe_core.errors import ErrorCategory, IngestionError, PipelineConfigurationError
+from floe_core.ingestion import IngestionConfig, WriteMode
 
-__all__ = ["check_source_type", "point_at", "yaml_field"]
+__all__ = ["check_merge_key", "check_source_type", "point_at", "yaml_field"]
 
 _INGESTION_CONFIG_FIELDS = {
     "name": ("name",),
@@ -125,5 +126,38 @@ def check_source_type(
     return PipelineConfigurationError(
         f"{file}: {problem}",
         source=source,
+        details={"file": str(file), "field_path": problem.field},
+    )
+
+
+def check_merge_key(
+    config: IngestionConfig, supplies_key: bool, *, file: Path | str, index: int
+) -> PipelineConfigurationError | None:
+    """Return the error for a merge that has no key to upsert on, else None.
+
+    The one rule: ``write_disposition: merge`` needs ``primary_key``, unless the plugin says
+    its source type supplies the key (``IngestionPlugin.source_supplies_primary_key``, e.g. a
+    database table's own primary key).
+
+    Args:
+        config: The source.
+        supplies_key: What the plugin answered for ``config.source_type``.
+        file: The floe.yaml.
+        index: The source's position in ``ingestion.sources``.
+
+    Returns:
+        A CONFIGURATION error naming the file and ``ingestion.sources[i].destination.
+        primary_key``, or None when the source has or supplies a key (or does not merge).
+    """
+    if config.write_mode is not WriteMode.MERGE or config.primary_key or supplies_key:
+        return None
+    problem = Problem(
+        yaml_field(index, "primary_key"),
+        f"write_disposition 'merge' needs primary_key (the column or columns to upsert on), "
+        f"e.g. primary_key: [id]; source type {config.source_type!r} does not supply one",
+    )
+    return PipelineConfigurationError(
+        f"{file}: {problem}",
+        source=config.name,
         details={"file": str(file), "field_path": problem.field},
     )

@@ -91,21 +91,22 @@ def install_hint(exc: ImportError, entry: PluginEntry) -> str:
 
 
 def read_constant(cls: type[Any], attribute: str, entry: PluginEntry) -> Any:
-    """Read a class-level constant or a constant-returning property without ``__init__``."""
-    value = inspect.getattr_static(cls, attribute, None)
-    if isinstance(value, property):
-        if value.fget is None or getattr(value.fget, "__isabstractmethod__", False):
-            return None
-        try:
-            return value.fget(object.__new__(cls))
-        except Exception as exc:
-            raise PluginError(
-                f"{where(entry)}: {cls.__qualname__}.{attribute} must return a constant "
-                f"without needing __init__; it raised {type(exc).__name__}: {exc}",
-                code=ErrorCode.PLUGIN_INCOMPATIBLE,
-                details={"plugin": entry.name, "distribution": entry.distribution},
-            ) from exc
-    return value
+    """Read a metadata class attribute (or an older plugin's constant property); None if absent."""
+    if inspect.getattr_static(cls, attribute, _ABSENT) is _ABSENT:
+        return None
+    try:
+        return getattr(cls, attribute)
+    except Exception as exc:
+        raise PluginError(
+            f"{where(entry)}: {cls.__qualname__}.{attribute} must return a constant without "
+            f"needing __init__ (best: a class attribute, {attribute} = ...); it raised "
+            f"{type(exc).__name__}: {exc}",
+            code=ErrorCode.PLUGIN_INCOMPATIBLE,
+            details={"plugin": entry.name, "distribution": entry.distribution},
+        ) from exc
+
+
+_ABSENT = object()
 
 
 def _incompatible(entry: PluginEntry, reason: str) -> PluginError:
@@ -133,6 +134,10 @@ def validate_plugin_class(obj: Any, entry: PluginEntry) -> type[IngestionPlugin]
     api = read_constant(obj, "floe_api_version", entry)
     _check_api(api, obj, entry)
     name = read_constant(obj, "name", entry)
+    if name is None:
+        raise _incompatible(
+            entry, f"{obj.__qualname__} declares no name; add name = {entry.name!r} to the class"
+        )
     if name != entry.name:
         raise _incompatible(
             entry,

@@ -1,8 +1,9 @@
 """Turning pydantic validation errors into field paths and plain advice.
 
-Shared by the config-file loader and ``IngestionPlugin.__init__`` so a bad field reads the same
-wherever it is caught: ``plugins.ingestion.config.base_ur: unknown key 'base_ur'; did you mean
-'base_url'?``. Messages show the kind of a bad input, never its value (it may be a secret).
+Shared by the config-file loader, ``IngestionPlugin.__init__`` and (through the public
+:mod:`floe_core.config_errors`) every plugin, so a bad field reads the same wherever it is
+caught: ``plugins.ingestion.config.base_ur: unknown key 'base_ur'; did you mean 'base_url'?``.
+Messages show the kind of a bad input, never its value (it may be a secret).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-__all__ = ["Problem", "format_loc", "problem_for", "problems_from", "yaml_kind"]
+__all__ = ["Problem", "format_loc", "problem_for", "yaml_kind"]
 
 
 @dataclass(frozen=True)
@@ -57,22 +58,6 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
-def problems_from(
-    model: type[BaseModel], exc: ValidationError, prefix: tuple[str | int, ...] = ()
-) -> list[Problem]:
-    """Return one :class:`Problem` per error in ``exc``.
-
-    Args:
-        model: The model that was validated.
-        exc: Its validation error.
-        prefix: Where the model sits in its file, e.g. ``("plugins", "ingestion", "config")``.
-
-    Returns:
-        The problems, with field paths and what would be valid.
-    """
-    return [problem_for(model, err, prefix) for err in exc.errors(include_url=False)]
-
-
 def yaml_kind(value: Any) -> str:
     """Name a parsed YAML value's kind as a YAML user would (never the value itself)."""
     kinds = {
@@ -103,7 +88,7 @@ _PLAIN = {
 
 
 def problem_for(
-    model: type[BaseModel], err: ErrorDetails, prefix: tuple[str | int, ...] = ()
+    model: type[BaseModel] | None, err: ErrorDetails, prefix: tuple[str | int, ...] = ()
 ) -> Problem:
     loc = tuple(err["loc"])
     ctx = err.get("ctx") or {}
@@ -134,12 +119,14 @@ def problem_for(
     return Problem(format_loc((*prefix, *loc)), message)
 
 
-def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+def _fields_at(model: type[BaseModel] | None, loc: Sequence[str | int]) -> list[str]:
+    if model is None:
+        return []
     current: Any = model
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
+            field = _by_key(current).get(str(part)) or current.model_fields.get(str(part))
             if field is None:
                 return []
             current = field.annotation
@@ -153,8 +140,14 @@ def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
                 return []
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
+        return sorted(_by_key(current))
     return []
+
+
+def _by_key(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's fields by the key a file uses for them (the alias, where one is set)."""
+    fields = model.model_fields
+    return {(f.alias or name): f for name, f in fields.items()}
 
 
 def _unwrap(annotation: Any) -> Any:

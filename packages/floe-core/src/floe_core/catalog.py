@@ -2,7 +2,8 @@
 
 Secrets stay out of every rendering of these models: ``credential``, ``token`` and the S3 keys
 are :class:`~pydantic.SecretStr`, and ``CatalogConfig.properties`` (plain strings, as pyiceberg
-wants them) shows :data:`MASK` for any key that looks secret (:func:`is_secret_property`) in
+wants them) shows :data:`~floe_core.redact.MASK` for any key that looks secret
+(:func:`~floe_core.redact.is_secret_name`) in
 ``repr``/``str`` and in ``model_dump``/``model_dump_json``. Attribute access
 (``catalog.properties["s3.secret-access-key"]``) returns the real value, for the plugin that
 opens the catalog.
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, 
 from pydantic_core import PydanticCustomError
 
 from floe_core._scalar import YamlBool
+from floe_core.redact import MASK, is_secret_name
 
 __all__ = [
     "DEFAULT_WAREHOUSE_DIR",
@@ -30,27 +32,12 @@ __all__ = [
 DEFAULT_WAREHOUSE_DIR = "warehouse"
 """The embedded default's folder, relative to the working directory."""
 
-MASK = "**********"
-"""What a secret-looking catalog property shows instead of its value (as ``SecretStr`` does)."""
-
-_SECRET_WORDS = ("secret", "key", "token", "password", "credential")
-
-
-def is_secret_property(key: str) -> bool:
-    """Return whether a catalog property holds a secret (``s3.secret-access-key``, ...).
-
-    Args:
-        key: The property name.
-
-    Returns:
-        True when the name contains secret, key, token, password or credential (any case).
-    """
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+is_secret_property = is_secret_name
+"""Whether a catalog property holds a secret: :func:`floe_core.redact.is_secret_name`."""
 
 
 def _masked(properties: dict[str, str]) -> dict[str, str]:
-    return {k: MASK if is_secret_property(k) else v for k, v in properties.items()}
+    return {k: MASK if is_secret_name(k) else v for k, v in properties.items()}
 
 
 class StorageConfig(BaseModel):

@@ -1,40 +1,62 @@
 """The ``floe`` command: ``ingest``, ``validate``, ``plugins``, ``sources``, ``health``.
 
+Installed packages add subcommands through the ``floe.commands`` entry-point group
+(floe-iceberg adds ``maintain``); core imports none of them by name.
+
 Exit codes: 0 everything succeeded; 1 a runtime failure (a load failed, a plugin is unhealthy,
 ``floe plugins`` found one that does not load);
 2 a configuration error (a bad file, a missing secret, an unknown plugin, or a source whose
-failure is CONFIGURATION). Progress and logs go to standard error, results to standard output.
+failure is CONFIGURATION). Results go to standard output (``--json``: one JSON document);
+errors, warnings, logs and progress to standard error, one format per stream: the ``→``/``✓``
+progress lines only on a terminal (elsewhere the ``source_started``/``source_finished`` log
+events say the same), and Python ``warnings`` as log records. At a terminal the logs are
+readable text at WARNING (``--log-level info`` shows more); elsewhere they follow
+``observability.logs`` (JSON at INFO by default).
 
 Without ``--manifest``, ``./platform-manifest.yaml`` is used when present, else the default
 (dlt plugin, embedded catalog in ``./warehouse``). Inside the manifest, ``${FLOE_PROJECT_DIR}``
-is the folder of the floe.yaml given.
+is the folder of the floe.yaml given. Every secret value resolved while a command runs
+(``secret_refs``, ``${VAR}`` in secret-looking fields) is masked in all it prints: its output,
+logs and the ``warnings`` of any plugin.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from floe_core.errors import ErrorCategory, IngestionError
+from floe_core._exporter import Exporters
+from floe_core._masked_io import masked_output
+from floe_core._preflight import userinfo_warnings
+from floe_core._report import checked_json, progress, summary
+from floe_core._validation import Problem
+from floe_core.errors import ErrorCategory, ErrorCode, IngestionError, PluginError
 from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
+from floe_core.maintenance import source_settings
 from floe_core.manifest import DEFAULT_MANIFEST_FILE, PlatformManifest
 from floe_core.plugin import HealthState
 from floe_core.project import FloeProject
 from floe_core.registry import PluginRegistry
-from floe_core.runner import Runner, SourceEvent
+from floe_core.runner import Runner
 
-__all__ = ["main"]
+__all__ = ["COMMANDS_GROUP", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+COMMANDS_GROUP = "floe.commands"
+"""Entry-point group of subcommands other packages add to ``floe`` (a ``click.Command`` each;
+floe-iceberg adds ``maintain``). A name ``floe`` itself defines is never replaced."""
 
 
 def _out() -> Console:
@@ -43,6 +65,15 @@ def _out() -> Console:
 
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _terminal() -> bool:
+    """Whether a person watches standard error (tests patch this)."""
+    return sys.stderr.isatty()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
 
 
 def _fail(error: IngestionError, *, as_json: bool = False) -> NoReturn:
@@ -72,15 +103,26 @@ def _load(
         else PlatformManifest.default()
     )
     logs = manifest.observability.logs
-    # People at a terminal get readable logs unless the manifest asks for a format.
-    chosen = "format" in logs.model_fields_set or not sys.stderr.isatty()
-    configure_logging(
-        logs.format if chosen else "console",
-        log_level or logs.level,
-        stream=sys.stderr,
-        capture_stdlib=True,
-    )
+    terminal = _terminal()
+    # People at a terminal get readable logs unless the manifest asks for a format, and only
+    # warnings unless they ask for more: progress and the summary say what happened.
+    level = log_level or (_quieter(logs.level, "WARNING") if terminal else logs.level)
+    configure_logging(_log_format(manifest), level, stream=sys.stderr, capture_stdlib=True)
+    logging.captureWarnings(False)  # re-arm: someone may have swapped showwarning since
+    logging.captureWarnings(True)  # warnings.warn(...) becomes a log record, same format
     return project, manifest
+
+
+def _log_format(manifest: PlatformManifest) -> Literal["json", "console"]:
+    """The manifest's log format if it sets one, else console at a terminal, JSON elsewhere."""
+    logs = manifest.observability.logs
+    chosen = "format" in logs.model_fields_set or not _terminal()
+    return logs.format if chosen else "console"
+
+
+def _quieter(level: str, floor: str) -> str:
+    names = logging.getLevelNamesMapping()
+    return level if names[level.upper()] >= names[floor] else floor
 
 
 def _registry() -> PluginRegistry:
@@ -97,6 +139,9 @@ _manifest_option = click.option(
     type=_PATH,
     help=f"Platform manifest (default: ./{DEFAULT_MANIFEST_FILE} if present).",
 )
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as one JSON document."
+)
 _log_option = click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -104,17 +149,58 @@ _log_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """floe's own commands plus those installed packages register in :data:`COMMANDS_GROUP`.
+
+    An installed command is imported only when it is run (or ``--help`` lists it).
+    """
+
+    def _installed(self) -> dict[str, importlib.metadata.EntryPoint]:
+        found = importlib.metadata.entry_points(group=COMMANDS_GROUP)
+        return {ep.name: ep for ep in found if ep.name not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._installed()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        entry = self._installed().get(cmd_name) if command is None else None
+        if entry is None:
+            return command
+        distribution = entry.dist.name if entry.dist is not None else "?"
+        try:
+            loaded = entry.load()
+        except Exception as exc:
+            error = PluginError(
+                f"the command {cmd_name!r} ({entry.value}, from {distribution}) does not load: "
+                f"{type(exc).__name__}: {exc}; reinstall {distribution}",
+                code=ErrorCode.PLUGIN_LOAD_FAILED,
+            )
+            _fail(error)
+        if not isinstance(loaded, click.Command):
+            _fail(
+                PluginError(
+                    f"the command {cmd_name!r} ({entry.value}, from {distribution}) is a "
+                    f"{type(loaded).__name__}, not a click command",
+                    code=ErrorCode.PLUGIN_INCOMPATIBLE,
+                )
+            )
+        return loaded
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="floe-core", prog_name="floe")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Floe ingestion: load data from outside systems into Bronze Iceberg tables."""
+    ctx.with_resource(masked_output())
 
 
 @main.command()
 @click.argument("floe_yaml", type=_PATH)
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Run only this source (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_json_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 256),
@@ -132,21 +218,30 @@ def ingest(
     log_level: str | None,
 ) -> None:
     """Load the sources of FLOE_YAML into Iceberg."""
+    exporters: Exporters | None = None
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
-        runner = Runner(manifest, _registry())
+        exporters = Exporters.from_config(manifest.observability)
+        metrics = exporters.metrics() if exporters is not None else None
+        runner = Runner(manifest, _registry(), metrics=metrics)
+        # progress lines only where they do not mix with JSON: a terminal showing text logs
+        show = _terminal() and _log_format(manifest) == "console" and not as_json
+        on_event = progress(_err()) if show else None
         results = runner.run_sources(
-            project, only=sources or None, on_event=_progress(_err()), workers=workers
+            project, only=sources or None, on_event=on_event, workers=workers
         )
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:
         _fail(_unexpected(exc), as_json=as_json)
+    finally:
+        if exporters is not None:
+            exporters.shutdown()  # the last export and the Pushgateway push
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
-        _summary(_out(), results)
+        summary(_out(), results)
     sys.exit(_exit_code(results))
 
 
@@ -157,114 +252,107 @@ def _exit_code(results: Sequence[IngestionResult]) -> int:
     return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
 
 
-def _progress(console: Console) -> Callable[[SourceEvent], None]:
-    def show(event: SourceEvent) -> None:
-        if event.kind == "started":
-            console.print(f"→ {event.source}: loading …")
-        elif event.kind == "retrying" and event.result is not None:
-            first = event.result.errors[0]
-            console.print(
-                f"↻ {event.source}: attempt {event.attempt} failed ({first.code}); "
-                f"retrying in {event.delay_seconds or 0:.1f}s"
-            )
-        elif event.result is not None:
-            result = event.result
-            if result.success:
-                console.print(
-                    f"✓ {event.source}: {result.rows_loaded:,} rows in "
-                    f"{result.duration_seconds:.1f}s"
-                )
-            else:
-                code = result.errors[0].code if result.errors else "FAILED"
-                console.print(f"✗ {event.source}: {code}")
-
-    return show
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _summary(console: Console, results: Sequence[IngestionResult]) -> None:
-    table = Table(title="floe ingest")
-    for column in ("source", "table(s)", "rows", "bytes", "duration", "attempts", "status"):
-        justify: Any = "right" if column in ("rows", "bytes", "duration", "attempts") else "left"
-        table.add_column(column, justify=justify)
-    table.add_column("error code")
-    for r in results:
-        status = "[green]ok[/]" if r.success else "[red]failed[/]"
-        table.add_row(
-            r.source,
-            ", ".join(t.table for t in r.tables) or "-",
-            f"{r.rows_loaded:,}",
-            _size(r.bytes_written),
-            f"{r.duration_seconds:.1f}s",
-            str(r.attempts),
-            status,
-            ", ".join(sorted({str(e.code) for e in r.errors})) or "-",
-        )
-    console.print(table)
-    for r in results:
-        for e in r.errors:
-            line = f"{r.source}: [{e.category}/{e.code}] {e.message}"
-            console.print(line, markup=False, soft_wrap=True)  # one line per error, for grep
-
-
 @main.command()
 @click.argument("floe_yaml", type=_PATH)
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Check only this source (repeatable).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not connect to the sources (skip reflecting their tables and columns).",
+)
+@_json_option
 @_log_option
 def validate(
-    floe_yaml: Path, manifest_path: Path | None, sources: Sequence[str], log_level: str | None
+    floe_yaml: Path,
+    manifest_path: Path | None,
+    sources: Sequence[str],
+    offline: bool,
+    as_json: bool,
+    log_level: str | None,
 ) -> None:
     """Check FLOE_YAML and the manifest, and each source with the plugin (loads nothing)."""
-    console = _out()
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
         assert project is not None
-        checked = Runner(manifest, _registry()).validate(project, only=sources or None)
+        for index, source in project.select(sources or None):  # floe maintain's settings
+            source_settings(
+                manifest.maintenance, source.maintenance, file=project.file, index=index
+            )
+        warnings = userinfo_warnings(project, manifest)
+        if not as_json:
+            _warn(warnings)
+        runner = Runner(manifest, _registry())
+        checked = runner.validate(project, only=sources or None, offline=offline)
     except IngestionError as exc:
-        _fail(exc)
+        _fail(exc, as_json=as_json)
     except Exception as exc:
-        _fail(_unexpected(exc))
+        _fail(_unexpected(exc), as_json=as_json)
     worst = EXIT_OK
+    for _, error in checked:
+        if error is not None:
+            code = EXIT_CONFIG if error.category is ErrorCategory.CONFIGURATION else EXIT_FAILED
+            worst = max(worst, code)
+    if as_json:
+        _echo_json(
+            {
+                "valid": worst == EXIT_OK,
+                "sources": [checked_json(config, error) for config, error in checked],
+                "warnings": [{"field": w.field, "message": w.message} for w in warnings],
+            }
+        )
+        sys.exit(worst)
     for config, error in checked:
         if error is None:
-            console.print(f"✓ {config.name}: {config.source_type} → {config.destination_table}")
-            continue
-        console.print(
-            f"✗ {config.name}: [{error.code}] {error.message}", markup=False, soft_wrap=True
-        )
-        code = EXIT_CONFIG if error.category is ErrorCategory.CONFIGURATION else EXIT_FAILED
-        worst = max(worst, code)
+            click.echo(f"✓ {config.name}: {config.source_type} → {config.destination_table}")
+        else:
+            click.echo(f"✗ {config.name}: [{error.code}] {error.message}", err=True)
     sys.exit(worst)
 
 
+def _warn(warnings: Sequence[Problem]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @main.command()
-def plugins() -> None:
+@_json_option
+def plugins(as_json: bool) -> None:
     """List the installed ingestion plugins (exit 1 when one of them fails to load)."""
     registry = _registry()
-    table = Table(title="floe ingestion plugins")
-    for column in ("name", "version", "distribution", "kind", "status"):
-        table.add_column(column)
+    rows: list[dict[str, Any]] = []
     broken: list[IngestionError] = []
     for entry in registry.entries():
+        row: dict[str, Any] = {
+            "name": entry.name,
+            "version": entry.version,
+            "distribution": entry.distribution,
+            "kind": None,
+            "status": "ok",
+            "error": None,
+        }
         try:
             info = registry.describe(entry.name)
         except IngestionError as exc:
             broken.append(exc)
-            version = entry.version or "?"
-            table.add_row(entry.name, version, entry.distribution, "?", f"[red]{exc.code}[/]")
-            continue
-        kind = "?" if info.is_external is None else "external" if info.is_external else "embedded"
-        table.add_row(entry.name, info.version or "?", entry.distribution, kind, "[green]ok[/]")
-    _out().print(table)
+            row.update(status=str(exc.code), error=exc.to_detail().model_dump(mode="json"))
+        else:
+            row["version"] = info.version or entry.version
+            if info.is_external is not None:
+                row["kind"] = "external" if info.is_external else "embedded"
+        rows.append(row)
+    if as_json:
+        _echo_json(rows)
+    else:
+        table = Table(title="floe ingestion plugins")
+        for column in ("name", "version", "distribution", "kind", "status"):
+            table.add_column(column)
+        for row in rows:
+            status = "[green]ok[/]" if row["error"] is None else f"[red]{row['status']}[/]"
+            table.add_row(
+                row["name"], row["version"] or "?", row["distribution"], row["kind"] or "?", status
+            )
+        _out().print(table)
     for failure in broken:
         _err().print(f"[bold red]error[/] \\[{failure.code}] {escape(failure.message)}")
     sys.exit(EXIT_FAILED if broken else EXIT_OK)
@@ -272,53 +360,76 @@ def plugins() -> None:
 
 @main.command()
 @_manifest_option
-def sources(manifest_path: Path | None) -> None:
+@_json_option
+def sources(manifest_path: Path | None, as_json: bool) -> None:
     """List the source types each installed plugin implements."""
     try:
         _, manifest = _load(None, manifest_path, None)
     except IngestionError as exc:
-        _fail(exc)
+        _fail(exc, as_json=as_json)
     registry = _registry()
+    rows: list[dict[str, Any]] = []
+    for name in registry.names():
+        try:
+            rows.append({"plugin": name, "source_types": _source_types(registry, manifest, name)})
+        except Exception as exc:
+            code = str(getattr(exc, "code", type(exc).__name__))
+            message = str(getattr(exc, "message", exc))
+            rows.append({"plugin": name, "error": {"code": code, "message": message}})
+    if as_json:
+        _echo_json(rows)
+        return
     table = Table(title="floe source types")
     table.add_column("plugin")
     table.add_column("source types")
-    for name in registry.names():
-        try:
-            types_ = _source_types(registry, manifest, name)
-            table.add_row(name, ", ".join(types_))
-        except Exception as exc:
-            code = getattr(exc, "code", type(exc).__name__)
-            table.add_row(name, f"[red]{code}[/]: {escape(str(getattr(exc, 'message', exc)))}")
+    for row in rows:
+        if "error" in row:
+            error = row["error"]
+            table.add_row(row["plugin"], f"[red]{error['code']}[/]: {escape(error['message'])}")
+        else:
+            table.add_row(row["plugin"], ", ".join(row["source_types"]))
     _out().print(table)
 
 
 def _source_types(registry: PluginRegistry, manifest: PlatformManifest, name: str) -> list[str]:
     section = manifest.plugins.ingestion
     config = section.config if section.type == name else None
-    try:
-        plugin = registry.create(name, config, catalog=manifest.catalog_config())
-    except IngestionError:
-        cls = registry.get(name)  # config needed for an instance: ask a bare one
-        plugin = object.__new__(cls)
+    plugin = registry.create(name, config, catalog=manifest.catalog_config())
     return sorted(plugin.list_available_sources())
 
 
 @main.command()
 @_manifest_option
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds.")
-def health(manifest_path: Path | None, timeout: float) -> None:
-    """Check that the manifest's plugin can reach what it needs."""
+@_json_option
+def health(manifest_path: Path | None, timeout: float, as_json: bool) -> None:
+    """Check that the manifest's plugin can reach what it needs (creates nothing)."""
     try:
         _, manifest = _load(None, manifest_path, None)
         runner = Runner(manifest, _registry())
-        with runner.create_plugin() as plugin:
+        with runner.create_plugin(read_only=True) as plugin:
             status = plugin.health_check(timeout)
     except IngestionError as exc:
-        _fail(exc)
+        _fail(exc, as_json=as_json)
     except Exception as exc:
-        _fail(_unexpected(exc))
+        _fail(_unexpected(exc), as_json=as_json)
+    details = dict(status.details)
+    missing = runner.catalog_not_created()
+    if missing:
+        details["catalog_not_created"] = f"{', '.join(missing)} (the first floe ingest creates it)"
+    code = EXIT_FAILED if status.state is HealthState.UNHEALTHY else EXIT_OK
+    if as_json:
+        _echo_json(
+            {
+                "plugin": plugin.name,
+                "state": status.state.value,
+                "message": status.message,
+                "details": details,
+            }
+        )
+        sys.exit(code)
     colour = {"healthy": "green", "degraded": "yellow"}.get(status.state.value, "red")
     _out().print(f"{plugin.name}: [{colour}]{status.state.value}[/] {escape(status.message)}")
-    for key, value in status.details.items():
+    for key, value in details.items():
         _out().print(f"  {key}: {value}", markup=False)
-    sys.exit(EXIT_FAILED if status.state is HealthState.UNHEALTHY else EXIT_OK)
+    sys.exit(code)

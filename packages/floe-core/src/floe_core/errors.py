@@ -52,6 +52,24 @@ category, which a raise site may override when the evidence says otherwise::
     SYNC_TIMEOUT              TRANSIENT     the sync did not finish within the timeout
     SYNC_ALREADY_RUNNING      TRANSIENT     another sync holds the connection
     INTERNAL_ERROR            PERMANENT     an unexpected failure inside a plugin
+
+Each code is raised as exactly one exception class (:func:`error_class`); building a subclass
+with a code of another class is a ``TypeError``, so ``except SourceConnectionError`` sees every
+AUTH_FAILED and no other class does. The base :class:`IngestionError` takes any code (it is
+what :meth:`IngestionError.from_detail` rebuilds)::
+
+    class                       codes
+    PipelineConfigurationError  INVALID_CONFIG, SECRET_NOT_FOUND, SOURCE_NOT_FOUND,
+                                DESTINATION_CONFIG_ERROR
+    PluginError                 PLUGIN_NOT_FOUND, PLUGIN_LOAD_FAILED, PLUGIN_INCOMPATIBLE
+    SourceConnectionError       AUTH_FAILED, PERMISSION_DENIED (a source's or the catalog's),
+                                RATE_LIMITED, SOURCE_UNAVAILABLE, SOURCE_READ_FAILED
+    DestinationWriteError       DESTINATION_UNAVAILABLE, COMMIT_CONFLICT,
+                                DESTINATION_WRITE_FAILED, SCHEMA_CORRUPTION
+    SchemaContractViolation     SCHEMA_CONTRACT_VIOLATION
+    PartialLoadError            PARTIAL_LOAD, PARTIAL_SYNC
+    SyncError                   SYNC_FAILED, SYNC_CANCELLED, SYNC_TIMEOUT, SYNC_ALREADY_RUNNING
+    IngestionError              INTERNAL_ERROR
 """
 
 from __future__ import annotations
@@ -75,6 +93,7 @@ __all__ = [
     "SourceConnectionError",
     "SyncError",
     "default_category",
+    "error_class",
 ]
 
 
@@ -216,6 +235,7 @@ class IngestionError(Exception):
         self.failed_records = failed_records
         self.details: dict[str, Any] = dict(details or {})
         self.error_type = type(self).__name__
+        _check_class(type(self), self.code)
 
     def to_detail(self) -> ErrorDetail:
         """Return this error as a frozen :class:`ErrorDetail`."""
@@ -322,3 +342,57 @@ class SyncError(IngestionError):
     """An external engine's job (an Airbyte sync) failed, was cancelled or timed out."""
 
     default_code = ErrorCode.SYNC_FAILED
+
+
+_ERROR_CLASS: dict[ErrorCode, type[IngestionError]] = {
+    ErrorCode.INVALID_CONFIG: PipelineConfigurationError,
+    ErrorCode.SECRET_NOT_FOUND: PipelineConfigurationError,
+    ErrorCode.SOURCE_NOT_FOUND: PipelineConfigurationError,
+    ErrorCode.DESTINATION_CONFIG_ERROR: PipelineConfigurationError,
+    ErrorCode.PLUGIN_NOT_FOUND: PluginError,
+    ErrorCode.PLUGIN_LOAD_FAILED: PluginError,
+    ErrorCode.PLUGIN_INCOMPATIBLE: PluginError,
+    ErrorCode.AUTH_FAILED: SourceConnectionError,
+    ErrorCode.PERMISSION_DENIED: SourceConnectionError,
+    ErrorCode.RATE_LIMITED: SourceConnectionError,
+    ErrorCode.SOURCE_UNAVAILABLE: SourceConnectionError,
+    ErrorCode.SOURCE_READ_FAILED: SourceConnectionError,
+    ErrorCode.DESTINATION_UNAVAILABLE: DestinationWriteError,
+    ErrorCode.COMMIT_CONFLICT: DestinationWriteError,
+    ErrorCode.DESTINATION_WRITE_FAILED: DestinationWriteError,
+    ErrorCode.SCHEMA_CORRUPTION: DestinationWriteError,
+    ErrorCode.SCHEMA_CONTRACT_VIOLATION: SchemaContractViolation,
+    ErrorCode.PARTIAL_LOAD: PartialLoadError,
+    ErrorCode.PARTIAL_SYNC: PartialLoadError,
+    ErrorCode.SYNC_FAILED: SyncError,
+    ErrorCode.SYNC_CANCELLED: SyncError,
+    ErrorCode.SYNC_TIMEOUT: SyncError,
+    ErrorCode.SYNC_ALREADY_RUNNING: SyncError,
+    ErrorCode.INTERNAL_ERROR: IngestionError,
+}
+_OWNERS = frozenset(_ERROR_CLASS.values())
+
+
+def error_class(code: ErrorCode) -> type[IngestionError]:
+    """Return the one exception class a code is raised as.
+
+    Args:
+        code: The error code.
+
+    Returns:
+        The class (the module docstring's table).
+    """
+    return _ERROR_CLASS[code]
+
+
+def _check_class(cls: type[IngestionError], code: ErrorCode) -> None:
+    """Reject a subclass built with a code that belongs to another class."""
+    if cls is IngestionError:
+        return
+    owner = next(c for c in cls.__mro__ if c in _OWNERS)  # IngestionError at the latest
+    expected = _ERROR_CLASS[code]
+    if owner is not expected:
+        raise TypeError(
+            f"{cls.__name__} cannot carry code {code}: {code} is raised as "
+            f"{expected.__name__} (floe_core.errors.error_class); use that class or another code"
+        )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import re
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from floe_core.errors import ErrorCategory, ErrorDetail
 from floe_core.secret import SecretRef
@@ -132,21 +132,6 @@ class IngestionConfig(BaseModel):
                 f"{value!r}: each part must be letters, digits and '_' and not start with '_'"
             )
         return value
-
-    @model_validator(mode="after")
-    def _merge_needs_key(self) -> Self:
-        if (
-            self.write_mode is WriteMode.MERGE
-            and not self.primary_key
-            and not self._key_from_source
-        ):
-            raise ValueError("write_mode 'merge' needs primary_key (the column(s) to upsert on)")
-        return self
-
-    @property
-    def _key_from_source(self) -> bool:
-        # sql_database sources may take the key from the database; the plugin checks it.
-        return self.source_type == "sql_database"
 
     @property
     def namespace(self) -> str:

@@ -11,8 +11,10 @@ facet and a custom ``ingestionError`` run facet::
 Lineage is off unless ``observability.lineage.enabled``; the transport is any openlineage-python
 transport config (``http``, ``file``, ``console``, ``kafka``, ...). A transport config the client
 cannot build is a configuration error (``floe validate`` builds it too). Emitting never breaks a
-load: a transport failure is logged and dropped. This module imports openlineage-python, so the
-runner imports it only when lineage is enabled.
+load: a transport failure is logged and dropped, and an HTTP transport's requests are bounded by
+``timeout_seconds`` and ``retries`` (1 s, no retry by default; openlineage-python's own defaults
+are 5 s and 5 retries with backoff, about 20 s per event against a server that is down).
+This module imports openlineage-python, so the runner imports it only when lineage is enabled.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from floe_core.catalog import CatalogConfig
 from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.ingestion import IngestionConfig, IngestionResult
 from floe_core.log import get_logger, redact_text
-from floe_core.manifest import LineageConfig
+from floe_core.observability import LineageConfig
 
 __all__ = ["PRODUCER", "IngestionErrorRunFacet", "LineageEmitter", "dataset_namespace"]
 
@@ -96,6 +98,8 @@ class LineageEmitter:
         client: An OpenLineage client; built from ``transport`` when None.
         transport: An openlineage-python transport config; the client's own configuration
             (``OPENLINEAGE_URL``, ``openlineage.yml``) when None.
+        timeout_seconds: Per HTTP request, unless ``transport`` sets ``timeout``.
+        retries: HTTP retries per event, unless ``transport`` sets ``retry``.
     """
 
     def __init__(
@@ -105,11 +109,14 @@ class LineageEmitter:
         catalog: CatalogConfig | None = None,
         client: OpenLineageClient | None = None,
         transport: Mapping[str, Any] | None = None,
+        timeout_seconds: float = 1.0,
+        retries: int = 0,
     ) -> None:
         self.namespace = namespace
         self.catalog = catalog if catalog is not None else CatalogConfig.embedded()
+        self.timeout_seconds = timeout_seconds
         if client is None:
-            client = _client(transport)
+            client = _client(transport, timeout_seconds=timeout_seconds, retries=retries)
         self.client = client
 
     @classmethod
@@ -127,7 +134,13 @@ class LineageEmitter:
             PipelineConfigurationError: The transport config is unusable (unknown type, a
                 missing ``url`` or ``log_file_path``, ...).
         """
-        return cls(namespace=config.namespace, catalog=catalog, transport=config.transport)
+        return cls(
+            namespace=config.namespace,
+            catalog=catalog,
+            transport=config.transport,
+            timeout_seconds=config.timeout_seconds,
+            retries=config.retries,
+        )
 
     def start(self, config: IngestionConfig) -> str:
         """Emit START for a load of ``config``.
@@ -183,7 +196,7 @@ class LineageEmitter:
     def close(self) -> None:
         """Flush and close the transport."""
         try:
-            self.client.close(timeout=5.0)
+            self.client.close(timeout=self.timeout_seconds)
         except Exception as exc:
             _log.warning("lineage_close_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -245,12 +258,63 @@ _TRANSPORTS = (
 )
 
 
-def _client(transport: Mapping[str, Any] | None) -> OpenLineageClient:
+def _retry(retries: int) -> dict[str, Any]:
+    """urllib3 ``Retry`` settings: ``retries`` of each kind, short backoff, POST included."""
+    return {
+        "total": retries,
+        "connect": retries,
+        "read": retries,
+        "status": retries,
+        "backoff_factor": 0.1,
+        "status_forcelist": [500, 502, 503, 504],
+        "allowed_methods": ["HEAD", "POST"],
+    }
+
+
+def _bounded(transport: Mapping[str, Any], timeout_seconds: float, retries: int) -> dict[str, Any]:
+    """Give an http transport config (also inside a composite) our timeout and retries."""
+    config = dict(transport)
+    if config.get("type") == "http":
+        config.setdefault("timeout", timeout_seconds)
+        config.setdefault("retry", _retry(retries))
+    elif config.get("type") == "composite" and isinstance(config.get("transports"), dict):
+        config["transports"] = {
+            name: _bounded(inner, timeout_seconds, retries) if isinstance(inner, Mapping) else inner
+            for name, inner in config["transports"].items()
+        }
+    elif config.get("type") == "composite" and isinstance(config.get("transports"), list):
+        config["transports"] = [
+            _bounded(inner, timeout_seconds, retries) if isinstance(inner, Mapping) else inner
+            for inner in config["transports"]
+        ]
+    return config
+
+
+def _bound_environment_transport(
+    client: OpenLineageClient, timeout_seconds: float, retries: int
+) -> None:
+    """Bound the http transport the client built from ``OPENLINEAGE_URL`` (5 s, 5 retries)."""
+    from openlineage.client.transport.http import HttpTransport
+
+    transport = getattr(client, "transport", None)
+    if isinstance(transport, HttpTransport) and transport._session is None:
+        transport.timeout = timeout_seconds
+        transport.config.timeout = timeout_seconds
+        transport.config.retry = _retry(retries)
+
+
+def _client(
+    transport: Mapping[str, Any] | None, *, timeout_seconds: float = 1.0, retries: int = 0
+) -> OpenLineageClient:
     """Build the client; a transport it cannot build is a configuration error.
 
     Building connects to nothing and writes nothing, so ``floe validate`` can call it.
     """
-    config = {"transport": dict(transport)} if transport is not None else None
+    config = (
+        {"transport": _bounded(transport, timeout_seconds, retries)}
+        if transport is not None
+        else None
+    )
     # openlineage logs its failed import attempts ("not enough values to unpack ...") before
     # raising; hold those records and pass them on only when the client is built.
     utils = logging.getLogger("openlineage.client.utils")
@@ -272,6 +336,8 @@ def _client(transport: Mapping[str, Any] | None) -> OpenLineageClient:
         utils.propagate = propagate
     for record in held.records:
         utils.handle(record)
+    if transport is None:
+        _bound_environment_transport(client, timeout_seconds, retries)
     return client
 
 

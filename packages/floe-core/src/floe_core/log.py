@@ -7,21 +7,23 @@
 
 :func:`configure_logging` sets the format (``json`` one object per line, or ``console`` for
 people) and level, from ``observability.logs``. Every event passes :func:`redact_secrets`, which
-masks :class:`~pydantic.SecretStr` values, values under keys that look like secrets (password,
-token, secret, credential, api key, access key, authorization; nested mappings too) and the
-password in URLs such as ``postgresql://user:pass@host/db``.
+applies :mod:`floe_core.redact`: :class:`~pydantic.SecretStr` values, values under secret-looking
+keys (:func:`~floe_core.redact.is_secret_name`; nested mappings too), URL userinfo
+(``postgresql://user:pass@host/db``), ``password=`` pairs, bearer tokens and the secret values
+remembered while loading config. Captured stdlib records pass
+:class:`~floe_core.redact.RedactingFilter`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
-from pydantic import SecretBytes, SecretStr
+
+from floe_core.redact import MASK, RedactingFilter, is_secret_name, redact_value, remembered
 
 __all__ = [
     "REDACTED",
@@ -32,43 +34,21 @@ __all__ = [
     "release_stdlib",
 ]
 
-REDACTED = "**********"
-"""What a secret value is replaced with."""
-
-_SECRET_KEY = re.compile(
-    r"pass(word|wd)?$|passphrase|token|secret|credential|api[_-]?key|access[_-]?key|"
-    r"authorization|private[_-]?key|^auth$|^dsn$",
-    re.IGNORECASE,
-)
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?P<tail>@)")
-
-
-def _is_secret_key(key: Any) -> bool:
-    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, SecretStr | SecretBytes):
-        return REDACTED
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<tail>", value)
-    if isinstance(value, Mapping):
-        return {k: REDACTED if _is_secret_key(k) else _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
-    return value
+REDACTED = MASK
+"""What a secret value is replaced with (:data:`floe_core.redact.MASK`)."""
 
 
 def redact_text(text: str) -> str:
-    """Mask the password of every URL in free text (``scheme://user:pass@host``).
+    """Mask credentials in free text (see :func:`floe_core.redact.redact_text`).
 
     Args:
         text: A message, e.g. a dependency's exception text.
 
     Returns:
-        The text with each URL password replaced by :data:`REDACTED`.
+        The text with URL userinfo, ``password=`` pairs, bearer tokens and remembered secret
+        values replaced by :data:`REDACTED`.
     """
-    return str(_redact(text))
+    return str(redact_value(text, remembered()))
 
 
 def redact_secrets(
@@ -84,8 +64,9 @@ def redact_secrets(
     Returns:
         The event with secret values replaced by :data:`REDACTED`.
     """
+    values = remembered()
     for key, value in list(event_dict.items()):
-        event_dict[key] = REDACTED if _is_secret_key(key) else _redact(value)
+        event_dict[key] = REDACTED if is_secret_name(key) else redact_value(value, values)
     return event_dict
 
 
@@ -138,6 +119,7 @@ def configure_logging(
                 processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
             )
         )
+        handler.addFilter(RedactingFilter())
         setattr(handler, _FLOE_HANDLER, True)
         logging.getLogger().addHandler(handler)
 

@@ -16,35 +16,32 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from floe_core._loader import (
-    SECRET_NOT_FOUND_ERROR,
     ConfigFileError,
     Problem,
     interpolate,
     read_yaml,
     validate_file,
 )
-from floe_core._scalar import YamlBool, YamlFloat, YamlInt
+from floe_core._scalar import YamlFloat, YamlInt
+from floe_core._secret_field import Secret
 from floe_core._validation import yaml_kind
 from floe_core.catalog import CatalogConfig, StorageConfig
-from floe_core.errors import ErrorCategory, PipelineConfigurationError
-from floe_core.secret import SecretRef, default_secrets_dir
+from floe_core.errors import ErrorCategory
+from floe_core.maintenance import MaintenanceConfig
+from floe_core.observability import (
+    LineageConfig,
+    LogsConfig,
+    MetricsConfig,
+    ObservabilityConfig,
+    TracesConfig,
+)
+from floe_core.secret import default_secrets_dir
 
 __all__ = [
     "DEFAULT_MANIFEST_FILE",
@@ -52,11 +49,13 @@ __all__ = [
     "IngestionPluginSection",
     "LineageConfig",
     "LogsConfig",
+    "MetricsConfig",
     "ObservabilityConfig",
     "PlatformManifest",
     "PluginsSection",
     "RetryConfig",
     "StorageSection",
+    "TracesConfig",
 ]
 
 DEFAULT_MANIFEST_FILE = "platform-manifest.yaml"
@@ -64,36 +63,6 @@ DEFAULT_MANIFEST_FILE = "platform-manifest.yaml"
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 _RETRYABLE = {c.value for c in ErrorCategory} - {ErrorCategory.CONFIGURATION.value}
-
-
-def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
-    """Turn ``{secret_ref: "env:NAME"}`` into the secret's value (a plain string passes)."""
-    if not isinstance(value, dict):
-        return value
-    if set(value) != {"secret_ref"}:
-        raise PydanticCustomError(
-            "secret_value",
-            "give a string (e.g. ${VAR}) or {secret_ref: 'env:NAME'} / "
-            "{secret_ref: 'file:NAME'}, not a mapping with keys {keys}",
-            {"keys": ", ".join(map(str, value))},
-        )
-    try:
-        ref = SecretRef.model_validate(value["secret_ref"])
-    except ValidationError as exc:
-        raise PydanticCustomError(
-            "secret_ref", "{message}", {"message": exc.errors()[0]["msg"]}
-        ) from None
-    context = info.context or {}
-    try:
-        return ref.resolve(secrets_dir=context.get("secrets_dir"), environ=context.get("environ"))
-    except PipelineConfigurationError as exc:
-        raise PydanticCustomError(
-            SECRET_NOT_FOUND_ERROR, "{message}", {"message": exc.message}
-        ) from None
-
-
-Secret = Annotated[SecretStr | None, BeforeValidator(_resolve_secret)]
-"""A secret-valued field: a string or ``{secret_ref: ...}``, resolved while loading."""
 
 
 class RetryConfig(BaseModel):
@@ -208,44 +177,6 @@ class StorageSection(StorageConfig):
         return self
 
 
-class LogsConfig(BaseModel):
-    """``observability.logs``."""
-
-    model_config = _STRICT
-
-    format: Literal["json", "console"] = "json"
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class LineageConfig(BaseModel):
-    """``observability.lineage``: OpenLineage run events, off by default.
-
-    ``transport`` is an openlineage-python transport config (``{type: http, url: ...}``,
-    ``{type: file, log_file_path: ...}``, ``{type: console}``); when enabled without one, the
-    client's own configuration (``OPENLINEAGE_URL``, ``openlineage.yml``) is used.
-    """
-
-    model_config = _STRICT
-
-    enabled: YamlBool = False
-    namespace: str = Field(default="floe", min_length=1)
-    transport: dict[str, Any] | None = None
-
-
-class ObservabilityConfig(BaseModel):
-    """``observability``."""
-
-    model_config = _STRICT
-
-    logs: LogsConfig = Field(default_factory=LogsConfig)
-    lineage: LineageConfig = Field(default_factory=LineageConfig)
-
-
 def _secrets_dir(value: Any, file: Path) -> Path | None:
     """Return ``secrets_dir`` as an absolute folder (relative to the manifest's folder).
 
@@ -276,7 +207,26 @@ class PlatformManifest(BaseModel):
     storage: StorageSection | None = None
     secrets_dir: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    maintenance: MaintenanceConfig = Field(
+        default_factory=MaintenanceConfig, description="Table maintenance (``floe maintain``)."
+    )
     _file: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _s3_storage_has_a_path(self) -> Self:
+        storage, catalog = self.storage, self.catalog
+        if storage is None or storage.type != "s3" or storage.path:
+            return self
+        if catalog is not None and (
+            catalog.type == "rest" or (catalog.warehouse or "").startswith(("s3://", "s3a://"))
+        ):
+            return self  # the catalog knows where data goes
+        raise PydanticCustomError(
+            "s3_path_missing",
+            "storage type 's3' needs path, the data location as an s3:// URL "
+            "(s3://bucket/prefix); without it data would go to the local ./warehouse folder",
+            {"field": ("storage", "path")},
+        )
 
     @property
     def file(self) -> Path | None:

@@ -1,8 +1,13 @@
 """The plugin contract: :class:`PluginMetadata` and :class:`IngestionPlugin`.
 
 A plugin is a class registered under the ``floe.ingestion`` entry-point group. The abstract
-surface is what every plugin truly must do; conveniences (:meth:`IngestionPlugin.ingest`, the
-context manager) are concrete and built on it.
+surface is what every plugin truly must do: :meth:`~PluginMetadata.health_check`,
+:meth:`~IngestionPlugin.list_available_sources`, :meth:`~IngestionPlugin.create_pipeline`,
+:meth:`~IngestionPlugin.run` and :meth:`~IngestionPlugin.get_destination_config`, plus the class
+attributes ``name`` and ``floe_api_version``. Conveniences are concrete: ``version`` (the
+distribution's), ``is_external`` (False), :meth:`~PluginMetadata.get_config_schema` (no settings),
+:meth:`~IngestionPlugin.source_supplies_primary_key` (False), :meth:`IngestionPlugin.ingest`, the
+startup/shutdown hooks and the context manager.
 
 Lifecycle: ``plugin = Plugin(config, catalog=...)`` → ``startup()`` → ``create_pipeline(cfg)``
 → ``run(pipeline)`` → ``shutdown()``. ``create_pipeline`` raises
@@ -13,18 +18,19 @@ outcome, failures included, comes back as an :class:`~floe_core.ingestion.Ingest
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from floe_core._validation import problems_from
 from floe_core.catalog import CatalogConfig
+from floe_core.config_errors import validation_problems
 from floe_core.errors import (
     ErrorCode,
     IngestionError,
@@ -39,6 +45,7 @@ __all__ = [
     "HealthStatus",
     "IngestionPipeline",
     "IngestionPlugin",
+    "NoConfig",
     "PluginMetadata",
     "PluginType",
 ]
@@ -75,23 +82,91 @@ class HealthStatus:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _DistributionVersion:
+    """The default ``version``: the version of the distribution that ships the plugin class.
+
+    Found through the ``floe.ingestion`` entry point naming the class, else the distribution
+    that provides the class's top-level package; ``"unknown"`` when neither is installed.
+    """
+
+    _cache: ClassVar[dict[type, str]] = {}
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        cls = owner if owner is not None else type(obj)
+        if cls not in self._cache:
+            self._cache[cls] = _distribution_version(cls)
+        return self._cache[cls]
+
+
+def _distribution_version(cls: type) -> str:
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for ep in importlib.metadata.entry_points(group=PluginType.INGESTION.value):
+        dist = getattr(ep, "dist", None)
+        if ep.value.replace(" ", "") == target and dist is not None:
+            return str(dist.version)
+    top = cls.__module__.split(".")[0]
+    for name in importlib.metadata.packages_distributions().get(top, []):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a race
+            continue
+    return "unknown"
+
+
+class _ClassReadableProperty(property):
+    """A metadata property of an older plugin, readable on the class as well.
+
+    Plugins written before metadata became class attributes declare ``name`` (etc.) as a
+    property returning a constant; on the class it is evaluated on a bare instance (no
+    ``__init__``), which is why such a property must not touch instance state.
+    """
+
+    def __get__(self, obj: Any, owner: type[Any] | None = None) -> Any:
+        if obj is None and owner is not None and self.fget is not None:
+            return self.fget(object.__new__(owner))  # a bare instance: no __init__
+        return super().__get__(obj, owner)
+
+
+_METADATA = ("name", "version", "floe_api_version", "is_external")
+
+
 class PluginMetadata(ABC):
-    """What every floe plugin, of any type, declares and how it is started and stopped."""
+    """What every floe plugin, of any type, declares and how it is started and stopped.
 
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """The plugin's name; equals its entry-point name (``dlt``, ``airbyte``)."""
+    Metadata are class attributes, readable without creating the plugin::
 
-    @property
-    @abstractmethod
-    def version(self) -> str:
-        """The plugin's own version (semver)."""
+        class MyPlugin(IngestionPlugin):
+            name = "mine"                     # required; equals the entry-point name
+            floe_api_version = "1.0"          # required; the plugin API it was written for
+            is_external = False               # default False (True: drives an outside engine)
+            # version: defaults to the installed distribution's version
 
-    @property
-    @abstractmethod
-    def floe_api_version(self) -> str:
-        """The floe plugin API version (``MAJOR.MINOR``) the plugin was written against."""
+    A plugin that declares them as properties (the style before floe API 1.0 settled) keeps
+    working: such a property is readable on the class too, evaluated without ``__init__``.
+    """
+
+    name: ClassVar[str]
+    """The plugin's name; equals its entry-point name (``dlt``, ``airbyte``)."""
+
+    floe_api_version: ClassVar[str]
+    """The floe plugin API version (``MAJOR.MINOR``) the plugin was written against."""
+
+    if TYPE_CHECKING:
+        version: ClassVar[str]
+    else:
+        version = _DistributionVersion()
+    """The plugin's own version; by default its distribution's (``importlib.metadata``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attribute in _METADATA:
+            value = cls.__dict__.get(attribute)
+            if isinstance(value, property) and not isinstance(value, _ClassReadableProperty):
+                setattr(
+                    cls,
+                    attribute,
+                    _ClassReadableProperty(value.fget, value.fset, value.fdel, value.__doc__),
+                )
 
     @property
     def description(self) -> str:
@@ -116,13 +191,21 @@ class PluginMetadata(ABC):
             The plugin's health. Never raises: a failure is ``UNHEALTHY`` with a message.
         """
 
-    @abstractmethod
     def get_config_schema(self) -> type[BaseModel]:
         """Return the pydantic model of the plugin's ``plugins.<type>.config`` section.
+
+        A plugin with settings overrides this; the default accepts an empty section only.
 
         Returns:
             The model class; its JSON schema documents every field.
         """
+        return NoConfig
+
+
+class NoConfig(BaseModel):
+    """The config of a plugin without settings: an empty section (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass
@@ -159,7 +242,7 @@ class IngestionPlugin(PluginMetadata):
             else:
                 self.config = schema.model_validate(dict(config or {}))
         except ValidationError as exc:
-            problems = problems_from(schema, exc, CONFIG_FIELD)
+            problems = validation_problems(exc, schema, prefix=CONFIG_FIELD)
             raise PipelineConfigurationError(
                 f"invalid config for plugin {self.name!r}: " + "; ".join(map(str, problems)),
                 code=ErrorCode.INVALID_CONFIG,
@@ -167,10 +250,23 @@ class IngestionPlugin(PluginMetadata):
             ) from None
         self.catalog = catalog if catalog is not None else CatalogConfig.embedded()
 
-    @property
-    @abstractmethod
-    def is_external(self) -> bool:
-        """True when the plugin drives an engine it does not run (Airbyte); False when embedded."""
+    is_external: ClassVar[bool] = False
+    """True when the plugin drives an engine it does not run (Airbyte); False when embedded."""
+
+    def source_supplies_primary_key(self, source_type: str) -> bool:
+        """Say whether a source type brings its own merge key (a database table's primary key).
+
+        A ``merge`` without ``primary_key`` is a CONFIGURATION error naming
+        ``ingestion.sources[i].destination.primary_key`` unless this returns True for the
+        source's type; the plugin then finds the key itself (and reports a table without one).
+
+        Args:
+            source_type: One of :meth:`list_available_sources`.
+
+        Returns:
+            False by default: every source needs ``primary_key`` to merge.
+        """
+        return False
 
     @abstractmethod
     def list_available_sources(self) -> list[str]:
@@ -193,6 +289,24 @@ class IngestionPlugin(PluginMetadata):
         Raises:
             PipelineConfigurationError: The source config is invalid (names the field and fix),
                 or the source type is not one of :meth:`list_available_sources`.
+        """
+
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        """Check a pipeline against its live source, reading no data (``floe validate``).
+
+        What :meth:`create_pipeline` cannot know without connecting: that the tables exist,
+        that the incremental cursor and the primary key are columns. The default checks
+        nothing; ``floe validate --offline`` skips this call.
+
+        Args:
+            pipeline: What :meth:`create_pipeline` returned.
+            timeout: Seconds the check may take to connect (a short deadline).
+
+        Raises:
+            PipelineConfigurationError: The source does not match the config; names the
+                field (``details["field"]``) like :meth:`create_pipeline`.
+            IngestionError: The source cannot be reached or refuses the credentials
+                (TRANSIENT / PERMANENT, as a load would report it).
         """
 
     @abstractmethod

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from floe_core._cron import cron_problem
 from floe_core._loader import (
     ConfigFileError,
     Problem,
@@ -36,12 +37,28 @@ from floe_core._loader import (
 )
 from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContract, WriteMode
+from floe_core.maintenance import MaintenanceOverride
 from floe_core.secret import SecretRef, default_secrets_dir
 
 __all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+MAX_NAME_BYTES = 255
+"""The longest source name and table-name part, in UTF-8 bytes: pyiceberg's SQL catalog keeps
+namespace and table names in ``VARCHAR(255)`` columns (REST catalogs are no more generous)."""
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+
+
+def _check_length(what: str, value: str, parts: list[str]) -> None:
+    """Refuse a name (part) longer than :data:`MAX_NAME_BYTES`, quoting only its start."""
+    for part in parts:
+        size = len(part.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            shown = value if len(value) <= 40 else f"{value[:40]}..."
+            raise ValueError(
+                f"{what} {shown!r} is {size:,} bytes long; each name is at most "
+                f"{MAX_NAME_BYTES} bytes (UTF-8), the catalog's limit"
+            )
 
 
 def _check_with_ingestion_config(field: str, **values: Any) -> None:
@@ -67,6 +84,7 @@ class DestinationSpec(BaseModel):
     @field_validator("table")
     @classmethod
     def _check_table(cls, value: str) -> str:
+        _check_length("table name", value, value.split("."))
         _check_with_ingestion_config("destination_table", destination_table=value)
         return value
 
@@ -88,27 +106,42 @@ class SourceSpec(BaseModel):
     incremental: IncrementalConfig | None = None
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
+    description: str | None = Field(
+        default=None, description="What the source is; shown by orchestrators and catalogs."
+    )
+    schedule: str | None = Field(
+        default=None,
+        description="Cron expression an orchestrator runs this source on, e.g. '0 6 * * *'.",
+    )
+    pool: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Concurrency pool an orchestrator limits this source's loads by "
+        "(default: derived from the source system, e.g. the database host and name).",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = cron_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    maintenance: MaintenanceOverride | None = Field(
+        default=None, description="Overrides of the manifest's maintenance settings."
+    )
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        _check_length("source name", value, [value])
         _check_with_ingestion_config("name", name=value)
         return value
 
     @model_validator(mode="after")
     def _check_semantics(self) -> Self:
-        dest = self.destination
-        if (
-            dest.write_disposition is WriteMode.MERGE
-            and not dest.primary_key
-            and self.type != "sql_database"
-        ):
-            raise PydanticCustomError(
-                "merge_needs_key",
-                "write_disposition 'merge' needs primary_key (the column or columns to upsert "
-                "on), e.g. primary_key: [id]",
-                {"field": ("destination", "primary_key")},
-            )
         for path in self.secret_refs:
             if not _PATH.match(path):
                 raise PydanticCustomError(
@@ -183,6 +216,7 @@ class FloeProject(BaseModel):
 
     ingestion: IngestionSection
     _file: Path | None = PrivateAttr(default=None)
+    _index: dict[str, int] | None = PrivateAttr(default=None)
 
     @property
     def file(self) -> Path | None:
@@ -226,6 +260,22 @@ class FloeProject(BaseModel):
         """The sources, in file order."""
         return self.ingestion.sources
 
+    def index_of(self, name: str) -> int:
+        """Return the position of source ``name`` in ``ingestion.sources`` (constant time).
+
+        Args:
+            name: A source name of this project.
+
+        Returns:
+            Its index in the file.
+
+        Raises:
+            KeyError: No source has that name.
+        """
+        if self._index is None:
+            self._index = {s.name: i for i, s in enumerate(self.sources)}
+        return self._index[name]
+
     def select(self, only: Collection[str] | None = None) -> list[tuple[int, SourceSpec]]:
         """Return the sources named in ``only`` (all when None), with their index in the file.
 
@@ -239,8 +289,9 @@ class FloeProject(BaseModel):
             PipelineConfigurationError: A name in ``only`` is not a source of this project.
         """
         names = [s.name for s in self.sources]
+        known = set(names)
         for name in only or ():
-            if name not in names:
+            if name not in known:
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else "."
                 raise PipelineConfigurationError(

@@ -16,15 +16,17 @@ for it, then checked and cached. Every rejection is a :class:`~floe_core.errors.
   a ``floe_api_version`` this floe-core cannot speak, a ``name`` that differs from the entry
   point's, or one name claimed by two distributions.
 
-``name`` and ``floe_api_version`` are read without running the plugin's ``__init__``: a plain
-class attribute (``floe_api_version = "1.0"``) is used as is; a property is evaluated on a bare
-instance (``cls.__new__(cls)``), so it must return a constant and not touch instance state.
+``name``, ``floe_api_version``, ``version`` and ``is_external`` are class attributes
+(:class:`~floe_core.plugin.PluginMetadata`), read without running the plugin's ``__init__``; an
+older plugin's constant-returning properties are read the same way. ``version`` defaults to the
+version of the distribution that declares the entry point.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +41,7 @@ from floe_core._plugin_check import (
 )
 from floe_core.catalog import CatalogConfig
 from floe_core.errors import ErrorCode, IngestionError, PluginError
-from floe_core.plugin import IngestionPlugin, PluginType
+from floe_core.plugin import IngestionPlugin, PluginType, _DistributionVersion
 
 __all__ = ["MANUAL_DISTRIBUTION", "PluginEntry", "PluginInfo", "PluginRegistry"]
 
@@ -255,7 +257,8 @@ class PluginRegistry:
             name: The plugin name.
 
         Returns:
-            Its metadata; ``version``/``is_external`` are None when they need ``__init__``.
+            Its metadata; ``version``/``is_external`` are None when an older plugin's property
+            for them needs ``__init__``.
 
         Raises:
             PluginError: As :meth:`get`.
@@ -269,10 +272,14 @@ class PluginRegistry:
             except PluginError:
                 return None
 
+        version = soft("version")
+        if version in (None, "unknown") or _default_version(cls):
+            version = entry.version or version
+
         doc = (cls.__doc__ or "").strip()
         return PluginInfo(
             entry=entry,
-            version=soft("version"),
+            version=version,
             floe_api_version=str(read_constant(cls, "floe_api_version", entry)),
             is_external=soft("is_external"),
             description=doc.splitlines()[0] if doc else "",
@@ -296,10 +303,10 @@ class PluginRegistry:
         message += f"; did you mean {close[0]!r}?" if close else "."
         message += f" Installed plugins: {', '.join(installed) or '(none)'}"
         if not close:
-            message += (
-                f". Plugins register under the {self.group.value!r} entry-point group; "
-                f"floe's own install as `pip install floe-ingestion-{name}`"
-            )
+            message += f". Plugins register under the {self.group.value!r} entry-point group"
+            distribution = KNOWN_DISTRIBUTIONS.get(name)
+            if distribution is not None:
+                message += f"; this one installs as `pip install {distribution}`"
         return PluginError(
             message,
             code=ErrorCode.PLUGIN_NOT_FOUND,
@@ -308,6 +315,18 @@ class PluginRegistry:
 
 
 # Helpers ---------------------------------------------------------------------------------
+
+KNOWN_DISTRIBUTIONS = {
+    "dlt": "floe-ingestion-dlt",
+    "airbyte": "floe-ingestion-airbyte",
+}
+"""The floe plugin distributions that exist, by plugin name: the only ``pip install`` floe
+suggests (guessing ``floe-ingestion-<name>`` would invite a typosquatted package)."""
+
+
+def _default_version(cls: type[IngestionPlugin]) -> bool:
+    """Whether the class left ``version`` to its distribution (the entry point knows it)."""
+    return isinstance(inspect.getattr_static(cls, "version", None), _DistributionVersion)
 
 
 def _entry_of(ep: importlib.metadata.EntryPoint) -> PluginEntry:

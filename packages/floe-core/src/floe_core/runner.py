@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
-from floe_core._location import check_source_type, point_at
+from floe_core._location import check_merge_key, check_source_type, point_at
+from floe_core._preflight import check_catalog_driver, check_table_depth, read_only_catalog
+from floe_core.catalog import CatalogConfig
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -110,8 +112,13 @@ class Runner:
             logs = self.manifest.observability.logs
             configure_logging(logs.format, logs.level)
 
-    def create_plugin(self) -> IngestionPlugin:
+    def create_plugin(self, *, read_only: bool = False) -> IngestionPlugin:
         """Instantiate the manifest's ingestion plugin with its config and the catalog.
+
+        Args:
+            read_only: Give the plugin a catalog that opening creates nothing for
+                (:func:`~floe_core._preflight.read_only_catalog`), for checks
+                (``floe health``, ``floe validate``) that must leave the disk as it was.
 
         Returns:
             The plugin, not started.
@@ -123,8 +130,9 @@ class Runner:
         """
         section = self.manifest.plugins.ingestion
         where = str(self.manifest.file or "(default platform manifest)")
+        catalog = read_only_catalog(self.catalog)[0] if read_only else self.catalog
         try:
-            return self.registry.create(section.type, section.config, catalog=self.catalog)
+            return self.registry.create(section.type, section.config, catalog=catalog)
         except PluginError as exc:
             raise PluginError(
                 f"{where}: plugins.ingestion.type: {exc.message}",
@@ -136,6 +144,14 @@ class Runner:
                 Problem(p["field"], p["message"]) for p in exc.details.get("problems", [])
             ] or [Problem(".".join(CONFIG_FIELD), exc.message)]
             raise ConfigFileError.of(where, problems, code=exc.code) from exc
+
+    def catalog_not_created(self) -> list[str]:
+        """Return the catalog's SQLite file / warehouse folder paths that do not exist yet.
+
+        Returns:
+            The paths the first load creates (empty for a catalog that exists or is remote).
+        """
+        return read_only_catalog(self.catalog)[1]
 
     def check_destination(self, plugin: IngestionPlugin) -> dict[str, Any]:
         """Ask the plugin whether it can use the catalog (``get_destination_config``).
@@ -165,11 +181,14 @@ class Runner:
                 field = "catalog"
             where = str(self.manifest.file or "(default platform manifest)")
             problem = Problem(field, exc.message)
+            # A CONFIGURATION category on another class's code: keep the class-code rule.
+            code = exc.code if isinstance(exc, PipelineConfigurationError) else None
+            code = ErrorCode.DESTINATION_CONFIG_ERROR if isinstance(exc, PluginError) else code
             if exc.message.startswith(field):  # "catalog.uri for type 'sql' must be ..."
                 raise ConfigFileError(
-                    f"{where}: {exc.message}", file=where, problems=[problem], code=exc.code
+                    f"{where}: {exc.message}", file=where, problems=[problem], code=code
                 ) from exc
-            raise ConfigFileError.of(where, [problem], code=exc.code) from exc
+            raise ConfigFileError.of(where, [problem], code=code) from exc
         except Exception as exc:
             raise _internal(plugin, "get_destination_config", exc) from exc
 
@@ -193,16 +212,24 @@ class Runner:
         )
 
     def validate(
-        self, project: FloeProject, only: Collection[str] | None = None
+        self,
+        project: FloeProject,
+        only: Collection[str] | None = None,
+        *,
+        offline: bool = False,
+        timeout: float = 10.0,
     ) -> list[tuple[IngestionConfig, IngestionError | None]]:
         """Check the catalog, the lineage transport and every source, loading nothing.
 
         The catalog goes through :meth:`check_destination`; each source through the plugin's
-        ``create_pipeline``.
+        ``create_pipeline`` and then, unless ``offline``, its ``check_source`` (which
+        connects to the source, e.g. to reflect tables and columns).
 
         Args:
             project: The floe.yaml.
             only: Source names (all when None).
+            offline: Skip ``check_source``: connect to no source.
+            timeout: Seconds each ``check_source`` may take to connect.
 
         Returns:
             Each source with the error ``create_pipeline`` raised, or None when valid.
@@ -214,8 +241,9 @@ class Runner:
             IngestionError: The plugin's ``startup`` failed.
         """
         configs = self.configs(project, only)
-        plugin = self.create_plugin()
+        plugin = self.create_plugin(read_only=True)
         self.check_destination(plugin)
+        check_catalog_driver(self.manifest, self.catalog)
         if self.lineage is None:
             lineage = self._own_lineage()  # proves the transport config; sends nothing
             if lineage is not None:
@@ -227,7 +255,9 @@ class Runner:
                 raise startup_error
             for config in configs:
                 try:
-                    _create(plugin, config, project)
+                    pipeline = _create(plugin, config, project, self.catalog)
+                    if not offline:
+                        _check_source(plugin, pipeline, project, timeout)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
@@ -267,6 +297,7 @@ class Runner:
         configs = self.configs(project, only)
         plugin = self.create_plugin()
         self.check_destination(plugin)
+        check_catalog_driver(self.manifest, self.catalog)
         notify = on_event or (lambda event: None)
         lineage = self.lineage if self.lineage is not None else self._own_lineage()
         results: list[IngestionResult] = []
@@ -293,6 +324,44 @@ class Runner:
                 lineage.close()
         return results
 
+    def run_one(
+        self, project: FloeProject, config: IngestionConfig, *, retry: bool = True
+    ) -> IngestionResult:
+        """Load one source, as :meth:`run_sources` does, from a config the caller may adjust.
+
+        An orchestrator takes the config from :meth:`configs`, adds ``snapshot_properties``
+        (its run id) or narrows ``source_config``, and passes ``retry=False`` when it owns the
+        retries itself: one attempt, whose result says whether another may help.
+
+        Args:
+            project: The floe.yaml ``config`` comes from (for error locations).
+            config: The source to load; its name must be a source of ``project``.
+            retry: Apply the manifest's retry policy (False: exactly one attempt).
+
+        Returns:
+            The result, with ``attempts`` and ``duration_seconds`` as in :meth:`run_sources`.
+
+        Raises:
+            PipelineConfigurationError: As :meth:`run_sources`, before the load starts.
+        """
+        project.select([config.name])
+        plugin = self.create_plugin()
+        self.check_destination(plugin)
+        lineage = self.lineage if self.lineage is not None else self._own_lineage()
+        try:
+            startup_error = _call(plugin.startup)
+            return self._run_source(
+                plugin, config, project, lambda event: None, startup_error, lineage, retry=retry
+            )
+        finally:
+            shutdown_error = _call(plugin.shutdown)
+            if shutdown_error is not None:
+                _log.warning(
+                    "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
+                )
+            if lineage is not None and lineage is not self.lineage:
+                lineage.close()
+
     def _own_lineage(self) -> LineageEmitter | None:
         """Build the manifest's lineage emitter (None when lineage is off).
 
@@ -318,6 +387,8 @@ class Runner:
         startup_error: IngestionError | None,
         lineage: LineageEmitter | None,
         workers: int | None = None,
+        *,
+        retry: bool = True,
     ) -> IngestionResult:
         started = time.monotonic()
         log = _log.bind(source=config.name, source_type=config.source_type, plugin=plugin.name)
@@ -339,7 +410,7 @@ class Runner:
                     error.source = config.name
                     result = IngestionPlugin.failure(config, error, started=started)
                 else:
-                    result = self._load(plugin, config, project, notify, log, workers)
+                    result = self._load(plugin, config, project, notify, log, workers, retry=retry)
             except BaseException as exc:  # Ctrl-C, SystemExit: tell lineage, then go
                 if lineage is not None and run_id is not None:
                     lineage.abort(run_id, config)
@@ -367,14 +438,19 @@ class Runner:
         notify: Callable[[SourceEvent], None],
         log: Any,
         workers: int | None = None,
+        *,
+        retry: bool = True,
     ) -> IngestionResult:
         started = time.monotonic()
         try:
-            pipeline = _create(plugin, config, project)
+            pipeline = _create(plugin, config, project, self.catalog)
         except IngestionError as exc:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
             return IngestionPlugin.failure(config, _internal(plugin, "create_pipeline", exc))
+        extra = {"workers": workers} if workers is not None else {}
+        if not retry:
+            return _run_once(plugin, pipeline, **extra)
 
         def on_retry(attempt: RetryAttempt) -> None:
             first = attempt.result.errors[0]
@@ -396,19 +472,19 @@ class Runner:
         policy = RetryPolicy(
             self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
         )
-        extra = {"workers": workers} if workers is not None else {}
         return policy.call(lambda: _run_once(plugin, pipeline, **extra))
 
 
 def _create(
-    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject
+    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject, catalog: CatalogConfig
 ) -> IngestionPipeline:
     """``create_pipeline``, its CONFIGURATION errors naming the floe.yaml file and field.
 
-    A ``type`` the plugin does not list is reported here, without asking the plugin.
+    A ``type`` the plugin does not list, and a table the catalog cannot hold, are reported
+    here, without asking the plugin.
     """
     file = project.file or "floe.yaml"
-    index = next(i for i, s in enumerate(project.sources) if s.name == config.name)
+    index = project.index_of(config.name)
     try:
         available = plugin.list_available_sources()
     except Exception:  # the plugin's own create_pipeline check still applies
@@ -424,10 +500,30 @@ def _create(
         )
         if wrong is not None:
             raise wrong
+    keyless = check_merge_key(
+        config, plugin.source_supplies_primary_key(config.source_type), file=file, index=index
+    )
+    if keyless is not None:
+        raise keyless
     try:
+        check_table_depth(config, catalog)
         return plugin.create_pipeline(config)
     except IngestionError as exc:
         raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
+
+
+def _check_source(
+    plugin: IngestionPlugin, pipeline: IngestionPipeline, project: FloeProject, timeout: float
+) -> None:
+    """``check_source``, its CONFIGURATION errors naming the floe.yaml file and field."""
+    file = project.file or "floe.yaml"
+    index = project.index_of(pipeline.config.name)
+    try:
+        plugin.check_source(pipeline, timeout)
+    except IngestionError as exc:
+        raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
+    except Exception as exc:
+        raise _internal(plugin, "check_source", exc) from exc
 
 
 def _run_once(

@@ -18,6 +18,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_core.redact import remember
 
 __all__ = ["SECRETS_DIR_ENV", "SecretRef", "default_secrets_dir"]
 
@@ -107,7 +108,7 @@ class SecretRef(BaseModel):
                     code=ErrorCode.SECRET_NOT_FOUND,
                     details={"secret_ref": self.describe()},
                 )
-            return SecretStr(env[self.env])
+            return _remembered(env[self.env])
         assert self.file is not None
         directory = secrets_dir if secrets_dir is not None else default_secrets_dir()
         if directory is None:
@@ -124,4 +125,10 @@ class SecretRef(BaseModel):
                 code=ErrorCode.SECRET_NOT_FOUND,
                 details={"secret_ref": self.describe(), "secrets_dir": str(directory)},
             )
-        return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+        return _remembered(path.read_text(encoding="utf-8").rstrip("\r\n"))
+
+
+def _remembered(value: str) -> SecretStr:
+    """Wrap a resolved value, recording it for the CLI's output masking."""
+    remember(value)
+    return SecretStr(value)

@@ -7,6 +7,9 @@ Span attribute names (set what is known, never a secret):
 exception class, e.g. ``SourceConnectionError``, also for an error that travelled as an
 :class:`~floe_core.errors.ErrorDetail`), ``error.code`` (floe errors only), ``error.category``,
 ``error.message``.
+
+Spans go to the global tracer provider unless :func:`use_tracer_provider` names one (what
+``floe ingest`` does when the manifest has ``observability.traces``).
 """
 
 from __future__ import annotations
@@ -16,13 +19,29 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
 from floe_core.errors import IngestionError
 
-__all__ = ["TRACER_NAME", "record_error", "span"]
+__all__ = ["TRACER_NAME", "record_error", "span", "use_tracer_provider"]
 
 TRACER_NAME = "floe.ingestion"
+
+_provider: TracerProvider | None = None
+
+
+def use_tracer_provider(provider: TracerProvider | None) -> TracerProvider | None:
+    """Send floe's spans to ``provider`` (None: back to the global provider).
+
+    Args:
+        provider: The provider, or None.
+
+    Returns:
+        The provider used before, to restore later.
+    """
+    global _provider
+    previous, _provider = _provider, provider
+    return previous
 
 
 def _attribute(value: Any) -> Any:
@@ -66,7 +85,9 @@ def span(operation: str, **attributes: Any) -> Iterator[Span]:
     Yields:
         The span, for attributes known only later (``rows_loaded``).
     """
-    tracer = trace.get_tracer(TRACER_NAME)
+    tracer = (_provider.get_tracer(TRACER_NAME) if _provider is not None else None) or (
+        trace.get_tracer(TRACER_NAME)
+    )
     names = {(k if "." in k else f"ingestion.{k}"): v for k, v in attributes.items()}
     with tracer.start_as_current_span(
         f"floe.ingestion.{operation}",

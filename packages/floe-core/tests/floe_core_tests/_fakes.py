@@ -6,6 +6,8 @@
 - ``fail``: a list of error codes, one per attempt, before the load succeeds; an entry may be a
   mapping ``{code, retry_after, category, retryable}`` to override the defaults.
 - ``invalid``: when true, ``create_pipeline`` raises a PipelineConfigurationError.
+- ``no_column``: ``check_source`` (``floe validate`` unless ``--offline``) raises a
+  PipelineConfigurationError naming ``incremental.cursor_field``.
 
 ``get_destination_config`` rejects a catalog whose ``properties`` say ``fake.reject``:
 ``message`` (a CONFIGURATION error), ``field`` (one naming ``catalog.warehouse``) or ``bug``
@@ -95,6 +97,16 @@ class FakePlugin(IngestionPlugin):
                 "source config field 'invalid' must not be true", source=config.name
             )
         return IngestionPipeline(config)
+
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        config = pipeline.config
+        FakePlugin.calls.append(f"check:{config.name}:{timeout}")
+        if config.source_config.get("no_column"):
+            raise PipelineConfigurationError(
+                f"cursor column {config.source_config['no_column']!r} is not in the source",
+                source=config.name,
+                details={"field": "incremental.cursor_field"},
+            )
 
     def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
         config = pipeline.config
@@ -239,3 +251,86 @@ class NotAPlugin:
 
 
 NOT_A_CLASS = "fake"
+
+
+class LeakyPlugin(FakePlugin):
+    """Logs the resolved password through structlog, stdlib logging and ``warnings``."""
+
+    name = "leaky"
+
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        import logging
+        import sys
+        import warnings
+
+        import structlog
+
+        config = pipeline.config.source_config_with_secrets()
+        password = str(config["password"])
+        structlog.get_logger("leaky").warning("connecting", pw=f"pw is {password}")
+        logging.getLogger("leaky.stdlib").warning("connecting with %s", password)
+        warnings.warn(f"pw={password}", UserWarning, stacklevel=1)
+        warnings.warn(f"dsn={config['dsn']}", UserWarning, stacklevel=1)
+        others = [str(config.get("api_token")), self.catalog.properties.get("fake.token")]
+        print(f"tokens {others}", file=sys.stderr)
+        return super().run(pipeline, **kwargs)
+
+
+class MinimalPlugin(IngestionPlugin):
+    """Only what every plugin must write: two class attributes and the abstract methods."""
+
+    name = "minimal"
+    floe_api_version = "1.0"
+
+    def health_check(self, timeout: float | None = None) -> HealthStatus:
+        return HealthStatus(HealthState.HEALTHY)
+
+    def list_available_sources(self) -> list[str]:
+        return ["nothing"]
+
+    def create_pipeline(self, config: IngestionConfig) -> IngestionPipeline:
+        return IngestionPipeline(config)
+
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        return IngestionResult(source=pipeline.config.name, success=True)
+
+    def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
+        return {}
+
+
+class LegacyPropertyPlugin(MinimalPlugin):
+    """Written in the older style: every metadata item a property returning a constant."""
+
+    @property  # type: ignore[misc]
+    def name(self) -> str:  # type: ignore[override]
+        return "legacy"
+
+    @property  # type: ignore[misc]
+    def version(self) -> str:  # type: ignore[override]
+        return "3.2.1"
+
+    @property  # type: ignore[misc]
+    def floe_api_version(self) -> str:  # type: ignore[override]
+        return "1.0"
+
+    @property  # type: ignore[misc]
+    def is_external(self) -> bool:  # type: ignore[override]
+        return True
+
+
+class NamelessPlugin(IngestionPlugin):
+    """Declares everything but its name."""
+
+    floe_api_version = "1.0"
+    health_check = MinimalPlugin.health_check
+    list_available_sources = MinimalPlugin.list_available_sources
+    create_pipeline = MinimalPlugin.create_pipeline
+    run = MinimalPlugin.run
+    get_destination_config = MinimalPlugin.get_destination_config
+
+
+class KeyedFakePlugin(FakePlugin):
+    """Says its ``sql_database`` sources bring their own merge key."""
+
+    def source_supplies_primary_key(self, source_type: str) -> bool:
+        return source_type == "sql_database"

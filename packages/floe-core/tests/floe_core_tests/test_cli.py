@@ -63,7 +63,12 @@ def invoke(*args: str, registry: PluginRegistry | None = None) -> Result:
     return CliRunner().invoke(main, list(args), obj={"registry": registry})
 
 
-def test_ingest_success_prints_summary_and_exits_0(workdir: Path) -> None:
+def test_ingest_success_prints_summary_and_exits_0(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("floe_core.cli._terminal", lambda: True)  # progress is for people
+    manifest = workdir / "platform-manifest.yaml"  # ...reading text logs, not JSON
+    manifest.write_text(manifest.read_text().replace("format: json, ", ""))
     result = invoke("ingest", str(write(workdir, GOOD)))
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -173,7 +178,7 @@ def test_validate_ok_and_bad(workdir: Path) -> None:
         f"✗ flaky: [INVALID_CONFIG] {path}: ingestion.sources[1].type: source type 'nosuch' is "
         "not implemented by plugin 'fake' (its source types: memory, sql_database; "
         "`floe sources` lists every plugin's)\n"
-    ) in result.stdout
+    ) in result.stderr  # errors on stderr, results on stdout
     assert FakePlugin.calls.count("create:flaky") == 0  # rejected before the plugin is asked
 
 
@@ -187,7 +192,9 @@ def test_plugin_config_error_names_file_and_field(workdir: Path, command: str) -
         f"[INVALID_CONFIG] {path}: ingestion.sources[1]: source config field 'invalid' must "
         "not be true"
     )
-    assert line in result.stdout.replace("[CONFIGURATION/INVALID_CONFIG]", "[INVALID_CONFIG]")
+    # validate reports errors on stderr; ingest's summary (its result) is on stdout
+    shown = result.stderr if command == "validate" else result.stdout
+    assert line in shown.replace("[CONFIGURATION/INVALID_CONFIG]", "[INVALID_CONFIG]")
 
 
 def test_real_dlt_config_typo_names_file_and_field(
@@ -212,14 +219,15 @@ def test_real_dlt_config_typo_names_file_and_field(
     for command in ("validate", "ingest"):
         result = CliRunner().invoke(main, [command, str(project)])
         assert result.exit_code == 2, result.output
+        shown = result.stderr if command == "validate" else result.stdout
         assert (
             f"{project}: ingestion.sources[0].config.tabels: source 'orders' (sql_database): "
-            "unknown field 'tabels'"
-        ) in result.stdout
+            "tabels: unknown key 'tabels'; did you mean 'tables'?"
+        ) in shown
         assert (
             f"{project}: ingestion.sources[1].type: source type 'sql_databse' is not "
             "implemented by plugin 'dlt'; did you mean 'sql_database'?"
-        ) in result.stdout
+        ) in shown
 
 
 def test_plugins_lists_kind_and_broken_ones(workdir: Path) -> None:
@@ -265,11 +273,28 @@ def test_health_startup_failure_exits_1(workdir: Path) -> None:
     assert result.exit_code == 1 and "SOURCE_UNAVAILABLE" in result.stderr
 
 
+def test_validate_checks_the_live_source_unless_offline(workdir: Path) -> None:
+    path = write(workdir, GOOD.replace("config: {rows: 1234}", "config: {no_column: ts}"))
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"✗ orders: [INVALID_CONFIG] {path}: ingestion.sources[0].incremental.cursor_field: "
+        "cursor column 'ts' is not in the source"
+    ) in result.stderr
+    assert "check:orders:10.0" in FakePlugin.calls and "check:flaky:10.0" in FakePlugin.calls
+
+    FakePlugin.reset()
+    result = invoke("validate", str(path), "--offline")
+    assert result.exit_code == 0, result.output
+    assert not [c for c in FakePlugin.calls if c.startswith("check:")]
+    assert "create:orders" in FakePlugin.calls
+
+
 def test_validate_plugin_bug_exits_1(workdir: Path) -> None:
     text = GOOD.replace("config: {rows: 1234}", "config: {explode_create: true}")
     result = invoke("validate", str(write(workdir, text)))
     assert result.exit_code == 1
-    assert "✗ orders: [INTERNAL_ERROR]" in result.stdout and "create_pipeline bug" in result.stdout
+    assert "✗ orders: [INTERNAL_ERROR]" in result.stderr and "create_pipeline bug" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["validate", "ingest"])

@@ -117,3 +117,53 @@ def test_error_type_names_the_class_raised_and_survives_a_round_trip() -> None:
     assert rebuilt.to_detail() == detail
     old_json = detail.model_dump(exclude={"error_type"})
     assert IngestionError.from_detail(ErrorDetail(**old_json)).error_type == "IngestionError"
+
+
+def test_every_code_has_one_class_and_each_class_default_code_is_its_own() -> None:
+    from floe_core.errors import error_class
+
+    for code in ErrorCode:
+        cls = error_class(code)
+        assert issubclass(cls, IngestionError)
+        error = cls("x", code=code) if cls is not IngestionError else IngestionError("x", code=code)
+        assert error.code is code and type(error) is cls
+    for cls in (
+        PipelineConfigurationError,
+        PluginError,
+        SourceConnectionError,
+        DestinationWriteError,
+        SchemaContractViolation,
+        PartialLoadError,
+        SyncError,
+        IngestionError,
+    ):
+        assert error_class(cls.default_code) is cls, cls
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "owner"),
+    [
+        (SchemaContractViolation, ErrorCode.SCHEMA_CORRUPTION, "DestinationWriteError"),
+        (DestinationWriteError, ErrorCode.AUTH_FAILED, "SourceConnectionError"),
+        (PluginError, ErrorCode.INVALID_CONFIG, "PipelineConfigurationError"),
+        (PipelineConfigurationError, ErrorCode.PLUGIN_NOT_FOUND, "PluginError"),
+        (SyncError, ErrorCode.PARTIAL_SYNC, "PartialLoadError"),
+        (SourceConnectionError, ErrorCode.INTERNAL_ERROR, "IngestionError"),
+    ],
+)
+def test_a_code_of_another_class_is_a_type_error(
+    cls: type[IngestionError], code: ErrorCode, owner: str
+) -> None:
+    with pytest.raises(TypeError, match=rf"{cls.__name__} cannot carry code {code}: .* {owner}"):
+        cls("x", code=code)
+
+
+def test_a_plugins_own_subclass_inherits_its_bases_codes() -> None:
+    class ApiAuthError(SourceConnectionError):
+        pass
+
+    assert ApiAuthError("x", code=ErrorCode.AUTH_FAILED).code is ErrorCode.AUTH_FAILED
+    with pytest.raises(TypeError):
+        ApiAuthError("x", code=ErrorCode.SYNC_FAILED)
+    # the base class still rebuilds any serialised error
+    assert IngestionError("x", code=ErrorCode.SYNC_FAILED).code is ErrorCode.SYNC_FAILED

@@ -45,15 +45,38 @@ def test_bad_destination_table_names_the_expected_shape(table: str) -> None:
     assert "destination_table" in str(info.value)
 
 
-def test_merge_needs_primary_key() -> None:
-    with pytest.raises(ValidationError, match="needs primary_key"):
-        _config(write_mode="merge")
+def test_one_key_is_a_list_and_the_model_knows_no_source_type() -> None:
     assert _config(write_mode="merge", primary_key="id").primary_key == ("id",)
+    # merge without a key is checked with the plugin (check_merge_key), not by the model
+    assert _config(source_type="anything", write_mode="merge").primary_key == ()
 
 
-def test_merge_on_sql_database_may_take_the_key_from_the_database() -> None:
-    config = _config(source_type="sql_database", write_mode="merge")
-    assert config.primary_key == ()
+@pytest.mark.parametrize(
+    ("write_mode", "key", "supplied", "fails"),
+    [
+        ("merge", (), False, True),
+        ("merge", (), True, False),
+        ("merge", ("id",), False, False),
+        ("append", (), False, False),
+    ],
+)
+def test_check_merge_key(
+    write_mode: str, key: tuple[str, ...], supplied: bool, fails: bool
+) -> None:
+    from floe_core._location import check_merge_key
+
+    config = _config(write_mode=write_mode, primary_key=key)
+    error = check_merge_key(config, supplied, file="floe.yaml", index=2)
+    if not fails:
+        assert error is None
+        return
+    assert error is not None
+    assert error.category is ErrorCategory.CONFIGURATION and error.code is ErrorCode.INVALID_CONFIG
+    assert error.details["field_path"] == "ingestion.sources[2].destination.primary_key"
+    assert error.message.startswith(
+        "floe.yaml: ingestion.sources[2].destination.primary_key: write_disposition 'merge' "
+        "needs primary_key"
+    )
 
 
 def test_unknown_field_is_rejected() -> None:

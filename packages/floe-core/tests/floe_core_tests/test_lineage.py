@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +162,96 @@ def test_unbuildable_transport_is_a_configuration_error(
     assert cause in info.value.message
     assert "{type: http, url: ...}, {type: file, log_file_path: ...}" in info.value.message
     assert "pw-canary" not in info.value.message
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # closed again: connecting is refused
+
+
+class _SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers; counts the connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+def _load_with_lineage(config: LineageConfig) -> float:
+    lineage = LineageEmitter.from_config(config, CATALOG)
+    started = time.monotonic()
+    run_id = lineage.start(CONFIG)
+    lineage.finish(run_id, CONFIG, IngestionResult(source="orders", success=True))
+    lineage.close()
+    return time.monotonic() - started
+
+
+def test_lineage_server_that_is_down_costs_no_retries() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    config = LineageConfig(enabled=True, transport={"type": "http", "url": url})
+    # openlineage-python's defaults (5 retries, backoff 0.3 s) take ~20 s for these two events
+    assert _load_with_lineage(config) < 4.0  # generous for a busy machine; refused is instant
+    transport = LineageEmitter.from_config(config, CATALOG).client.transport
+    assert transport.timeout == 1.0  # type: ignore[attr-defined]
+    assert transport.config.retry["total"] == 0  # type: ignore[attr-defined]
+
+
+def test_lineage_server_that_never_answers_is_bounded_by_the_timeout() -> None:
+    server = _SilentServer()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        config = LineageConfig(
+            enabled=True,
+            transport={"type": "http", "url": url},
+            timeout_seconds=0.5,
+            retries=1,
+        )
+        elapsed = _load_with_lineage(config)
+        # two events, each at most (1 + 1 retry) x 0.5 s plus a short backoff: ~2.2 s
+        assert elapsed < 6.0
+        assert len(server.accepted) == 4  # each event: the first try and one retry
+    finally:
+        server.close()
+
+
+def test_a_transport_timeout_of_its_own_wins() -> None:
+    transport = {"type": "http", "url": "http://127.0.0.1:1", "timeout": 3, "retry": {"total": 2}}
+    config = LineageConfig(enabled=True, transport=transport)
+    client = LineageEmitter.from_config(config, CATALOG).client.transport
+    assert client.timeout == 3  # type: ignore[attr-defined]
+    assert client.config.retry["total"] == 2  # type: ignore[attr-defined]
+
+
+def test_openlineage_url_from_the_environment_is_bounded_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{_closed_port()}")
+    config = LineageConfig(enabled=True, timeout_seconds=0.7)
+    transport = LineageEmitter.from_config(config, CATALOG).client.transport
+    assert transport.timeout == 0.7  # type: ignore[attr-defined]
+    assert transport.config.retry["total"] == 0  # type: ignore[attr-defined]
+    assert _load_with_lineage(config) < 4.0

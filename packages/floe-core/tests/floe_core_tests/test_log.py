@@ -57,7 +57,7 @@ def test_secrets_are_redacted_in_every_shape(stream: io.StringIO) -> None:
     event = json.loads(text)
     assert event["password"] == REDACTED and event["api_token"] == REDACTED
     assert event["value"] == REDACTED
-    assert event["dsn_like"] == f"postgresql://app:{REDACTED}@127.0.0.1:5432/db"
+    assert event["dsn_like"] == f"postgresql://{REDACTED}@127.0.0.1:5432/db"
     assert event["config"] == {
         "credentials": REDACTED,
         "nested": [{"client_secret": REDACTED}],
@@ -84,7 +84,7 @@ def test_stdlib_records_are_rendered_and_redacted(stream: io.StringIO) -> None:
     [line] = stream.getvalue().splitlines()
     event = json.loads(line)
     assert event["logger"] == "thirdparty.fake" and event["level"] == "warning"
-    assert event["event"] == f"cannot reach postgresql://app:{REDACTED}@127.0.0.1/db, retrying"
+    assert event["event"] == f"cannot reach postgresql://{REDACTED}@127.0.0.1/db, retrying"
     configure_logging("json", "INFO", stream=stream)  # reconfiguring removes the handler
     logging.getLogger("thirdparty.fake").warning("not captured")
     assert "not captured" not in stream.getvalue()

@@ -382,7 +382,8 @@ def test_bools_and_numbers_are_strict(tmp_path: Path, text: str, field: str, mes
 def test_interpolated_bools_and_numbers_still_work(tmp_path: Path) -> None:
     text = """
     plugins: {ingestion: {retry: {max_attempts: "${N}", initial_delay_seconds: "${D}"}}}
-    storage: {type: s3, endpoint: "http://127.0.0.1:9000", path_style_access: "${PSA}"}
+    storage:
+      {type: s3, path: "s3://l/b", endpoint: "http://127.0.0.1:9000", path_style_access: "${PSA}"}
     observability: {lineage: {enabled: "${OL}"}}
     """
     env = {"N": "5", "D": "0.5", "PSA": "False", "OL": "true"}

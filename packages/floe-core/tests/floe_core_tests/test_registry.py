@@ -209,3 +209,13 @@ def test_create_wraps_unexpected_constructor_failure() -> None:
     assert info.value.code is ErrorCode.PLUGIN_LOAD_FAILED
     assert "constructor exploded" in info.value.message
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_unknown_name_suggests_no_package_that_does_not_exist() -> None:
+    """`spark` is no floe distribution: no `pip install floe-ingestion-spark` to typosquat."""
+    with pytest.raises(PluginError) as info:
+        registry(ep("fake", "floe_core_tests._fakes:FakePlugin", "floe-fake", "1")).get("spark")
+    message = info.value.message
+    assert "pip install" not in message
+    assert "floe-ingestion-spark" not in message
+    assert "Installed plugins: fake" in message

@@ -16,10 +16,13 @@ Public API::
     abandon_load(catalog, plan, file_sets, parts) -> [paths]  # a load that will not commit
     read_state(catalog, "ns.table", state_key) -> dict | None
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
+    maintain_table(catalog, "ns.table", MaintenanceConfig(...)) -> TableMaintenance
+    find_stray_files(catalog, "ns") -> [StrayFiles]    # files a killed first load left
     split_table_name("ns.table") -> ("ns", "table")    # the table-name rule
     is_identifier(part) / check_column_name(name)      # the identifier and column-name rules
     DETECTED_TIMESTAMP, TIMESTAMPTZ                     # constants a source plugin shares
 
+Maintenance (compaction, expiry, orphans; ``floe maintain``): :mod:`floe_iceberg.maintenance`.
 Type, drift and contract rules: :mod:`floe_iceberg.schema`. State storage:
 :mod:`floe_iceberg.state`. Commit semantics: :mod:`floe_iceberg.writer`. Names:
 :mod:`floe_iceberg.identifier`. pyiceberg privates relied on: :mod:`floe_iceberg._pyiceberg`.
@@ -45,6 +48,12 @@ if TYPE_CHECKING:
         write_files,
     )
     from floe_iceberg.identifier import check_column_name, is_identifier, split_table_name
+    from floe_iceberg.maintenance import (
+        StrayFiles,
+        TableMaintenance,
+        find_stray_files,
+        maintain_table,
+    )
     from floe_iceberg.state import StateRead, read_state, read_table_state
     from floe_iceberg.writer import (
         DEFAULT_TARGET_FILE_BYTES,
@@ -61,13 +70,17 @@ __all__ = [
     "FileSet",
     "LoadPlan",
     "StateRead",
+    "StrayFiles",
+    "TableMaintenance",
     "TableWrite",
     "abandon_load",
     "check_column_name",
     "commit_load",
     "destination_settings",
+    "find_stray_files",
     "is_identifier",
     "load_catalog",
+    "maintain_table",
     "plan_load",
     "read_state",
     "read_table_state",
@@ -88,9 +101,13 @@ _LAZY = {
     "plan_load": "floe_iceberg.distributed",
     "write_files": "floe_iceberg.distributed",
     "StateRead": "floe_iceberg.state",
+    "StrayFiles": "floe_iceberg.maintenance",
+    "TableMaintenance": "floe_iceberg.maintenance",
     "TableWrite": "floe_iceberg.writer",
     "check_column_name": "floe_iceberg.identifier",
     "destination_settings": "floe_iceberg.catalog",
+    "find_stray_files": "floe_iceberg.maintenance",
+    "maintain_table": "floe_iceberg.maintenance",
     "is_identifier": "floe_iceberg.identifier",
     "load_catalog": "floe_iceberg.catalog",
     "read_state": "floe_iceberg.state",

@@ -1,10 +1,15 @@
-"""Records of data files a load wrote that may never reach a commit.
+"""Records of data files a load wrote that may never reach a commit: the one record format.
 
 Each worker of a distributed load keeps one small JSON record beside the table's metadata,
-``<table location>/metadata/floe-abandoned-<uuid>.json``, rewritten *before* each new data file
-is created, so that a worker killed at any moment leaves no file unlisted::
+``<table location>/metadata/floe-abandoned-<uuid>.metadata.json`` (``.metadata.json`` because
+S3 table buckets accept only Iceberg file names), rewritten *before* each new data file is
+created, so that a worker killed at any moment leaves no file unlisted::
 
-    {"load_id": "<the plan's load_id>", "created_at": "<UTC ISO-8601>", "files": ["<path>", ...]}
+    {"version": 1, "created_at": "<UTC ISO-8601>", "load_id": "<the plan's load_id>",
+     "files": ["<path>", ...]}
+
+This module owns the format: the writer writes it (:class:`PartRecord`) and table maintenance
+reads it (:func:`parse_record`, :func:`is_record_name`; :mod:`._orphan`).
 
 The record's uuid is derived from the load id and the part number, so the committer (and
 :func:`~floe_iceberg.distributed.abandon_load`) find every part's record without listing
@@ -14,7 +19,8 @@ files are deleted (best effort) and the records stay for ``floe maintain`` to fi
 One case keeps the records of files that are live: the committer dies (or loses the catalog's
 answer) after the catalog took the commit. The table's snapshot summary then carries the same
 ``floe.load-id``: a record whose ``load_id`` appears in a snapshot's ``floe.load-id`` is not
-abandoned (its files are the table's) and must only be deleted, never its files.
+abandoned (its files are the table's) and must only be deleted, never its files (as
+:mod:`._orphan` does).
 """
 
 from __future__ import annotations
@@ -22,17 +28,36 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from pyiceberg.io import FileIO
 
-__all__ = ["RECORD_PREFIX", "PartRecord", "delete_records", "read_record", "record_path"]
+__all__ = [
+    "RECORD_PREFIX",
+    "RECORD_SUFFIX",
+    "RECORD_VERSION",
+    "AbandonedRecord",
+    "PartRecord",
+    "delete_records",
+    "encode_record",
+    "is_record_name",
+    "parse_record",
+    "read_record",
+    "record_path",
+]
 
 log = structlog.get_logger(__name__)
 
 RECORD_PREFIX = "floe-abandoned-"
 """The name prefix of abandoned-file records in the table's ``metadata/`` folder."""
+
+RECORD_SUFFIX = ".metadata.json"
+"""Their name suffix (an Iceberg metadata file name, which table buckets accept)."""
+
+RECORD_VERSION = 1
+"""The record format's version."""
 
 _NAMESPACE = uuid.UUID("5f1c2a0e-8d3b-4e57-9a41-6a4df1e0c9b2")
 
@@ -46,10 +71,86 @@ def record_path(location: str, load_id: str, part: int) -> str:
         part: The part number.
 
     Returns:
-        ``<location>/metadata/floe-abandoned-<uuid>.json``.
+        ``<location>/metadata/floe-abandoned-<uuid>.metadata.json``.
     """
     name = uuid.uuid5(_NAMESPACE, f"{load_id}/{part}")
-    return f"{location.rstrip('/')}/metadata/{RECORD_PREFIX}{name}.json"
+    return f"{location.rstrip('/')}/metadata/{RECORD_PREFIX}{name}{RECORD_SUFFIX}"
+
+
+def is_record_name(name: str) -> bool:
+    """Return whether a file name (no folder) is an abandoned-file record's.
+
+    Args:
+        name: The file name.
+
+    Returns:
+        True for ``floe-abandoned-*.metadata.json``.
+    """
+    return name.startswith(RECORD_PREFIX) and name.endswith(RECORD_SUFFIX)
+
+
+@dataclass(frozen=True)
+class AbandonedRecord:
+    """A parsed record.
+
+    Attributes:
+        load_id: The load that wrote the files (None when the record names none).
+        created_at: When its first file was started (None when the record says nothing).
+        files: The listed file locations.
+    """
+
+    load_id: str | None
+    created_at: datetime | None
+    files: tuple[str, ...]
+
+
+def encode_record(load_id: str, created_at: datetime, files: Sequence[str]) -> bytes:
+    """Return a record's bytes.
+
+    Args:
+        load_id: The plan's load id.
+        created_at: When the record was started (timezone-aware).
+        files: The file locations it lists.
+
+    Returns:
+        The JSON document.
+    """
+    body = {
+        "version": RECORD_VERSION,
+        "created_at": created_at.isoformat(),
+        "load_id": load_id,
+        "files": list(files),
+    }
+    return json.dumps(body).encode()
+
+
+def parse_record(data: bytes) -> AbandonedRecord | None:
+    """Read a record's bytes.
+
+    Args:
+        data: The file's content.
+
+    Returns:
+        The record, or None when it does not parse (no ``files`` list of strings, a bad
+        ``created_at``, not JSON).
+    """
+    try:
+        value = json.loads(data)
+        files = value["files"]
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            return None
+        created = value.get("created_at")
+        stamp = datetime.fromisoformat(created) if isinstance(created, str) else None
+        if stamp is not None and stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        load_id = value.get("load_id")
+        return AbandonedRecord(
+            load_id=load_id if isinstance(load_id, str) else None,
+            created_at=stamp,
+            files=tuple(files),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class PartRecord:
@@ -65,7 +166,7 @@ class PartRecord:
         self._io: FileIO | None = None
         self.path = record_path(location, load_id, part)
         self._load_id = load_id
-        self._created = datetime.now(UTC).isoformat()
+        self._created = datetime.now(UTC)
         self._files: list[str] = []
 
     def attach(self, io: FileIO) -> None:
@@ -87,9 +188,8 @@ class PartRecord:
         """
         assert self._io is not None, "attach() the table's FileIO first"
         self._files.append(path)
-        body = {"load_id": self._load_id, "created_at": self._created, "files": self._files}
         with self._io.new_output(self.path).create(overwrite=True) as out:
-            out.write(json.dumps(body).encode())
+            out.write(encode_record(self._load_id, self._created, self._files))
 
 
 def read_record(io: FileIO, path: str) -> list[str]:
@@ -104,10 +204,10 @@ def read_record(io: FileIO, path: str) -> list[str]:
     """
     try:
         with io.new_input(path).open() as stream:
-            body = json.loads(stream.read())
-    except (FileNotFoundError, OSError):
+            record = parse_record(stream.read())
+    except OSError:  # FileNotFoundError included
         return []
-    return [str(p) for p in body.get("files", [])]
+    return list(record.files) if record is not None else []
 
 
 def delete_records(io: FileIO, paths: Sequence[str]) -> None:

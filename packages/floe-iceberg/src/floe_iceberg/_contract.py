@@ -134,10 +134,9 @@ def plan_contract(
         The plan.
 
     Raises:
-        SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION), or a
-            type change that is not a safe promotion (SCHEMA_CORRUPTION).
-        DestinationWriteError: SCHEMA_CORRUPTION when a new column differs from an existing
-            one only by case.
+        SchemaContractViolation: ``freeze`` and a new column (SCHEMA_CONTRACT_VIOLATION).
+        DestinationWriteError: SCHEMA_CORRUPTION for a type change that is not a safe
+            promotion, or a new column that differs from an existing one only by case.
     """
     incoming = iceberg_schema_of(batch_schema)
     plan = ContractPlan()
@@ -161,7 +160,7 @@ def plan_contract(
         if kind == "promote" and effective is not SchemaContract.EVOLVE:
             kind = "castable"  # values are cast down safely; an overflow fails loudly later
         if kind == "incompatible":
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}, column {new_field.name!r}: the data has type "
                 f"{new_field.field_type} but the table has {old.field_type}; that is not a safe "
                 "promotion (int->long, float->double, wider decimal). Cast the column in the "
@@ -247,8 +246,9 @@ def conform(batch: pa.RecordBatch, target: pa.Schema, *, table: str) -> pa.Recor
         A batch whose schema equals ``target``.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not fit the column;
-            SCHEMA_CONTRACT_VIOLATION when a column the table requires is null or missing.
+        DestinationWriteError: SCHEMA_CORRUPTION when a value does not fit the column.
+        SchemaContractViolation: SCHEMA_CONTRACT_VIOLATION when a column the table requires
+            is null or missing.
     """
     if batch.schema.equals(target):
         return batch

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.schema import Schema
 
-from floe_core import ErrorCode, SchemaContractViolation
+from floe_core import DestinationWriteError, ErrorCode
 from floe_iceberg._coerce import coerce_column, kind_of
 from floe_iceberg._constants import TIMESTAMPTZ
 from floe_iceberg._contract import promotion
@@ -83,7 +83,7 @@ def coerce_types(
         The batch with coerced columns and any variant columns appended.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a key value does not coerce, or a
+        DestinationWriteError: SCHEMA_CORRUPTION when a key value does not coerce, or a
             variant column's name is already a column of the batch.
     """
     known = table_types
@@ -111,7 +111,7 @@ def coerce_types(
             continue
         count = pc.sum(failed).as_py()
         if name in keys:
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}: {count} value(s) of merge key {name!r} (e.g. "
                 f"{_sample(column, failed)}, {kind_of(column.type)}) do not convert to the "
                 f"key's type {table_type}; a key cannot move to a variant column. Fix the "
@@ -122,7 +122,7 @@ def coerce_types(
             )
         variant = _variant_name(name, column.type)
         if variant in names:
-            raise SchemaContractViolation(
+            raise DestinationWriteError(
                 f"table {table!r}: column {name!r} needs the variant column {variant!r} for "
                 f"values that do not convert to {table_type}, but the data already has a "
                 "column of that name; rename it in the source",

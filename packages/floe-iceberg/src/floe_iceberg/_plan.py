@@ -62,6 +62,8 @@ class LoadPlan:
         schema: The table's schema then (None for a new table).
         pinned: True when the commit must land on exactly this version (a load with state,
             or one based on a read version): it is never rebased onto a concurrent commit.
+        required_columns: Columns the source declares NOT NULL (required fields of a table
+            the load creates, see :mod:`._required`).
     """
 
     load_id: str
@@ -76,6 +78,7 @@ class LoadPlan:
     location: str = ""
     schema: Schema | None = None
     pinned: bool = False
+    required_columns: tuple[str, ...] = ()
 
     @property
     def merging(self) -> bool:
@@ -99,6 +102,7 @@ class LoadPlan:
             state_key=self.state_key,
             based_on=self.base if self.pinned else None,
             snapshot_properties=dict(self.snapshot_properties),
+            required_columns=self.required_columns,
         )
 
     def to_json(self) -> str:
@@ -120,6 +124,7 @@ class LoadPlan:
             "location": self.location,
             "schema": None if self.schema is None else self.schema.model_dump(mode="json"),
             "pinned": self.pinned,
+            "required_columns": list(self.required_columns),
         }
         return json.dumps(value, separators=(",", ":"))
 
@@ -141,6 +146,7 @@ class LoadPlan:
                 "write_mode": WriteMode(value["write_mode"]),
                 "schema_contract": SchemaContract(value["schema_contract"]),
                 "primary_key": tuple(value["primary_key"]),
+                "required_columns": tuple(value.get("required_columns", ())),
                 "schema": None if schema is None else Schema.model_validate(schema),
             }
         )
@@ -228,6 +234,7 @@ def plan_with_table(catalog: Catalog, spec: TableWrite) -> tuple[LoadPlan, Table
         location=location,
         schema=schema,
         pinned=spec.state_key is not None or spec.based_on is not None,
+        required_columns=tuple(spec.required_columns),
     )
     return plan, table
 

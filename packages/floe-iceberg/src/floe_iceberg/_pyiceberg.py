@@ -23,6 +23,11 @@ What is used, and why:
   schema without field ids, which the contract compares with the table's.
 - ``pyiceberg.io.pyarrow._to_requested_schema``: casts a batch to the file schema with field
   ids, as ``write_file`` does, for a data file streamed row group by row group.
+- ``pyiceberg.table.update.snapshot._OverwriteFiles`` and its ``_summary``: compaction's
+  snapshot (files rewritten, rows unchanged) is an overwrite whose summary says ``replace``.
+  ``UpdateSnapshot.overwrite()`` always says ``overwrite``, which readers take for changed
+  data; pyiceberg has no public ``replace``/``RewriteFiles``, and its summary totals reject
+  ``Operation.REPLACE``, so the totals are computed as for an overwrite, then relabelled.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.io.pyarrow import _pyarrow_to_schema_without_ids, _to_requested_schema
-from pyiceberg.table.update.snapshot import _SnapshotProducer
+from pyiceberg.table.snapshots import Operation, Summary
+from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -48,6 +54,7 @@ __all__ = [
     "clean_uncommitted",
     "ensure_spec_id",
     "never_rebase",
+    "rewrite_producer",
     "staged_io",
     "staged_location_provider",
     "to_file_schema",
@@ -163,3 +170,36 @@ def to_file_schema(
         include_field_ids=True,
         format_model=format_model,
     )
+
+
+def rewrite_producer(
+    tx: Transaction, io: FileIO, snapshot_properties: dict[str, str]
+) -> SnapshotProducer:
+    """Return a snapshot producer that commits a ``replace`` snapshot (Iceberg's RewriteFiles).
+
+    It removes the data files given to ``delete_data_file`` and adds those given to
+    ``append_data_file``, as an overwrite does, but its summary says ``replace``: the table's
+    rows did not change.
+
+    Args:
+        tx: The table transaction.
+        io: The table's FileIO.
+        snapshot_properties: Extra summary entries.
+
+    Returns:
+        The producer (use it as a context manager, like ``fast_append()``).
+    """
+    return _ReplaceFiles(
+        operation=Operation.OVERWRITE,
+        transaction=tx,
+        io=io,
+        snapshot_properties=snapshot_properties,
+    )
+
+
+class _ReplaceFiles(_OverwriteFiles):
+    """An overwrite whose snapshot summary says ``replace`` (see :func:`rewrite_producer`)."""
+
+    def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
+        summary = super()._summary(dict(snapshot_properties or {}))
+        return Summary(Operation.REPLACE, **summary.additional_properties)

@@ -23,7 +23,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table, Transaction
 
-from floe_core import WriteMode
+from floe_core import SchemaContract, SchemaContractViolation, WriteMode
 from floe_iceberg import _merge
 from floe_iceberg._abandoned import PartRecord, delete_records, record_path
 from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
@@ -32,6 +32,7 @@ from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._fileset import FileSet
 from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, ensure_namespace
 from floe_iceberg._pyiceberg import staged_io
+from floe_iceberg._required import relaxable, required_property
 from floe_iceberg._spec import CommittedWrite
 from floe_iceberg._types import target_arrow_schema
 from floe_iceberg.identifier import split_table_name
@@ -88,7 +89,7 @@ class _Settle:
             identifier,
             schema=first,
             location=self.plan.location,
-            properties=dict(NEW_TABLE_PROPERTIES),
+            properties={**NEW_TABLE_PROPERTIES, **required_property(first)},
         )
         self.io = staged_io(tx)
         return tx
@@ -116,6 +117,7 @@ class _Settle:
         schema_changed = not existed
         for file_set in typed:
             assert file_set.schema is not None
+            schema_changed = self._relax(tx, file_set) or schema_changed
             contract = plan_contract(
                 tx.table_metadata.schema(),
                 target_arrow_schema(file_set.schema),
@@ -168,6 +170,46 @@ class _Settle:
             removed = current_data_files(metadata, self.io)
         files = [w for w in written if w is not None] + rewrites
         return self._commit(tx, files, removed, state, rows, discarded, existed, schema_changed)
+
+    def _relax(self, tx: Transaction, file_set: FileSet) -> bool:
+        """Make optional the required fields a part brought a null in (or lacked).
+
+        A worker relaxes such a field in its own transaction under ``evolve``, or its first
+        batch had a null in it (so its schema has the field optional): the same rule as a
+        one-process load (:func:`~floe_iceberg._required.to_relax`), applied per part.
+
+        Args:
+            tx: The commit's transaction.
+            file_set: The part.
+
+        Returns:
+            Whether the schema changed.
+
+        Raises:
+            SchemaContractViolation: A part has nulls in a required field and the contract is
+                not ``evolve``.
+        """
+        assert file_set.schema is not None
+        metadata = tx.table_metadata
+        part = {f.name: f for f in file_set.schema.fields}
+        relax = [
+            name
+            for name in relaxable(metadata.schema(), metadata.properties)
+            if name not in part or not part[name].required
+        ]
+        if not relax:
+            return False
+        if self.plan.schema_contract is not SchemaContract.EVOLVE:
+            raise SchemaContractViolation(
+                f"table {self.plan.table!r}: column {relax[0]!r} is required in the table but "
+                f"part {file_set.part} has rows with no value for it",
+                details={"table": self.plan.table, "column": relax[0]},
+            )
+        with tx.update_schema() as update:
+            for name in relax:
+                update.make_column_optional(name)
+        log.info("columns_made_optional", table=self.plan.table, columns=relax)
+        return True
 
     def _rewrite(self, file_set: FileSet, metadata: Any) -> list[WrittenFile]:
         assert self.writer is not None and self.io is not None and file_set.schema is not None

@@ -28,6 +28,10 @@ class TableWrite:
         snapshot_properties: Extra properties recorded in the summary of the snapshot this
             load commits (an orchestrator's run id, ...); the write path's own ``floe.*``
             properties win over a key of the same name.
+        required_columns: Columns the source declares NOT NULL: ``required`` fields when the
+            load creates the table (with ``merge`` the primary key is required too and becomes
+            the identifier fields). A later null relaxes such a column to optional under
+            ``evolve`` and fails the load under the other contracts (``_required``).
     """
 
     table: str
@@ -37,6 +41,7 @@ class TableWrite:
     state_key: str | None = None
     based_on: StateRead | None = None
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
+    required_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 
-from floe_core import DestinationWriteError, ErrorCode, SchemaContractViolation
+from floe_core import DestinationWriteError, ErrorCode
 from floe_iceberg._constants import DETECTED_KEY, TIMESTAMPTZ
 from floe_iceberg._pyiceberg import arrow_to_schema
 from floe_iceberg.identifier import check_column_name
@@ -118,7 +118,7 @@ def cast_column(column: pa.Array, target: pa.DataType, path: str) -> pa.Array:
         The column as ``target``.
 
     Raises:
-        SchemaContractViolation: SCHEMA_CORRUPTION when a value does not convert.
+        DestinationWriteError: SCHEMA_CORRUPTION when a value does not convert.
     """
     source = column.type
     if source == target:
@@ -138,7 +138,7 @@ def cast_column(column: pa.Array, target: pa.DataType, path: str) -> pa.Array:
     try:
         return pc.cast(column, target, safe=not lossy_time)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise SchemaContractViolation(
+        raise DestinationWriteError(
             f"column {path!r}: cannot convert {source} to {target}: {exc}",
             code=ErrorCode.SCHEMA_CORRUPTION,
             details={"column": path},

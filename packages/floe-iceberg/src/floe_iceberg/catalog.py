@@ -23,11 +23,11 @@ from urllib.parse import unquote, urlparse
 from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, ErrorCode, PipelineConfigurationError, StorageConfig
+from floe_core.redact import is_secret_name, redact_text
 
 __all__ = ["destination_settings", "load_catalog"]
 
 _RESERVED = {"uri", "warehouse", "credential", "token", "scope", "type"}
-_SECRET_WORDS = ("secret", "password", "token", "credential", "key-id", "access-key", "session")
 _SQLALCHEMY_URL = re.compile(r"^[a-z][a-z0-9+]*://", re.IGNORECASE)
 
 
@@ -38,8 +38,7 @@ def _config_error(message: str, field: str) -> PipelineConfigurationError:
 
 
 def _is_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return is_secret_name(key)
 
 
 def _local_folder(warehouse: str) -> Path | None:
@@ -89,6 +88,26 @@ def _prepare_local(uri: str, location: str) -> None:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     if "://" not in location:
         Path(location).mkdir(parents=True, exist_ok=True)
+
+
+def _open_sql_catalog(factory: Any, name: str, props: dict[str, str]) -> Catalog:
+    """Open an SQL catalog; safe when another process creates the same fresh catalog at once.
+
+    pyiceberg creates its two catalog tables on first use without ``IF NOT EXISTS`` semantics
+    across processes: of two processes opening a fresh SQLite catalog at the same moment, one
+    may fail with ``table iceberg_tables already exists``. The tables then exist, so opening
+    again succeeds.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(3):
+        try:
+            catalog: Catalog = factory(name, **props)
+            return catalog
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_properties(config: CatalogConfig) -> None:
@@ -172,7 +191,7 @@ def load_catalog(config: CatalogConfig, *, storage: StorageConfig | None = None)
 
         _prepare_local(props["uri"], props["warehouse"])
         try:
-            return SqlCatalog(config.name, **props)
+            return _open_sql_catalog(SqlCatalog, config.name, props)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise _config_error(
                 f"catalog.uri is not a usable SQLAlchemy URL ({type(exc).__name__}); install the "
@@ -185,13 +204,7 @@ def load_catalog(config: CatalogConfig, *, storage: StorageConfig | None = None)
 
 
 def _redact_url(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.password is None and parsed.username is None:
-        return uri
-    host = parsed.hostname or ""
-    if parsed.port is not None:
-        host = f"{host}:{parsed.port}"
-    return parsed._replace(netloc=host).geturl()
+    return redact_text(uri)
 
 
 def destination_settings(

@@ -54,6 +54,7 @@ __all__ = [
     "read_state",
     "read_table_state",
     "same_state",
+    "state_file_path",
     "state_property",
     "states_in_summary",
     "stored_state_value",
@@ -239,6 +240,19 @@ def _reference(value: str) -> dict[str, Any] | None:
     if isinstance(parsed, dict) and set(parsed) == {_TAG, "bytes", "path", "sha256"}:
         return parsed
     return None
+
+
+def state_file_path(value: str) -> str | None:
+    """Return the state file a stored summary value refers to (what orphan removal must keep).
+
+    Args:
+        value: A ``floe.state.*`` summary value.
+
+    Returns:
+        The file's location, or None for an inline state.
+    """
+    reference = _reference(value)
+    return None if reference is None else str(reference["path"])
 
 
 def same_state(value: str | None, text: str) -> bool:

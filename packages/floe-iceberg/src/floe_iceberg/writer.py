@@ -48,7 +48,7 @@ from pyiceberg.io import FileIO
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 
-from floe_core import SchemaContractViolation
+from floe_core import SchemaContract, SchemaContractViolation
 from floe_core.telemetry import span
 from floe_iceberg import _merge
 from floe_iceberg._abandoned import PartRecord
@@ -56,6 +56,7 @@ from floe_iceberg._files import FileWriter
 from floe_iceberg._fileset import FileSet
 from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, plan_with_table
 from floe_iceberg._pyiceberg import staged_io
+from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
 from floe_iceberg._roll import FileRoller
 from floe_iceberg._settle import discard_files, settle
 from floe_iceberg._spec import CommittedWrite, TableWrite
@@ -138,17 +139,22 @@ class _Load:
 
     # -- plan --------------------------------------------------------------------------------
 
-    def _begin(self, arrow_schema: pa.Schema | None) -> None:
+    def _begin(self, first: pa.RecordBatch | None) -> None:
         if self.table is not None:
             self.tx = self.table.transaction()
             self.io = self.table.io
         else:
-            assert arrow_schema is not None
+            assert first is not None
+            schema = creation_schema(
+                first,
+                self.plan.required_columns,
+                self.plan.primary_key if self.merging else (),
+            )
             self.tx = self.catalog.create_table_transaction(
                 self.identifier,
-                schema=arrow_schema,
+                schema=schema,
                 location=self.plan.location,
-                properties=dict(NEW_TABLE_PROPERTIES),
+                properties={**NEW_TABLE_PROPERTIES, **required_property(schema)},
             )
             self.io = staged_io(self.tx)
         if self.record is not None:
@@ -198,7 +204,7 @@ class _Load:
             keys=self.plan.primary_key if self.merging else (),
         )
         if self.tx is None:
-            self._begin(normalized.schema)
+            self._begin(normalized)
             if self.pending_null_rows:
                 self._roll(self._nulls(self.pending_null_rows))
                 self.pending_null_rows = 0
@@ -210,10 +216,18 @@ class _Load:
             table=self.plan.table,
             contract_applies=self.existed,
         )
+        relax = to_relax(normalized, self.metadata.schema(), self.metadata.properties)
+        if relax and self.plan.schema_contract is SchemaContract.EVOLVE:
+            self.flush()  # rows so far are written under the schema they were conformed to
+            with self.tx.update_schema() as update:
+                for name in relax:
+                    update.make_column_optional(name)
+            log.info("columns_made_optional", table=self.plan.table, columns=relax)
+            self._refresh()
         if plan.evolve:
             self.flush()  # rows so far are written under the schema they were conformed to
             with self.tx.update_schema() as update:
-                update.union_by_name(normalized.schema)
+                update.union_by_name(keep_required(normalized.schema, self.metadata.schema()))
             self._refresh()
         normalized, dropped = discard(normalized, plan)
         self.discarded += dropped
@@ -371,11 +385,11 @@ def write_table(
 
     Raises:
         SchemaContractViolation: ``freeze`` met a new column or a variant column for a value
-            that does not coerce to its column's type (SCHEMA_CONTRACT_VIOLATION); a merge key
-            value that does not coerce, or a nested value against a scalar column
-            (SCHEMA_CORRUPTION); or a merge row has a null key. Values that do not coerce land
-            in variant columns under the other contracts (:mod:`.schema`).
-        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take;
+            that does not coerce to its column's type, or a merge row has a null key
+            (SCHEMA_CONTRACT_VIOLATION). Values that do not coerce land in variant columns
+            under the other contracts (:mod:`.schema`).
+        DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take,
+            a merge key value that does not coerce, or a nested value against a scalar column;
             DESTINATION_WRITE_FAILED for a partitioned table (not supported); COMMIT_CONFLICT
             (before anything is read or written) when the table is not at ``spec.based_on``.
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge

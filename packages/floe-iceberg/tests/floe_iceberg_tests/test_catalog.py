@@ -113,7 +113,7 @@ def test_destination_settings_hold_no_secret(tmp_path: Path) -> None:
         CatalogConfig(uri="postgresql+psycopg2://u:pw-secret@127.0.0.1/db", warehouse=str(tmp_path))
     )
     assert "pw-secret" not in json.dumps(sql)
-    assert sql["uri"] == "postgresql+psycopg2://127.0.0.1/db"
+    assert sql["uri"] == "postgresql+psycopg2://**********@127.0.0.1/db"
     assert sql["auth"] == "none"
 
 
@@ -180,3 +180,59 @@ def test_rest_catalog_opens_with_a_bearer_token(
     write_table(catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1]})])
     assert catalog.load_table(table_name).scan().to_arrow()["id"].to_pylist() == [1]
     assert destination_settings(config)["auth"] == "bearer_token"
+
+
+_OPEN_AND_LIST = """
+import pathlib, sys, time
+from floe_core import CatalogConfig
+from floe_iceberg import load_catalog
+barrier = pathlib.Path(sys.argv[2])
+(barrier / sys.argv[3]).touch()  # imported and ready
+while not (barrier / "go").exists():  # every process opens the fresh catalog at once
+    time.sleep(0.005)
+load_catalog(CatalogConfig.embedded(sys.argv[1])).list_namespaces()
+"""
+
+
+def test_processes_creating_a_fresh_warehouse_at_once_all_open_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    warehouse, barrier = tmp_path / "warehouse", tmp_path / "barrier"
+    barrier.mkdir()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AND_LIST, str(warehouse), str(barrier), f"ready-{n}"],
+            stderr=subprocess.PIPE,
+        )
+        for n in range(4)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(barrier.glob("ready-*"))) < len(children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (barrier / "go").touch()
+    failures = [c.communicate(timeout=120)[1].decode() for c in children]
+    assert [c.returncode for c in children] == [0] * len(children), failures
+
+
+def test_a_catalog_table_created_by_another_process_meanwhile_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import floe_iceberg.catalog as module
+
+    calls: list[int] = []
+    real = SqlCatalog
+
+    def racing(name: str, **props: str) -> SqlCatalog:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("CREATE TABLE iceberg_tables", {}, Exception("already exists"))
+        return real(name, **props)
+
+    monkeypatch.setattr("pyiceberg.catalog.sql.SqlCatalog", racing)
+    catalog = module.load_catalog(CatalogConfig.embedded(tmp_path / "warehouse"))
+    assert catalog.list_namespaces() == []
+    assert len(calls) == 2

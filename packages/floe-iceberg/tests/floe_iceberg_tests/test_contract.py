@@ -210,7 +210,7 @@ def test_an_existing_variant_column_takes_values_under_freeze(
 def test_a_merge_key_never_becomes_a_variant(sql_catalog: Catalog, table_name: str) -> None:
     snapshot = _seed(sql_catalog, table_name)
     spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",))
-    with pytest.raises(SchemaContractViolation) as info:
+    with pytest.raises(DestinationWriteError) as info:
         write_table(sql_catalog, spec, [DRIFTED])
     assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
     assert info.value.category is ErrorCategory.PERMANENT
@@ -225,7 +225,7 @@ def test_a_struct_against_a_number_is_schema_corruption(
     sql_catalog: Catalog, table_name: str
 ) -> None:
     snapshot = _seed(sql_catalog, table_name)
-    with pytest.raises(SchemaContractViolation) as info:
+    with pytest.raises(DestinationWriteError) as info:
         write_table(
             sql_catalog,
             TableWrite(table_name, WriteMode.APPEND),
@@ -242,7 +242,7 @@ def test_frozen_narrow_column_rejects_values_that_do_not_fit(
 ) -> None:
     _seed(sql_catalog, table_name)  # id is int (32-bit)
     spec = TableWrite(table_name, WriteMode.APPEND, schema_contract=SchemaContract.FREEZE)
-    with pytest.raises(SchemaContractViolation) as info:
+    with pytest.raises(DestinationWriteError) as info:
         write_table(sql_catalog, spec, [pa.table({"id": [2**40]})])
     assert info.value.code is ErrorCode.SCHEMA_CORRUPTION
 

@@ -7,7 +7,7 @@ import pytest
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
-from floe_core import ErrorCode, SchemaContractViolation
+from floe_core import DestinationWriteError, ErrorCode
 from floe_iceberg.schema import TableTypes, coerce_types, normalize_batch
 
 V1 = Schema(NestedField(1, "id", LongType()), NestedField(2, "code", StringType()))
@@ -34,6 +34,6 @@ def test_coerce_types_moves_values_that_do_not_convert_to_a_variant_column() -> 
 
 def test_a_merge_key_that_does_not_convert_fails_the_load() -> None:
     batch = normalize_batch(pa.record_batch({"id": ["x"], "code": ["a"]}))
-    with pytest.raises(SchemaContractViolation) as caught:
+    with pytest.raises(DestinationWriteError) as caught:
         coerce_types(batch, TableTypes().of(V1), table="ns.t", keys=("id",))
     assert caught.value.code is ErrorCode.SCHEMA_CORRUPTION

@@ -204,3 +204,27 @@ def test_to_requested_schema_adds_field_ids(sql_catalog: Catalog, table_name: st
         ids = {f.name: (f.metadata or {}).get(b"PARQUET:field_id") for f in out.schema}
         assert ids == {f.name: str(f.field_id).encode() for f in schema.fields}
         assert out.to_pylist() == batch.to_pylist()
+
+
+def test_overwrite_files_commits_a_replace_snapshot_with_overwrite_totals(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    table = _table(sql_catalog, table_name)
+    table.append(ROWS)
+    table = sql_catalog.load_table(table_name)
+    old = [t.file for t in table.scan().plan_files()]
+    new = _data_file(table)
+    with _relied_on("_OverwriteFiles and _SnapshotProducer._summary (a replace snapshot)"):
+        tx = table.transaction()
+        producer = _pyiceberg.rewrite_producer(tx, table.io, {"floe.x": "y"})
+        with producer:
+            for data_file in old:
+                producer.delete_data_file(data_file)
+            producer.append_data_file(new)
+        tx.commit_transaction()
+        summary = sql_catalog.load_table(table_name).current_snapshot().summary  # type: ignore[union-attr]
+        assert summary is not None and summary.operation.value == "replace"
+        assert summary["floe.x"] == "y"
+        assert summary["deleted-data-files"] == "2" and summary["added-data-files"] == "1"
+        assert summary["total-data-files"] == "1" and summary["total-records"] == "2"
+    assert sql_catalog.load_table(table_name).scan().to_arrow().num_rows == 2

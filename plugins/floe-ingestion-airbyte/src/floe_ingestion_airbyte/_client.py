@@ -2,17 +2,15 @@
 
 Every request goes through :meth:`AirbyteClient._request`, which turns httpx exceptions and
 non-2xx answers into :mod:`floe_core.errors` (``raise ... from exc``), so nothing above this
-module sees an httpx type. Mapping::
+module sees an httpx type. Statuses map through floe-core's one table
+(:mod:`floe_core.http_status`); Airbyte-specific readings come first::
 
-    401 (after one token refresh)   SourceConnectionError      AUTH_FAILED          PERMANENT
-    403                             SourceConnectionError      PERMISSION_DENIED    PERMANENT
-    404, 400, 422, other 4xx        PipelineConfigurationError SOURCE_NOT_FOUND / INVALID_CONFIG
     409 try-again-later             SyncError                  SYNC_ALREADY_RUNNING TRANSIENT
     409 state-conflict, locked, …   SyncError                  SYNC_FAILED          PERMANENT
-    429                             SourceConnectionError      RATE_LIMITED         TRANSIENT
-    408, 5xx, timeouts, refused     SourceConnectionError      SOURCE_UNAVAILABLE   TRANSIENT
-    HTML / non-JSON / redirects     PipelineConfigurationError INVALID_CONFIG (wrong base_url)
+    HTML / non-JSON answers         PipelineConfigurationError INVALID_CONFIG (wrong base_url)
     404 from /applications/token    PipelineConfigurationError INVALID_CONFIG (wrong base_url)
+    401 (after one token refresh), 403, 404, 408, 429, 5xx, 3xx, other 4xx: the core table
+    timeouts, connection refused    SourceConnectionError      SOURCE_UNAVAILABLE   TRANSIENT
 
 Error details keep the status code, method, path, problem type and a short, redacted body
 excerpt; never a token or secret. 429, 5xx, 408, timeouts and connection errors are retried
@@ -35,6 +33,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from floe_core.config_errors import format_validation_error
 from floe_core.errors import (
     ErrorCategory,
     ErrorCode,
@@ -43,8 +42,9 @@ from floe_core.errors import (
     SourceConnectionError,
     SyncError,
 )
+from floe_core.http_status import error_for_status
 from floe_core.log import get_logger
-from floe_core.retry import parse_retry_after
+from floe_core.redact import redact_text
 from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
 from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
 from floe_ingestion_airbyte.model import (
@@ -434,10 +434,7 @@ class AirbyteClient:
         except ValidationError as exc:
             raise SourceConnectionError(
                 f"{where} answered JSON this client does not understand ({model.__name__}): "
-                + "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-                    for e in exc.errors()[:3]
-                ),
+                + format_validation_error(exc, model, limit=3),
                 code=ErrorCode.SOURCE_READ_FAILED,
                 details={"where": where},
             ) from None
@@ -454,10 +451,8 @@ class AirbyteClient:
         secrets: Iterable[str] = self._secrets
         if self._token_auth is not None and self._token_auth.current_token:
             secrets = [*secrets, self._token_auth.current_token]
-        for secret in secrets:
-            if secret:  # however short: a 3-character password is still a password
-                text = text.replace(secret, "***")
-        return text
+        # however short: a 3-character password is still a password
+        return redact_text(text, secrets)
 
     def _error_for(self, response: httpx.Response) -> IngestionError:
         status = response.status_code
@@ -475,34 +470,7 @@ class AirbyteClient:
                 code=ErrorCode.INVALID_CONFIG,
                 details=details,
             )
-        if 300 <= status < 400:
-            location = response.headers.get("location", "?")
-            return PipelineConfigurationError(
-                f"{where} was redirected ({status}) to {location}; {_BASE_URL_HINT}",
-                code=ErrorCode.INVALID_CONFIG,
-                details=details,
-            )
-        if status == 401:
-            return SourceConnectionError(
-                f"Airbyte rejected the credentials ({where} → 401){tail}",
-                code=ErrorCode.AUTH_FAILED,
-                category=ErrorCategory.PERMANENT,
-                details=details,
-            )
-        if status == 403:
-            return SourceConnectionError(
-                f"the credentials may not do {where} (403){tail}",
-                code=ErrorCode.PERMISSION_DENIED,
-                category=ErrorCategory.PERMANENT,
-                details=details,
-            )
-        if status == 404:
-            return PipelineConfigurationError(
-                f"{where}: not found (404){tail}",
-                code=ErrorCode.SOURCE_NOT_FOUND,
-                details=details,
-            )
-        if status == 409:
+        if status == 409:  # Airbyte's problem kind says more than the status does
             if problem is not None and problem.kind == "try-again-later":
                 return SyncError(
                     f"{where}: Airbyte says try again later (409){tail}",
@@ -515,25 +483,22 @@ class AirbyteClient:
                 category=ErrorCategory.PERMANENT,
                 details=details,
             )
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            return SourceConnectionError(
-                f"Airbyte is rate limiting {where} (429){tail}",
-                code=ErrorCode.RATE_LIMITED,
-                retry_after_seconds=retry_after,
-                details=details,
-            )
-        if status == 408 or status >= 500:
-            return SourceConnectionError(
-                f"Airbyte failed {where} ({status}){tail}",
-                code=ErrorCode.SOURCE_UNAVAILABLE,
-                details=details,
-            )
-        return PipelineConfigurationError(
-            f"Airbyte refused {where} ({status}){tail}",
-            code=ErrorCode.INVALID_CONFIG,
-            details=details,
-        )
+        if 300 <= status < 400:
+            location = response.headers.get("location", "?")
+            message = f"{where} was redirected ({status}) to {location}; {_BASE_URL_HINT}"
+        elif status == 401:
+            message = f"Airbyte rejected the credentials ({where} → 401){tail}"
+        elif status == 403:
+            message = f"the credentials may not do {where} (403){tail}"
+        elif status == 404:
+            message = f"{where}: not found (404){tail}"
+        elif status == 429:
+            message = f"Airbyte is rate limiting {where} (429){tail}"
+        elif status == 408 or status >= 500:
+            message = f"Airbyte failed {where} ({status}){tail}"
+        else:
+            message = f"Airbyte refused {where} ({status}){tail}"
+        return error_for_status(status, message, headers=response.headers, details=details)
 
 
 class _Budget:

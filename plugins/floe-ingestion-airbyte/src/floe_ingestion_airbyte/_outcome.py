@@ -78,7 +78,7 @@ def timed_out_result(
                         ended,
                         started=started,
                         facts=facts,
-                        deadline=started + timeout,
+                        deadline=pipeline.deadline or started + timeout,
                         clock=clock,
                     )
                 action = "cancel refused (409 state-conflict)"
@@ -93,11 +93,14 @@ def timed_out_result(
     elif not cancel_on_timeout:
         action = "left running (cancel_on_timeout: false)"
     facts.update(last_status=job.status, timeout_seconds=timeout, on_timeout=action)
+    # The timeout bounds the whole source: another attempt would find no time left, so the
+    # runner is told not to retry (and not to wait before not retrying).
     error = SyncError(
         f"Airbyte sync job {job.job_id} did not finish within {timeout:g}s "
         f"(last status {job.status!r}); {action}",
         code=ErrorCode.SYNC_TIMEOUT,
         source=pipeline.config.name,
+        retryable=False,
         details=facts,
     )
     return failed_result(pipeline.config, error, started=started, clock=clock, facts=facts)

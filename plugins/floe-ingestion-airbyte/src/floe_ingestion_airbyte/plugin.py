@@ -38,6 +38,7 @@ from floe_core.plugin import (
     IngestionPipeline,
     IngestionPlugin,
 )
+from floe_core.redact import RedactingFilter, mask_values
 from floe_core.telemetry import record_error, span
 from floe_ingestion_airbyte._client import AirbyteClient
 from floe_ingestion_airbyte._destination import destination_config
@@ -69,6 +70,9 @@ class AirbytePipeline(IngestionPipeline):
     """How messages, logs and spans name the connection: its id, or where the secret lives."""
     secret: bool = False
     """True when the id came from a secret; it is then scrubbed from everything reported."""
+    deadline: float | None = None
+    """When the source's ``sync_timeout_seconds`` ends (set by the first run): the timeout
+    bounds the whole source, so a retry by the runner gets only what is left of it."""
 
 
 class AirbyteIngestionPlugin(IngestionPlugin):
@@ -99,7 +103,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         self._sleep = sleep
         self._clock = clock
         self._client: AirbyteClient | None = None
-        self._log_filter = _RedactingFilter()
+        self._log_filter = RedactingFilter()
 
     @property
     def settings(self) -> AirbyteConfig:
@@ -107,27 +111,10 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         assert isinstance(self.config, AirbyteConfig)
         return self.config
 
-    @property
-    @override
-    def name(self) -> str:
-        return "airbyte"
-
-    @property
-    @override
-    def version(self) -> str:
-        from floe_ingestion_airbyte import __version__
-
-        return __version__
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return True
+    name = "airbyte"
+    floe_api_version = FLOE_API_VERSION
+    is_external = True
+    # version: the floe-ingestion-airbyte distribution's (floe_core's default)
 
     @override
     def get_config_schema(self) -> type[BaseModel]:
@@ -181,16 +168,27 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 {"code": str(ErrorCode.SOURCE_UNAVAILABLE)},
             )
         except IngestionError as exc:
+            facts = {"code": str(exc.code), "status_code": exc.details.get("status_code")}
+            if exc.code is ErrorCode.PERMISSION_DENIED and _from_listing(exc):
+                # A workspace-scoped token may sync its connections without listing them.
+                return HealthStatus(
+                    HealthState.DEGRADED,
+                    f"Airbyte at {base} answers and accepts the credentials, but they may not "
+                    "list connections (403); syncs of the connections they own can still work "
+                    "(floe validate checks each connection)",
+                    {
+                        **facts,
+                        "api_reachable": True,
+                        "credentials_accepted": True,
+                        "can_list_connections": False,
+                    },
+                )
             state = (
                 HealthState.DEGRADED
                 if exc.code is ErrorCode.PERMISSION_DENIED
                 else HealthState.UNHEALTHY
             )
-            return HealthStatus(
-                state,
-                f"Airbyte at {base}: {exc.message}",
-                {"code": str(exc.code), "status_code": exc.details.get("status_code")},
-            )
+            return HealthStatus(state, f"Airbyte at {base}: {exc.message}", facts)
         except Exception as exc:  # health_check never raises
             return HealthStatus(HealthState.UNHEALTHY, f"Airbyte at {base}: {exc!r}")
         finally:
@@ -198,7 +196,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         return HealthStatus(
             HealthState.HEALTHY,
             f"Airbyte at {base} answers and accepts the credentials",
-            {"auth_mode": str(self.settings.auth_mode)},
+            {
+                "auth_mode": str(self.settings.auth_mode),
+                "api_reachable": True,
+                "credentials_accepted": True,
+                "can_list_connections": True,
+            },
         )
 
     @override
@@ -211,7 +214,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             )
         connection_id, label, secret = _connection_id(config)
         if secret:
-            self._log_filter.secrets.add(connection_id)
+            self._log_filter.values.add(connection_id)
         scrub = _Scrubber([connection_id] if secret else [])
         with span(
             "validate",
@@ -319,7 +322,17 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         settings = self.settings
         timeout = float(options.get("sync_timeout_seconds", settings.sync_timeout_seconds))
         interval = float(options.get("poll_interval_seconds", settings.poll_interval_seconds))
-        deadline = started + timeout
+        if pipeline.deadline is None or "sync_timeout_seconds" in options:
+            pipeline.deadline = started + timeout
+        deadline = pipeline.deadline
+        if deadline <= started:
+            raise SyncError(
+                f"the sync timeout of source {pipeline.config.name!r} ({timeout:g}s, for all "
+                "attempts together) ran out in an earlier attempt; no new sync started",
+                code=ErrorCode.SYNC_TIMEOUT,
+                retryable=False,
+                details={"connection_id": pipeline.label, "timeout_seconds": timeout},
+            )
         try:
             job, attached = self._start_or_attach(pipeline, deadline)
         except IngestionError as exc:
@@ -422,6 +435,12 @@ class AirbyteIngestionPlugin(IngestionPlugin):
         return None
 
 
+def _from_listing(exc: IngestionError) -> bool:
+    """True when ``exc`` answered ``GET /connections`` (the health check), not the token."""
+    path = str(exc.details.get("path", ""))
+    return exc.details.get("method") == "GET" and path.rstrip("/").endswith("/connections")
+
+
 def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:
     """True when ``exc`` answered ``GET /connections/{connection_id}`` (not the token request)."""
     path = str(exc.details.get("path", ""))
@@ -463,23 +482,6 @@ def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
     return connection_id, label or connection_id, secret
 
 
-class _RedactingFilter(logging.Filter):
-    """Masks secret values in the records of the logger it is attached to (httpx's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = _Scrubber(list(self.secrets)).text(message)
-            if masked != message:
-                record.msg, record.args = masked, None
-        return True
-
-
 class _Scrubber:
     """Replaces secret values (a connection id given as a secret) in what the plugin reports."""
 
@@ -487,9 +489,7 @@ class _Scrubber:
         self._secrets = [s for s in secrets if s]
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, "***")
-        return value
+        return mask_values(value, self._secrets)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

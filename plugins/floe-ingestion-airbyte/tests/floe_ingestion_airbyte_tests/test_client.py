@@ -176,9 +176,9 @@ def test_missing_secret_ref_is_configuration(fake: FakeAirbyte) -> None:
         ),
         (
             problem("unprocessable-entity", "The body of the request was not understood"),
-            PipelineConfigurationError,
-            ErrorCategory.CONFIGURATION,
-            ErrorCode.INVALID_CONFIG,
+            SourceConnectionError,  # floe-core's HTTP table: other 4xx
+            ErrorCategory.PERMANENT,
+            ErrorCode.SOURCE_READ_FAILED,
         ),
         (
             problem("try-again-later", f"A sync is already running for: {CONNECTION}"),
@@ -309,7 +309,7 @@ def test_a_short_secret_is_still_redacted(fake: FakeAirbyte) -> None:
     with pytest.raises(SourceConnectionError) as caught:
         api.get_connection(CONNECTION)
     assert "pw1" not in f"{caught.value} {caught.value.details}"
-    assert caught.value.details["body_excerpt"] == "bad gateway; upstream said password=***"
+    assert caught.value.details["body_excerpt"] == "bad gateway; upstream said password=**********"
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 409, 422, 429, 500])
@@ -344,7 +344,8 @@ def test_unexpected_json_shape_is_reported_not_crashed(fake: FakeAirbyte) -> Non
     with pytest.raises(SourceConnectionError) as caught:
         client(fake).get_job(1)
     assert caught.value.code is ErrorCode.SOURCE_READ_FAILED
-    assert "JobResponse" in caught.value.message
+    # worded by floe-core's one formatter (floe_core.config_errors), as config errors are
+    assert caught.value.message.endswith("(JobResponse): jobId: required field is missing")
 
 
 def test_list_jobs_asks_for_running_syncs_of_the_connection(fake: FakeAirbyte) -> None:

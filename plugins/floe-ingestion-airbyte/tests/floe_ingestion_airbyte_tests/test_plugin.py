@@ -301,3 +301,31 @@ def test_health_check_keeps_its_deadline_when_token_and_check_both_hang(
     release.set()
     assert status.state is HealthState.UNHEALTHY
     assert elapsed < 0.5 + 0.25, f"health_check took {elapsed:.2f} s for a 0.5 s timeout"
+
+
+def test_health_check_with_a_token_that_may_not_list_connections(fake: FakeAirbyte) -> None:
+    """A workspace-scoped token: 403 on GET /connections, yet the API and the token work."""
+    fake.inject("GET", "/connections", problem("forbidden", "The request is forbidden."))
+    with fake.plugin() as plugin:
+        status = plugin.health_check()
+    assert status.state is HealthState.DEGRADED
+    assert "answers and accepts the credentials, but they may not list connections" in (
+        status.message
+    )
+    assert status.details == {
+        "code": "PERMISSION_DENIED",
+        "status_code": 403,
+        "api_reachable": True,
+        "credentials_accepted": True,
+        "can_list_connections": False,
+    }
+    [listing] = fake.calls("GET", "/connections")
+    assert listing.url.params["limit"] == "1"
+    assert len(fake.calls("POST", "/applications/token")) == 1
+
+
+def test_healthy_reports_what_was_checked(fake: FakeAirbyte) -> None:
+    with fake.plugin() as plugin:
+        status = plugin.health_check()
+    assert status.details["can_list_connections"] is True
+    assert status.details["credentials_accepted"] is True

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from floe_iceberg import DETECTED_TIMESTAMP
 from floe_iceberg import TIMESTAMPTZ as _TIMESTAMPTZ
 
-__all__ = ["DETECTED_TIMESTAMP", "to_batches"]
+__all__ = ["DETECTED_TIMESTAMP", "ExactFloat", "loads_exact", "to_batches"]
 
 
 _DECIMAL_38_MAX = 10**38 - 1
@@ -43,20 +43,78 @@ _ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]
 _ISO_TIMESTAMP_RE = re.compile(_ISO_TIMESTAMP)
 
 
+class _HasDecimal(Exception):
+    """A nested Decimal: serialise with :func:`_dump_exact` so its digits stay a number."""
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return str(value)
+        raise _HasDecimal
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
 
 
+def _dump_exact(value: Any) -> str:
+    """Compact JSON with sorted keys where a finite Decimal is written as its exact digits."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: str(item[0]))
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_dump_exact(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_dump_exact(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else json.dumps(str(value))
+    return json.dumps(value, default=_json_default)
+
+
 def _to_json(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+    except _HasDecimal:
+        return _dump_exact(value)
+
+
+class ExactFloat(Decimal):
+    """A JSON number a double cannot hold exactly, kept as its digits (:func:`loads_exact`)."""
+
+
+def _exact_float(text: str) -> float | Decimal:
+    number = float(text)
+    return number if Decimal(text) == Decimal(repr(number)) else ExactFloat(text)
+
+
+_LONG_NUMBER = re.compile(rb"\d{16}")
+
+
+def loads_exact(line: bytes | str) -> Any:
+    """Parse one JSON document without losing a number's digits.
+
+    orjson (dlt's JSON) reads an integer beyond 64 bits and a number with more digits than a
+    double as a double (``12345678901234567890123`` → ``1.2345678901234568e22``). A line with
+    a run of 16 digits is parsed again by the standard library: integers stay exact, and a
+    number a double cannot hold becomes an :class:`ExactFloat`, written with its digits when
+    nested (the JSON rule) and as a double in a top-level column.
+
+    Args:
+        line: One JSON document (a JSONL line).
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        ValueError: The line is not JSON.
+    """
+    from dlt.common.json import json as dlt_json
+
+    if isinstance(line, str):
+        line = line.encode()
+    if _LONG_NUMBER.search(line) is None:
+        return dlt_json.loadb(line)
+    return json.loads(line, parse_float=_exact_float)
 
 
 def _as_text(values: list[Any]) -> pa.Array:
@@ -77,6 +135,9 @@ def _big_ints(values: list[Any]) -> pa.Array:
 def _column(values: list[Any]) -> pa.Array:
     if any(isinstance(v, dict | list | tuple) for v in values):
         return pa.array([_to_json(v) for v in values], type=pa.string())
+    if any(isinstance(v, ExactFloat) for v in values):
+        # a top-level number with more digits than a double holds: a double, as before
+        values = [float(v) if isinstance(v, ExactFloat) else v for v in values]
     try:
         return pa.array(values)
     except OverflowError:

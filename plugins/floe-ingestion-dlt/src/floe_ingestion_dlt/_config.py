@@ -8,12 +8,12 @@ that names the source, the field and the fix.
 
 from __future__ import annotations
 
-import difflib
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_core.config_errors import format_validation_error
 
 __all__ = ["DltPluginConfig", "SourceModel", "SqlBackend", "validate_source"]
 
@@ -59,25 +59,6 @@ class SourceModel(BaseModel):
 SourceModelT = TypeVar("SourceModelT", bound=BaseModel)
 
 
-def _fields_of(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _describe(err: Any, model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-    if err["type"] == "extra_forbidden":
-        field = str(err["loc"][-1])
-        if len(err["loc"]) == 1:
-            allowed = _fields_of(model)
-            close = difflib.get_close_matches(field, allowed, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            return f"unknown field {field!r}: {hint}allowed fields are {', '.join(allowed)}"
-        return f"unknown field {loc!r}"
-    if err["type"] == "missing":
-        return f"field {loc!r} is required"
-    return f"field {loc!r}: {err['msg']}"
-
-
 def validate_source(config: IngestionConfig, model: type[SourceModelT]) -> SourceModelT:
     """Validate ``config.source_config``, with its resolved secrets, against a source's model.
 
@@ -103,7 +84,7 @@ def validate_source(config: IngestionConfig, model: type[SourceModelT]) -> Sourc
     try:
         return model.model_validate(with_secrets)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e, model) for e in exc.errors())
+        problems = format_validation_error(exc, model)
         fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
         raise PipelineConfigurationError(
             f"source {config.name!r} ({config.source_type}): {problems}",

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from floe_core import DestinationWriteError, ErrorCategory, ErrorCode, PipelineConfigurationError
+from floe_core import (
+    DestinationWriteError,
+    ErrorCategory,
+    ErrorCode,
+    PipelineConfigurationError,
+    SourceConnectionError,
+)
 from floe_ingestion_dlt._errors import ErrorTable, Handler, optional_classes, raise_as
 
 __all__ = ["destination_table"]
@@ -24,7 +30,7 @@ _no_answer = raise_as(
     DestinationWriteError, "the catalog did not answer: {short}", ErrorCode.DESTINATION_UNAVAILABLE
 )
 _rejected_credentials = raise_as(
-    DestinationWriteError,
+    SourceConnectionError,  # AUTH_FAILED is always this class (floe_core.errors.error_class)
     "the catalog rejected the credentials: {short}",
     ErrorCode.AUTH_FAILED,
     category=ErrorCategory.PERMANENT,

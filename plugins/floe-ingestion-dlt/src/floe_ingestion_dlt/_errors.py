@@ -92,6 +92,7 @@ from floe_core import (
     PipelineConfigurationError,
     SourceConnectionError,
 )
+from floe_core.redact import redact_text
 
 __all__ = [
     "ErrorTable",
@@ -113,13 +114,6 @@ Handler = Callable[[BaseException, str | None], IngestionError | None]
 ErrorTable = Mapping[type[BaseException], Handler]
 """Exception classes and their handlers; :func:`handler_for` picks the most specific."""
 
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
-_PAIRS = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client_secret)"
-    r"(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&,;]+)"
-)
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-
 _PROVIDED_VALUE = re.compile(r"\.?\s*Provided value .*$", re.DOTALL)
 
 
@@ -130,11 +124,9 @@ def redact(text: str) -> str:
         text: A message that may quote a DSN or a header.
 
     Returns:
-        The text with secret values replaced by ``***``.
+        The text with secret values replaced by ``floe_core.redact.MASK``.
     """
-    text = _URL_PASSWORD.sub(r"\1:***@", text)
-    text = _PAIRS.sub(r"\1\2***", text)
-    return _BEARER.sub(r"\1 ***", text)
+    return redact_text(text)
 
 
 def _links(exc: BaseException) -> Iterator[tuple[BaseException, bool]]:

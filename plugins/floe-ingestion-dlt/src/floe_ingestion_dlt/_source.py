@@ -25,6 +25,8 @@ class Extract:
         primary_key: Columns to merge on (configured, or reflected from the source).
         details: Facts about the extract for the result's per-table details (e.g. the
             filesystem source's ``files_matched``).
+        required: Columns the source declares NOT NULL (a database reflects them): they
+            become ``required`` Iceberg fields when the load creates the table.
     """
 
     name: str
@@ -32,6 +34,7 @@ class Extract:
     table: str
     primary_key: tuple[str, ...]
     details: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
 
 
 def iceberg_name(name: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-__all__ = ["STATE_FORMAT", "ResourceState"]
+__all__ = ["STATE_FORMAT", "ResourceState", "canonical"]
 
 STATE_FORMAT = "dlt-resource-state/1"
 """The ``format`` value of the state dict floe commits; the dlt state is typed JSON text."""
@@ -27,6 +27,30 @@ STATE_FORMAT = "dlt-resource-state/1"
 def _source_state_key(resource: Any) -> str:
     # The key dlt uses for a resource iterated on its own (DltResource.__iter__).
     return str(resource._get_config_section_context().source_state_key)
+
+
+def canonical(value: Any, key: str | None = None) -> Any:
+    """Return dlt state in one canonical form: keys sorted, ``unique_hashes`` sorted.
+
+    dlt builds ``unique_hashes`` (the rows equal to the last cursor value) from a set, so its
+    order differs from process to process (string hash randomisation): compared as text, an
+    unchanged state looked changed and a re-run with no new rows committed an empty snapshot.
+
+    Args:
+        value: A state value (dicts, lists, scalars).
+        key: The key ``value`` is stored under.
+
+    Returns:
+        A copy in canonical form.
+    """
+    if isinstance(value, dict):
+        return {k: canonical(value[k], str(k)) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        items = [canonical(v) for v in value]
+        if key == "unique_hashes" and all(isinstance(v, str) for v in items):
+            return sorted(items)
+        return items
+    return value
 
 
 class ResourceState:
@@ -45,6 +69,8 @@ class ResourceState:
         seeded: dict[str, Any] = {}
         if saved and saved.get("format") == STATE_FORMAT and saved.get("state"):
             seeded = json.typed_loads(saved["state"])
+        self._saved = saved if seeded else None
+        self._saved_canonical = canonical(seeded)  # before dlt updates ``seeded`` in place
         self._pipeline_state: dict[str, Any] = {"sources": {self._key: seeded}}
 
     def iterate(self) -> Iterator[Any]:
@@ -73,13 +99,16 @@ class ResourceState:
         """Return the state to commit with the data, or None when there is none.
 
         Returns:
-            ``{"format": STATE_FORMAT, "state": <typed JSON>, "cursors": {...}}``.
+            ``{"format": STATE_FORMAT, "state": <typed JSON>, "cursors": {...}}``, the state
+            in :func:`canonical` form; the stored value itself when the state is unchanged.
         """
         from dlt.common.json import json
 
-        state = self.source_state
+        state = canonical(self.source_state)
         if not state.get("resources"):
             return None
+        if self._saved is not None and state == self._saved_canonical:
+            return self._saved  # unchanged: the stored value, byte for byte (no new snapshot)
         return {
             "format": STATE_FORMAT,
             "state": json.typed_dumps(state),

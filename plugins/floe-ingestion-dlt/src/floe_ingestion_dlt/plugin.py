@@ -92,25 +92,10 @@ class DltIngestionPlugin(IngestionPlugin):
     _pool: Any = None
     """The worker processes of parallel loads (a ``WorkerPool``), once one ran."""
 
-    @property
-    @override
-    def name(self) -> str:
-        return "dlt"
-
-    @property
-    @override
-    def version(self) -> str:
-        return _package_version()
-
-    @property
-    @override
-    def floe_api_version(self) -> str:
-        return FLOE_API_VERSION
-
-    @property
-    @override
-    def is_external(self) -> bool:
-        return False
+    name = "dlt"
+    floe_api_version = FLOE_API_VERSION
+    version = _package_version()
+    is_external = False
 
     @property
     def settings(self) -> DltPluginConfig:
@@ -126,6 +111,7 @@ class DltIngestionPlugin(IngestionPlugin):
     def list_available_sources(self) -> list[str]:
         return sorted(REGISTRY)
 
+    @override
     def source_supplies_primary_key(self, source_type: str) -> bool:
         """Whether a source of this type can name its own primary key (a database reflects it).
 
@@ -145,6 +131,28 @@ class DltIngestionPlugin(IngestionPlugin):
         source = kind.parse(config)
         kind.check(config, source)
         return DltPipeline(config=config, source=source, kind=kind)
+
+    @override
+    def check_source(self, pipeline: IngestionPipeline, timeout: float) -> None:
+        """Reflect what the source type can check live (tables, columns), reading no data.
+
+        Args:
+            pipeline: From :meth:`create_pipeline`.
+            timeout: Seconds to connect.
+
+        Raises:
+            PipelineConfigurationError: A table, cursor or key column the config names is not
+                in the source.
+            IngestionError: The source cannot be reached or refuses the credentials,
+                categorised as a load would be.
+        """
+        if not isinstance(pipeline, DltPipeline):
+            raise PipelineConfigurationError(
+                "check_source() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
+                source=pipeline.config.name,
+            )
+        with _side("source", pipeline.config.name, pipeline.kind.errors):
+            pipeline.kind.probe(pipeline.config, pipeline.source, timeout)
 
     @override
     def get_destination_config(self, catalog_config: CatalogConfig) -> dict[str, Any]:
@@ -303,12 +311,14 @@ class DltIngestionPlugin(IngestionPlugin):
         from floe_iceberg import load_catalog
 
         config = pipeline.config
-        with _side("destination", config.name):
-            catalog = load_catalog(self.catalog)
+        # The source first: a source that fails on its configuration (a missing table, a bad
+        # path) must not create the embedded warehouse that opening the catalog creates.
         with span("extract", source_type=config.source_type, pipeline_name=config.name):
             with _side("source", config.name, pipeline.kind.errors):
                 extracts, cleanup = self._extracts(pipeline)
         try:
+            with _side("destination", config.name):
+                catalog = load_catalog(self.catalog)
             for extract in extracts:
                 earlier = pipeline.committed.get(extract.table)
                 if earlier is not None:
@@ -348,6 +358,7 @@ class DltIngestionPlugin(IngestionPlugin):
             state_key=key,
             based_on=saved,  # the rows extracted depend on it: commit on that version only
             snapshot_properties=config.snapshot_properties,
+            required_columns=extract.required,
         )
         if pipeline.kind.load_parallel is not None and getattr(pipeline.source, "parallel", None):
             committed, cursors = self._load_parallel(

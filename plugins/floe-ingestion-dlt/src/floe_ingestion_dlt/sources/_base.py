@@ -33,6 +33,10 @@ def _no_check(config: IngestionConfig, source: Any) -> None:
     return None
 
 
+def _no_probe(config: IngestionConfig, source: Any, timeout: float) -> None:
+    return None
+
+
 def _no_errors() -> ErrorTable:
     return {}
 
@@ -61,6 +65,11 @@ class SourceType(Generic[ModelT]):
         check: ``(config, validated model) -> None``, run by ``create_pipeline``: raises
             :class:`~floe_core.PipelineConfigurationError` for what can be found wrong without
             reading data.
+        probe: ``(config, validated model, timeout) -> None``, run by ``floe validate``
+            (``check_source``) unless ``--offline``: connects (within ``timeout``) and checks
+            what needs the live source but no data (a database's tables and columns); raises
+            :class:`~floe_core.PipelineConfigurationError`, or lets a dependency's exception
+            propagate for :attr:`errors` to translate. A no-op by default.
         errors: Returns its dependencies' exception classes and their handlers (called at
             translation time, so the classes are imported only then); merged over the
             plugin-wide table, the most specific class wins.
@@ -74,6 +83,7 @@ class SourceType(Generic[ModelT]):
     model: type[ModelT]
     build: Callable[[IngestionConfig, ModelT, DltPluginConfig], Built]
     check: Callable[[IngestionConfig, ModelT], None] = _no_check
+    probe: Callable[[IngestionConfig, ModelT, float], None] = _no_probe
     errors: Callable[[], ErrorTable] = _no_errors
     supplies_primary_key: bool = False
     load_parallel: Callable[..., Any] | None = None

@@ -189,17 +189,17 @@ def _read(
         table = pcsv.read_csv(handle, read_options=read, parse_options=options)
         yield from table.to_batches(max_chunksize=batch_rows)
     else:
-        from dlt.common.json import json
+        from floe_ingestion_dlt._arrow import loads_exact
 
         chunk: list[Any] = []
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             if rejected is None:
-                chunk.append(json.loadb(line))
+                chunk.append(loads_exact(line))
             else:
                 try:
-                    chunk.append(json.loadb(line))
+                    chunk.append(loads_exact(line))
                 except ValueError as exc:
                     rejected.add(name, number, f"not JSON: {exc}")
             if len(chunk) >= batch_rows:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_core.redact import mask_values
 
 if TYPE_CHECKING:
     from floe_ingestion_dlt.sources.rest_api import RestApiSourceConfig
@@ -145,7 +146,7 @@ def _secret_values(config: IngestionConfig) -> list[str]:
 
 
 def mask_secrets(text: str, secrets: list[str]) -> str:
-    """Replace every resolved secret value in ``text`` with ``***``.
+    """Replace every resolved secret value in ``text`` with ``floe_core.redact.MASK``.
 
     Args:
         text: A message built from dlt's text.
@@ -154,9 +155,7 @@ def mask_secrets(text: str, secrets: list[str]) -> str:
     Returns:
         The masked text.
     """
-    for value in secrets:
-        text = text.replace(value, "***")
-    return text
+    return mask_values(text, secrets)
 
 
 def _first_line(text: str) -> str:

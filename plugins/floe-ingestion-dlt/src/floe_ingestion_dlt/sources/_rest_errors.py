@@ -12,15 +12,14 @@ from functools import cache
 from typing import Any
 
 from floe_core import (
-    ErrorCategory,
     ErrorCode,
     IngestionError,
     PipelineConfigurationError,
     SourceConnectionError,
 )
-from floe_core.retry import parse_retry_after
+from floe_core.http_status import error_for_status
+from floe_core.redact import redact_text
 from floe_ingestion_dlt._errors import (
-    _URL_PASSWORD,
     ErrorTable,
     Handler,
     handler_for,
@@ -36,10 +35,6 @@ def _module(exc: BaseException) -> str:
     return type(exc).__module__ or ""
 
 
-def _retry_after(headers: Any) -> float | None:
-    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
-
-
 def _http(exc: BaseException, source: str | None) -> IngestionError | None:
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
@@ -50,7 +45,7 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
     if isinstance(status, int):
         url = getattr(response, "url", None) or getattr(getattr(exc, "request", None), "url", "")
         path = str(url).split("?", 1)[0]
-        path = _URL_PASSWORD.sub(r"\1:***@", path)
+        path = redact_text(path)
         body = ""
         try:
             body = redact(str(getattr(response, "text", "") or ""))[:200]
@@ -60,47 +55,17 @@ def _http(exc: BaseException, source: str | None) -> IngestionError | None:
         if body:
             details["body_excerpt"] = body
         where = f"HTTP {status} from {path}"
-        if status == 401:
-            return SourceConnectionError(
-                f"{where}: credentials rejected; check the auth secret",
-                code=ErrorCode.AUTH_FAILED,
-                category=ErrorCategory.PERMANENT,
-                source=source,
-                details=details,
-            )
-        if status == 403:
-            return SourceConnectionError(
-                f"{where}: permission denied for these credentials",
-                code=ErrorCode.PERMISSION_DENIED,
-                source=source,
-                details=details,
-            )
-        if status == 404:
-            return PipelineConfigurationError(
-                f"{where}: not found; check base_url and the endpoint path",
-                code=ErrorCode.SOURCE_NOT_FOUND,
-                source=source,
-                details=details,
-            )
-        if status == 429:
-            retry_after = _retry_after(getattr(response, "headers", None))
-            return SourceConnectionError(
-                f"{where}: rate limited",
-                code=ErrorCode.RATE_LIMITED,
-                source=source,
-                retry_after_seconds=retry_after,
-                details=details,
-            )
-        if status >= 500:
-            return SourceConnectionError(
-                f"{where}: server error",
-                source=source,
-                retry_after_seconds=_retry_after(getattr(response, "headers", None)),
-                details=details,
-            )
-        return SourceConnectionError(
-            f"{where}: request rejected",
-            code=ErrorCode.SOURCE_READ_FAILED,
+        wording = {
+            401: "credentials rejected; check the auth secret",
+            403: "permission denied for these credentials",
+            404: "not found; check base_url and the endpoint path",
+            429: "rate limited",
+        }
+        said = wording.get(status) or ("server error" if status >= 500 else "request rejected")
+        return error_for_status(
+            status,
+            f"{where}: {said}",
+            headers=getattr(response, "headers", None),
             source=source,
             details=details,
         )

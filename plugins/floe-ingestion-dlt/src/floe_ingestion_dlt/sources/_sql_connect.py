@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import weakref
 from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
     from floe_ingestion_dlt.sources.sql_database import SqlDatabaseSourceConfig
 
-__all__ = ["check_sql_config", "engine_for", "release", "sql_url"]
+__all__ = ["check_sql_config", "engine_for", "release", "sql_url", "sqlite_file"]
 
 _CONNECT_TIMEOUT_SECONDS = 15
 
@@ -120,6 +121,16 @@ def check_sql_config(config: IngestionConfig, source: SqlDatabaseSourceConfig) -
             source=config.name,
             details={"field": field, "drivername": url.drivername, "package": package},
         ) from None
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise PipelineConfigurationError(
+            f"source {config.name!r} (sql_database): SQLite database file not found: "
+            f"{str(path)!r}; check the path in {field} (SQLite sources are opened read-only, "
+            "so a wrong path is never created)",
+            code=ErrorCode.SOURCE_NOT_FOUND,
+            source=config.name,
+            details={"field": field, "path": str(path)},
+        )
     if config.table is not None and (source.tables is None or len(source.tables) > 1):
         what = "all tables" if source.tables is None else f"{len(source.tables)} tables"
         raise PipelineConfigurationError(
@@ -131,16 +142,48 @@ def check_sql_config(config: IngestionConfig, source: SqlDatabaseSourceConfig) -
         )
 
 
-def engine_for(url: URL) -> Engine:
+def sqlite_file(url: URL) -> Path | None:
+    """Return the database file of a SQLite URL, or None (another database, memory, a URI).
+
+    Args:
+        url: A SQLAlchemy URL.
+
+    Returns:
+        The file's path.
+    """
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or url.query.get("uri"):
+        return None  # a URI the user wrote: its own mode applies
+    return Path(database)
+
+
+def engine_for(url: URL, connect_timeout: int = _CONNECT_TIMEOUT_SECONDS) -> Engine:
+    """Create the engine of a source: connect timeout, SQLite files read-only, tracked.
+
+    Args:
+        url: From :func:`sql_url`.
+        connect_timeout: Seconds to connect (PostgreSQL, MySQL/MariaDB).
+
+    Returns:
+        The engine (release it with :func:`release`).
+    """
+    import sqlite3
+
     from sqlalchemy import create_engine
 
     connect_args: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
     backend = url.get_backend_name()
-    if backend == "postgresql":
-        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
-    elif backend in ("mysql", "mariadb"):
-        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
-    engine = create_engine(url, connect_args=connect_args)
+    path = sqlite_file(url)
+    if backend in ("postgresql", "mysql", "mariadb"):
+        connect_args["connect_timeout"] = connect_timeout
+    elif path is not None:
+        # read-only: a mistyped path fails instead of creating an empty database
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        kwargs["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
     _track_checkouts(engine)
     return engine
 

@@ -12,8 +12,12 @@ selected as text on **both** backends, so every backend lands the same exact val
   as PostgreSQL's text (``["2024-01-01 00:00:00+00","2024-02-01 00:00:00+00")``).
 - MySQL/MariaDB ``TIME`` is a duration (±838:59:59.999999), not a time of day: it lands as the
   string MySQL renders, ``[-]HH:MM:SS[.ffffff]`` (``-01:00:00``, ``25:00:00``).
-- With connectorx, PostgreSQL arrays are selected as ``to_json(col)`` text (``[[1,2],[3,4]]``):
-  connectorx cannot read multi-dimensional arrays, and PostgreSQL does not record dimensions.
+- PostgreSQL arrays are selected as ``to_json(col)`` text (``[[1,2],[3,4]]``) on both
+  backends: connectorx cannot read multi-dimensional arrays, PostgreSQL does not record
+  dimensions, and both backends then land the same text.
+- ``json``/``jsonb`` (and MySQL ``JSON``) are selected as text: the server's text, exactly.
+- MySQL ``FLOAT``, ``BIT`` and ``TIMESTAMP`` are selected exactly (:func:`_mysql_select`), and a
+  ``TIMESTAMP`` cursor is compared as an instant (:func:`_mysql_timestamp_cursor`).
 
 SQLite stores timestamps as text, compared as text. An incremental cursor on a SQLite
 ``DATETIME``/``TIMESTAMP`` column is compared against its value floored to the second, rendered
@@ -26,15 +30,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from floe_core import (
-    ErrorCategory,
-    ErrorCode,
-    IngestionConfig,
-    PipelineConfigurationError,
-    SourceConnectionError,
+from floe_core import IngestionConfig, PipelineConfigurationError
+from floe_ingestion_dlt.sources._sql_arrow import (
+    FULLY_TYPED,
+    is_mysql,
+    is_mysql_bit,
+    is_mysql_timestamp,
+    is_single_float,
 )
 
-__all__ = ["decimal_restorer", "initial_value", "query_adapter", "type_adapter"]
+__all__ = ["initial_value", "query_adapter", "type_adapter"]
 
 
 def initial_value(config: IngestionConfig, resource: Any) -> Any:
@@ -80,10 +85,11 @@ def initial_value(config: IngestionConfig, resource: Any) -> Any:
     return value
 
 
-def _adapt_type(sql_type: Any) -> Any:
+def _adapt_type(sql_type: Any, database: str) -> Any:
     """Give dlt a type hint where it has none or the default would overflow.
 
     - ``BIGINT UNSIGNED`` (MySQL/MariaDB) holds values above int64: decimal(20, 0).
+    - MySQL ``BIT(1)``: bool, ``BIT(n)``: bigint (dlt knows no BIT); ``TIMESTAMP``: with zone.
     - Floats (SQLAlchemy 2.1 no longer derives ``Float`` from ``Numeric``, so dlt 1.31 does not
       recognise ``DOUBLE``/``REAL``): a float-returning numeric, which dlt maps to ``double``,
       so an all-NULL first chunk still gets its type.
@@ -92,6 +98,10 @@ def _adapt_type(sql_type: Any) -> Any:
 
     if isinstance(sql_type, sa.BigInteger) and getattr(sql_type, "unsigned", False):
         return sa.Numeric(20, 0)
+    if is_mysql_bit(sql_type, database):
+        return sa.Boolean() if (getattr(sql_type, "length", None) or 1) == 1 else sa.BigInteger()
+    if is_mysql_timestamp(sql_type, database):
+        return sa.DateTime(timezone=True)
     if isinstance(sql_type, sa.Float) and not isinstance(sql_type, sa.Numeric):
         return sa.Numeric(asdecimal=False)
     return sql_type
@@ -117,6 +127,8 @@ def _as_text(sql_type: Any, database: str) -> bool:
         AbstractRange,
         sa.types.NullType,  # a type SQLAlchemy does not know: xml, point, extension types
     )
+    if isinstance(sql_type, sa.JSON) and database in FULLY_TYPED:
+        return True  # the server's text; no driver parses it (module docstring)
     if database == "postgresql":
         if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
             return sql_type.asdecimal and sql_type.precision is None
@@ -135,7 +147,7 @@ def type_adapter(database: str) -> Any:
     def adapt(sql_type: Any) -> Any:
         if _as_text(sql_type, database):
             return sa.Text()
-        return _adapt_type(sql_type)
+        return _adapt_type(sql_type, database)
 
     return adapt
 
@@ -166,20 +178,98 @@ def query_adapter(database: str, backend: str) -> Any:
         for column in table.columns:
             if _as_text(column.type, database):
                 columns.append(_select_as_text(column, database))
+            elif database == "postgresql" and isinstance(column.type, sa.ARRAY):
+                columns.append(sa.cast(sa.func.to_json(column), sa.Text).label(column.name))
+            elif is_mysql(database) and (mysql_column := _mysql_select(column)) is not None:
+                columns.append(mysql_column)
             elif backend != "connectorx":
                 columns.append(column)
                 continue
             elif isinstance(column.type, sa.Numeric) and column.type.asdecimal:
                 columns.append(sa.cast(column, sa.Text).label(column.name))
-            elif database == "postgresql" and isinstance(column.type, sa.ARRAY):
-                columns.append(sa.cast(sa.func.to_json(column), sa.Text).label(column.name))
             else:
                 columns.append(column)
                 continue
             changed = True
-        return query.with_only_columns(*columns) if changed else query
+        if changed:
+            query = query.with_only_columns(*columns)
+        if is_mysql(database):
+            query = _mysql_timestamp_cursor(query, table, incremental)
+        return query
 
     return adapt
+
+
+def _mysql_timestamp_cursor(query: Any, table: Any, incremental: Any) -> Any:
+    """Compare a MySQL ``TIMESTAMP`` cursor with the instant, not a session-zone rendering.
+
+    The cursor's last value is the UTC instant (the column lands as ``timestamptz``), but a
+    bound datetime is read in the session time zone: in a zone west of UTC, ``ts >= '12:00'``
+    meant 17:00 UTC and skipped the rows in between. ``FROM_UNIXTIME(epoch)`` is rendered in
+    the same session zone as the column, so the comparison is between instants.
+    """
+    import operator
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.sql import visitors
+    from sqlalchemy.sql.elements import BinaryExpression, BindParameter
+
+    cursor = getattr(incremental, "cursor_path", None)
+    if not cursor or cursor not in table.c or not is_mysql_timestamp(table.c[cursor].type, "mysql"):
+        return query
+    column = table.c[cursor]
+    compare = (operator.ge, operator.gt, operator.le, operator.lt)
+
+    def replace(element: Any) -> Any:
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator in compare
+            and isinstance(element.right, BindParameter)
+            and isinstance(element.right.value, datetime)
+            and element.left.compare(column)
+        ):
+            value = element.right.value
+            instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+            epoch = f"{delta.days * 86400 + delta.seconds}.{delta.microseconds:06d}"
+            bound = sa.func.from_unixtime(sa.literal(epoch, sa.String()))
+            return element.operator(column, bound)
+        return None
+
+    return visitors.replacement_traverse(query, {}, replace)  # type: ignore[call-overload]
+
+
+def _mysql_select(column: Any) -> Any:
+    """Select MySQL ``FLOAT``, ``BIT`` and ``TIMESTAMP`` exactly on every backend (or None).
+
+    - ``FLOAT`` as ``f * 1e0``, a DOUBLE: the text protocol renders a FLOAT with 6 significant
+      digits; the double is the exact widening, cast back to float32 in Arrow.
+    - ``BIT(n)`` as ``CAST(b AS UNSIGNED)`` (the bytes otherwise); ``BIT(1)`` becomes a bool.
+    - ``TIMESTAMP`` as its UTC wall clock, ``UNIX_TIMESTAMP`` µs added to the epoch: the
+      stored instant whatever the session time zone (a rendered DST hour is ambiguous).
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
+
+    if is_single_float(column.type, "mysql"):
+        # SQLAlchemy skips CAST(... AS DOUBLE) on MySQL; a DOUBLE product widens exactly
+        # (and keeps -0.0, which adding 0e0 would not)
+        double = mysql.DOUBLE(asdecimal=False)  # the default makes a 10-digit Decimal
+        return sa.type_coerce(column * sa.literal_column("1e0"), double).label(column.name)
+    if is_mysql_bit(column.type, "mysql"):
+        number = sa.cast(column, mysql.INTEGER(unsigned=True))
+        if (getattr(column.type, "length", None) or 1) == 1:
+            return sa.type_coerce(number, sa.Boolean()).label(column.name)
+        return number.label(column.name)
+    if is_mysql_timestamp(column.type, "mysql"):
+        micros = sa.cast(sa.func.unix_timestamp(column) * 1000000, mysql.INTEGER())
+        epoch = sa.cast(sa.literal("1970-01-01"), mysql.DATETIME(fsp=6))
+        return sa.type_coerce(
+            sa.func.timestampadd(sa.literal_column("MICROSECOND"), micros, epoch),
+            mysql.DATETIME(fsp=6),
+        ).label(column.name)
+    return None
 
 
 def _sqlite_cursor_as_stored(query: Any, table: Any, incremental: Any) -> Any:
@@ -215,42 +305,3 @@ def _sqlite_cursor_as_stored(query: Any, table: Any, incremental: Any) -> Any:
         return None
 
     return visitors.replacement_traverse(query, {}, replace)  # type: ignore[call-overload]
-
-
-def decimal_restorer(resource: Any) -> Any:
-    """Return a map step casting float/int columns back to their reflected decimal types."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    decimals: dict[str, pa.DataType] = {}
-    for name, column in resource.compute_table_schema().get("columns", {}).items():
-        if column.get("data_type") == "decimal" and column.get("precision") is not None:
-            precision, scale = int(column["precision"]), int(column.get("scale") or 0)
-            decimals[name] = (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, scale)
-
-    def restore(item: Any) -> Any:
-        if not decimals or not isinstance(item, pa.Table):
-            return item
-        for index, field in enumerate(item.schema):
-            target = decimals.get(field.name)
-            if target is None or pa.types.is_decimal(field.type):
-                continue
-            column = item.column(index)
-            if pa.types.is_floating(field.type):
-                column = pc.round(column, target.scale)
-            # strings (numerics selected as text) and integers cast exactly
-            try:
-                item = item.set_column(index, field.name, column.cast(target))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                text = str(exc).strip().splitlines()
-                raise SourceConnectionError(
-                    f"table {resource.name!r}, column {field.name!r}: a value does not fit "
-                    f"{target} ({text[0][:200] if text else type(exc).__name__}); e.g. NaN in a "
-                    "numeric column: clean it in the source or select the column as text",
-                    code=ErrorCode.SOURCE_READ_FAILED,
-                    category=ErrorCategory.PERMANENT,
-                    details={"table": resource.name, "column": field.name},
-                ) from exc
-        return item
-
-    return restore

@@ -3,7 +3,7 @@
 Backends (``backend`` per source, ``sql_backend`` plugin-wide):
 
 - ``pyarrow``: SQLAlchemy cursor → Arrow in ``chunk_size`` partitions, server-side cursors via
-  ``yield_per``; exact types on every database (numeric(38, 9), timestamptz, uuid, json, arrays).
+  ``yield_per``; exact types on every database (numeric(38, 9), timestamptz, uuid, arrays).
 - ``connectorx``: Rust reader in streaming mode (``return_type="arrow_stream"``, memory flat in
   table size), 3-7x faster. Exact numerics are selected as text (connectorx 0.4.6 panics on a
   PostgreSQL ``numeric`` value whose scale differs from the column's) and every column the
@@ -12,8 +12,11 @@ Backends (``backend`` per source, ``sql_backend`` plugin-wide):
   type matrix is tested; ``pyarrow`` for any other database.
 
 Types that connectorx 0.4.6 cannot read (it panics) or that have no exact Arrow/Iceberg type are
+selected as text on both backends. For PostgreSQL and MySQL/MariaDB every column then gets one
+Arrow type from its reflected SQL type, so both backends land the same schema and values
+(:mod:`~floe_ingestion_dlt.sources._sql_arrow`).
 
-Type mapping: :mod:`floe_ingestion_dlt.sources._sql_types`; connections:
+Queries: :mod:`floe_ingestion_dlt.sources._sql_types`; connections:
 :mod:`~floe_ingestion_dlt.sources._sql_connect`; errors:
 :mod:`~floe_ingestion_dlt.sources._sql_errors`.
 The primary key is reflected from the database when ``primary_key`` is not configured.
@@ -29,16 +32,13 @@ from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
 from floe_ingestion_dlt._config import DltPluginConfig, SourceModel, SqlBackend
 from floe_ingestion_dlt._source import Extract, destination_for
 from floe_ingestion_dlt.sources._base import Built, SourceType
+from floe_ingestion_dlt.sources._sql_arrow import canonical_caster, table_adapter
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
 from floe_ingestion_dlt.sources._sql_parallel import load_parallel
+from floe_ingestion_dlt.sources._sql_probe import probe_sql
 from floe_ingestion_dlt.sources._sql_ranges import ParallelConfig, PartRange
-from floe_ingestion_dlt.sources._sql_types import (
-    decimal_restorer,
-    initial_value,
-    query_adapter,
-    type_adapter,
-)
+from floe_ingestion_dlt.sources._sql_types import initial_value, query_adapter, type_adapter
 
 __all__ = ["SQL_DATABASE", "SqlDatabaseSourceConfig"]
 
@@ -120,6 +120,7 @@ def build_sql_extracts(
         backend_kwargs = {"return_type": "arrow_stream", "batch_size": chunk_size}
     else:
         backend_kwargs = {"tz": "UTC"}
+    targets: dict[str, dict[str, Any]] = {}  # per table, column -> Arrow type (reflection)
     try:
         dlt_source = sql_database(
             credentials=engine,
@@ -129,6 +130,7 @@ def build_sql_extracts(
             backend=backend,
             reflection_level=source.reflection_level,
             backend_kwargs=backend_kwargs,
+            table_adapter_callback=table_adapter(url.get_backend_name(), targets),
             type_adapter_callback=type_adapter(url.get_backend_name()),
             query_adapter_callback=_in_part(query_adapter(url.get_backend_name(), backend), part),
         )
@@ -143,8 +145,7 @@ def build_sql_extracts(
             )
         extracts: list[Extract] = []
         for resource in resources:
-            if backend == "connectorx":
-                resource.add_map(decimal_restorer(resource))
+            resource.add_map(canonical_caster(resource.name, targets))
             if config.incremental is not None:
                 resource.apply_hints(
                     incremental=dlt.sources.incremental(
@@ -158,6 +159,7 @@ def build_sql_extracts(
                     resource=resource,
                     table=destination_for(config, resource.name, len(resources)),
                     primary_key=config.primary_key or _reflected_key(resource),
+                    required=_not_null(resource),
                 )
             )
     except BaseException:
@@ -182,10 +184,16 @@ def _reflected_key(resource: Any) -> tuple[str, ...]:
     return tuple(name for name, column in columns.items() if column.get("primary_key"))
 
 
+def _not_null(resource: Any) -> tuple[str, ...]:
+    columns = resource.compute_table_schema().get("columns", {})
+    return tuple(name for name, column in columns.items() if column.get("nullable") is False)
+
+
 SQL_DATABASE = SourceType(
     name="sql_database",
     model=SqlDatabaseSourceConfig,
     check=check_sql_config,
+    probe=probe_sql,
     build=build_sql_extracts,
     errors=sql_errors,
     supplies_primary_key=True,

@@ -1,0 +1,74 @@
+"""Merge needs a key: one core check before create_pipeline, the plugin says what supplies one."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from click.testing import CliRunner, Result
+
+from floe_core.cli import main
+from floe_core.registry import PluginRegistry
+from floe_core_tests._fakes import FakePlugin, KeyedFakePlugin
+
+PROJECT = """
+ingestion:
+  sources:
+    - name: keyed
+      type: memory
+      destination: {table: bronze.keyed, write_disposition: merge, primary_key: [id]}
+    - name: from_db
+      type: sql_database
+      destination: {table: bronze.from_db, write_disposition: merge}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> Iterator[None]:
+    FakePlugin.reset()
+    yield
+    structlog.reset_defaults()
+
+
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin: type, *args: str) -> Result:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "platform-manifest.yaml").write_text(
+        "plugins: {ingestion: {type: fake, retry: {max_attempts: 1}}}\n"
+        "observability: {logs: {format: json, level: WARNING}}\n"
+    )
+    (tmp_path / "floe.yaml").write_text(textwrap.dedent(PROJECT))
+    registry = PluginRegistry(entry_points=[])
+    registry.register("fake", plugin)
+    return CliRunner().invoke(main, [*args, "floe.yaml"], obj={"registry": registry})
+
+
+@pytest.mark.parametrize("command", ["validate", "ingest"])
+def test_merge_without_key_is_a_configuration_error_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    result = run(tmp_path, monkeypatch, FakePlugin, command)
+    assert result.exit_code == 2, result.output
+    shown = result.stderr if command == "validate" else result.stdout  # validate: errors on stderr
+    assert (
+        "floe.yaml: ingestion.sources[1].destination.primary_key: write_disposition 'merge' "
+        "needs primary_key"
+    ) in shown
+    assert "create:from_db" not in FakePlugin.calls  # checked before create_pipeline
+    assert "create:keyed" in FakePlugin.calls
+
+
+@pytest.mark.parametrize("command", ["validate", "ingest"])
+def test_a_plugin_whose_source_supplies_the_key_may_merge_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    result = run(tmp_path, monkeypatch, KeyedFakePlugin, command)
+    assert result.exit_code == 0, result.output
+    assert "create:from_db" in FakePlugin.calls
+
+
+def test_the_default_is_that_no_source_supplies_a_key() -> None:
+    plugin = FakePlugin()
+    assert plugin.source_supplies_primary_key("sql_database") is False

@@ -1,0 +1,129 @@
+"""``build_definitions``: a floe.yaml (and platform manifest) as Dagster definitions.
+
+A two-line ``defs.py`` is a Dagster project::
+
+    from floe_dagster import build_definitions
+    defs = build_definitions("floe.yaml", "platform-manifest.yaml")
+
+``dagster dev -f defs.py`` shows the assets; ``dagster asset materialize -f defs.py --select '*'``
+loads every source. Besides the assets: a job ``ingestion`` over all of them, one job
+``ingestion__{source}_job`` per source (a job may not share its op's name), and a schedule
+``ingestion__{source}_schedule`` for each source with a ``schedule`` (cron) in floe.yaml.
+Paths are resolved when the definitions are built, so a step process started in another
+folder finds the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from floe_core import FloeProject, PlatformManifest, Runner
+from floe_dagster.asset import SourceAssets, build_source_assets
+from floe_dagster.translator import GROUP, FloeTranslator
+
+__all__ = ["build_definitions", "build_source_definitions"]
+
+
+def _runner_factory(manifest: Path | PlatformManifest | None) -> Callable[[], Runner]:
+    def make() -> Runner:
+        if isinstance(manifest, Path):
+            return Runner(PlatformManifest.load(manifest))
+        return Runner(manifest)
+
+    return make
+
+
+def build_source_definitions(
+    floe_yaml: Path | str,
+    manifest: Path | str | PlatformManifest | None = None,
+    *,
+    translator: FloeTranslator | None = None,
+    runner_factory: Callable[[], Runner] | None = None,
+) -> list[SourceAssets]:
+    """Build each source's assets (what :func:`build_definitions` assembles).
+
+    Args:
+        floe_yaml: The floe.yaml.
+        manifest: The platform manifest file or model; the default manifest when None.
+        translator: Decides keys, specs and pools; :class:`FloeTranslator` when None.
+        runner_factory: Builds the runner in each step's process (tests, embedding); by
+            default a :class:`~floe_core.Runner` over ``manifest``.
+
+    Returns:
+        One entry per source, in file order.
+
+    Raises:
+        ConfigFileError: floe.yaml or the manifest is invalid.
+        PipelineConfigurationError: A source's resources cannot be listed.
+    """
+    project = FloeProject.load(Path(floe_yaml).absolute())
+    loaded: Path | PlatformManifest | None
+    if isinstance(manifest, str | Path):
+        path = Path(manifest).absolute()
+        loaded, plugin_type = path, PlatformManifest.load(path).plugins.ingestion.type
+    else:
+        loaded = manifest
+        plugin_type = (manifest or PlatformManifest.default()).plugins.ingestion.type
+    make_runner = runner_factory or _runner_factory(loaded)
+    chosen = translator or FloeTranslator()
+    return [
+        build_source_assets(
+            project, spec, plugin=plugin_type, translator=chosen, make_runner=make_runner
+        )
+        for spec in project.sources
+    ]
+
+
+def build_definitions(
+    floe_yaml: Path | str,
+    manifest: Path | str | PlatformManifest | None = None,
+    *,
+    translator: FloeTranslator | None = None,
+    runner_factory: Callable[[], Runner] | None = None,
+    executor: dg.ExecutorDefinition | None = None,
+) -> dg.Definitions:
+    """Build the Dagster definitions of a floe.yaml.
+
+    Args:
+        floe_yaml: The floe.yaml.
+        manifest: The platform manifest file or model; the default manifest when None.
+        translator: Decides keys, specs and pools; :class:`FloeTranslator` when None.
+        runner_factory: Builds the runner in each step's process; see
+            :func:`build_source_definitions`.
+        executor: The executor of every job; Dagster's default (multiprocess) when None,
+            e.g. ``dagster_k8s.k8s_job_executor`` for one pod per step.
+
+    Returns:
+        Assets, checks, the ``ingestion`` job, one job per source and the schedules.
+
+    Raises:
+        ConfigFileError: floe.yaml or the manifest is invalid.
+        PipelineConfigurationError: A source's resources cannot be listed.
+    """
+    sources = build_source_definitions(
+        floe_yaml, manifest, translator=translator, runner_factory=runner_factory
+    )
+    project = FloeProject.load(Path(floe_yaml).absolute())
+    jobs: list[dg.UnresolvedAssetJobDefinition] = [
+        dg.define_asset_job(GROUP, selection=dg.AssetSelection.groups(GROUP))
+    ]
+    schedules: list[dg.ScheduleDefinition] = []
+    for spec, source in zip(project.sources, sources, strict=True):
+        name = source.definition.node_def.name
+        job = dg.define_asset_job(
+            f"{name}_job", selection=dg.AssetSelection.assets(*(a.key for a in source.assets))
+        )
+        jobs.append(job)
+        if spec.schedule is not None:
+            schedules.append(
+                dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=spec.schedule)
+            )
+    return dg.Definitions(
+        assets=[s.definition for s in sources],
+        jobs=jobs,
+        schedules=schedules,
+        executor=executor,
+    )
