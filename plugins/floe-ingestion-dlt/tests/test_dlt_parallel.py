@@ -234,3 +234,31 @@ def test_a_wrong_parallel_setting_is_a_configuration_error(tmp_path: Path) -> No
         CatalogConfig.embedded(tmp_path / "wh"), _config(dsn, "items", "x", {"column": "nope"})
     )
     assert not result.success and result.errors[0].code is ErrorCode.INVALID_CONFIG
+
+
+def test_parallel_parts_create_not_null_columns_required_and_the_key_as_identifier(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    from floe_iceberg import load_catalog
+
+    dsn = f"sqlite:///{tmp_path / 'strict.db'}"
+    engine = sa.create_engine(dsn)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE strict (id INTEGER PRIMARY KEY, v TEXT NOT NULL, n INTEGER)")
+        )
+        conn.execute(
+            sa.text("INSERT INTO strict VALUES (:id, :v, :n)"),
+            [{"id": i, "v": f"v{i}", "n": None if i % 3 else i} for i in range(1, 101)],
+        )
+    engine.dispose()
+    parallel = {"column": "id", "partitions": 2}
+    config = _config(dsn, "strict", "strict", parallel, write_mode="merge", primary_key=["id"])
+
+    result = _run(embedded_catalog, config, workers=2)
+
+    assert result.success, result.errors
+    schema = load_catalog(embedded_catalog).load_table("bronze.strict").schema()
+    assert {f.name: f.required for f in schema.fields} == {"id": True, "v": True, "n": False}
+    assert schema.identifier_field_names() == {"id"}
+    assert [r["id"] for r in _sorted(embedded_catalog, "bronze.strict")] == list(range(1, 101))
