@@ -61,9 +61,18 @@ from floe_iceberg._pyiceberg import (
 from floe_iceberg._spec import TableWrite
 from floe_iceberg.state import state_property, summary_value
 
-__all__ = ["NOT_LANDED", "SnapshotCommit", "current_data_files", "snapshot_summary"]
+__all__ = [
+    "LOAD_ID_PROPERTY",
+    "NOT_LANDED",
+    "SnapshotCommit",
+    "current_data_files",
+    "snapshot_summary",
+]
 
 log = structlog.get_logger(__name__)
+
+LOAD_ID_PROPERTY = "floe.load-id"
+"""Snapshot summary property: the load (its plan's ``load_id``) that committed the snapshot."""
 
 NOT_LANDED = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 """Commit failures that guarantee nothing landed: the load's files can be deleted."""
@@ -113,7 +122,7 @@ def snapshot_summary(
             "floe.write-mode": spec.write_mode.value,
             "floe.rows-loaded": str(rows),
             "floe.rows-discarded": str(discarded),
-            "floe.load-id": load_id or str(uuid.uuid4()),
+            LOAD_ID_PROPERTY: load_id or str(uuid.uuid4()),
         }
     )
     return properties

@@ -41,6 +41,7 @@ from pyiceberg.io import FileIO
 from pyiceberg.table import Table
 
 from floe_iceberg._abandoned import RECORD_PREFIX, AbandonedRecord, is_record_name, parse_record
+from floe_iceberg._commit import LOAD_ID_PROPERTY
 from floe_iceberg._listing import StoredFile, list_files, location_key
 from floe_iceberg.state import STATE_PREFIX, state_file_path
 
@@ -59,9 +60,6 @@ log = structlog.get_logger(__name__)
 
 ABANDONED_PREFIX = RECORD_PREFIX
 """File-name prefix of an abandoned-load record in the table's metadata folder."""
-
-_LOAD_ID = "floe.load-id"
-"""The snapshot summary property naming the load that committed it."""
 
 
 @dataclass
@@ -163,7 +161,7 @@ def committed_loads(table: Table) -> set[str]:
     ids: set[str] = set()
     for snapshot in table.metadata.snapshots:
         if snapshot.summary is not None:
-            load_id = snapshot.summary.additional_properties.get(_LOAD_ID)
+            load_id = snapshot.summary.additional_properties.get(LOAD_ID_PROPERTY)
             if load_id is not None:
                 ids.add(load_id)
     return ids
