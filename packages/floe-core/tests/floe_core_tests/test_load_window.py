@@ -1,4 +1,4 @@
-"""Load windows: the partitions block in floe.yaml, LoadWindow, and the core supports_window check."""
+"""Load windows: floe.yaml partitions, LoadWindow, and the core supports_window check."""
 
 from __future__ import annotations
 
