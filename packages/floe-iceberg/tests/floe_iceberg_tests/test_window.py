@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import ValidationException
 
 from floe_core import (
     CatalogConfig,
@@ -145,3 +146,37 @@ def test_window_on_a_column_the_table_lacks_is_a_config_error(
     assert info.value.category is ErrorCategory.CONFIGURATION
     assert "updated" in info.value.message
     assert [r[0] for r in _rows(sql_catalog, table_name)] == [1]
+
+
+@pytest.mark.parametrize("shared_file", [False, True])
+def test_a_window_racing_another_window_never_loses_or_duplicates_rows(
+    sql_catalog: Catalog, table_name: str, shared_file: bool
+) -> None:
+    """Window 1 commits while window 2 is being written: window 2 fails retryably, whole."""
+    if shared_file:  # both windows must rewrite the same file
+        write_table(
+            sql_catalog,
+            TableWrite(table_name, WriteMode.APPEND),
+            [_batch((1, _at(1)), (2, _at(2)))],
+        )
+    else:
+        for day in (1, 2):
+            write_table(
+                sql_catalog, _window_write(table_name, _day(day)), [_batch((day, _at(day)))]
+            )
+
+    def other_window_commits() -> None:
+        write_table(sql_catalog, _window_write(table_name, _day(1)), [_batch((10, _at(1, 1)))])
+        return None
+
+    with pytest.raises(ValidationException):  # TRANSIENT: nothing of window 2 landed
+        write_table(
+            sql_catalog,
+            _window_write(table_name, _day(2)),
+            [_batch((20, _at(2, 1)))],
+            state=other_window_commits,
+        )
+    assert [r[0] for r in _rows(sql_catalog, table_name)] == [2, 10]
+    # the retry (Dagster's, the runner's) replaces window 2 on the new head
+    write_table(sql_catalog, _window_write(table_name, _day(2)), [_batch((20, _at(2, 1)))])
+    assert [r[0] for r in _rows(sql_catalog, table_name)] == [10, 20]
