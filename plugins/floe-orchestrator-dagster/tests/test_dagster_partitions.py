@@ -59,6 +59,9 @@ def _backfill_days_and_rerun_one(
         assert one.success
         assert _ids(project) == [2, 3]
         assert materialized(one)[KEY]["dagster/row_count"] == 2
+        assert materialized(one)[KEY]["floe/window"] == (
+            "updated_at in [2026-03-02T00:00:00+00:00, 2026-03-03T00:00:00+00:00)"
+        )
 
         # a 3-day backfill as one run (single-run policy): day 2 again, each day exactly once
         backfill = dg.materialize(
