@@ -114,6 +114,29 @@ def test_definitions_are_daily_partitioned_with_single_run_backfills(tmp_path: P
     assert assets.backfill_policy == dg.BackfillPolicy.single_run()
 
 
+@pytest.mark.parametrize(
+    ("schedule", "kind", "first", "window"),
+    [
+        ("hourly", dg.HourlyPartitionsDefinition, "2026-03-01-00:00", dt.timedelta(hours=1)),
+        ("monthly", dg.MonthlyPartitionsDefinition, "2026-03-01", dt.timedelta(days=31)),
+    ],
+)
+def test_hourly_and_monthly_windows(
+    tmp_path: Path, schedule: str, kind: type, first: str, window: dt.timedelta
+) -> None:
+    source = _source("sqlite:///${FLOE_PROJECT_DIR}/events.db")
+    source["partitions"] = {**source["partitions"], "schedule": schedule}
+    project = make_project(tmp_path / "p", [source])
+    defs = build_definitions(project.floe_yaml, project.manifest)
+    (assets,) = list(defs.assets or [])
+    assert isinstance(assets, dg.AssetsDefinition)
+    partitions = assets.partitions_def
+    assert isinstance(partitions, kind)
+    assert partitions.get_first_partition_key() == first
+    span = partitions.time_window_for_partition_key(first)
+    assert (span.start, span.end - span.start) == (dt.datetime(2026, 3, 1, tzinfo=UTC), window)
+
+
 @pytest.fixture
 def postgres_dsn() -> str:
     import sqlalchemy as sa
