@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_test_helpers import make_project, materialized
+from dagster_test_helpers import SHOP_SOURCES, make_project, materialized
 
 from floe_dagster import build_definitions
 
@@ -112,6 +112,26 @@ def test_definitions_are_daily_partitioned_with_single_run_backfills(tmp_path: P
     assert isinstance(partitions, dg.DailyPartitionsDefinition)
     assert partitions.get_first_partition_key() == "2026-03-01"
     assert assets.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_partitioned_sources_get_their_own_jobs_and_window_schedules(tmp_path: Path) -> None:
+    daily = {**_source("sqlite:///${FLOE_PROJECT_DIR}/events.db"), "schedule": "0 1 * * *"}
+    hourly = _source("sqlite:///${FLOE_PROJECT_DIR}/events.db")
+    hourly["name"], hourly["destination"] = "ticks", {"table": "bronze.ticks"}
+    hourly["partitions"] = {**hourly["partitions"], "schedule": "hourly"}
+    project = make_project(tmp_path / "p", [*SHOP_SOURCES, daily, hourly])
+    defs = build_definitions(project.floe_yaml, project.manifest)
+    everything = defs.resolve_job_def("ingestion")
+    assert everything.partitions_def is None  # two partitions definitions cannot share a job
+    assert {k.to_user_string() for k in everything.asset_layer.executable_asset_keys} == {
+        "ingestion__orders__orders",
+        "ingestion__customers__customers",
+    }
+    events = defs.resolve_job_def("ingestion__events_job")
+    assert isinstance(events.partitions_def, dg.DailyPartitionsDefinition)
+    schedule = defs.resolve_schedule_def("ingestion__events_schedule")
+    assert schedule.cron_schedule == "0 1 * * *"
+    assert schedule.job_name == "ingestion__events_job"
 
 
 @pytest.mark.parametrize(
