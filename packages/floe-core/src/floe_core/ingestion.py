@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -80,8 +80,6 @@ class LoadWindow(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        from datetime import UTC
-
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     @model_validator(mode="after")
