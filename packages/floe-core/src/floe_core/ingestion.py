@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from floe_core.errors import ErrorCategory, ErrorDetail
 from floe_core.secret import SecretRef
@@ -17,6 +18,7 @@ __all__ = [
     "IncrementalConfig",
     "IngestionConfig",
     "IngestionResult",
+    "LoadWindow",
     "SchemaContract",
     "TableResult",
     "WriteMode",
@@ -61,6 +63,32 @@ class IncrementalConfig(BaseModel):
     )
 
 
+class LoadWindow(BaseModel):
+    """One time slice of a partitioned source: rows whose ``column`` lies in [start, end).
+
+    A windowed load reads exactly those source rows and replaces exactly that slice of the
+    destination table in one snapshot (rows of other windows untouched), so re-running a
+    window is idempotent. It neither reads nor advances the incremental cursor state.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(min_length=1, description="The source column the window slices on.")
+    start: datetime = Field(description="Inclusive start (timezone-aware; naive means UTC).")
+    end: datetime = Field(description="Exclusive end (timezone-aware; naive means UTC).")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LoadWindow:
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after its start {self.start}")
+        return self
+
+
 class IngestionConfig(BaseModel):
     """One source to load into one destination (or one namespace, for multi-resource sources).
 
@@ -83,6 +111,11 @@ class IngestionConfig(BaseModel):
     primary_key: tuple[str, ...] = ()
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     incremental: IncrementalConfig | None = None
+    window: LoadWindow | None = Field(
+        default=None,
+        description="Load only this time slice and replace only it (a partition run); the "
+        "plugin must support windows for the source type (IngestionPlugin.supports_window).",
+    )
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
     secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
     snapshot_properties: dict[str, str] = Field(

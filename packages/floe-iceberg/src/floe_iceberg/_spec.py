@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from floe_core import SchemaContract, WriteMode
+from floe_core import LoadWindow, SchemaContract, WriteMode
 from floe_iceberg.state import StateRead
 
 __all__ = ["CommittedWrite", "TableWrite"]
@@ -32,6 +32,9 @@ class TableWrite:
             load creates the table (with ``merge`` the primary key is required too and becomes
             the identifier fields). A later null relaxes such a column to optional under
             ``evolve`` and fails the load under the other contracts (``_required``).
+        replace_window: Replace only the rows whose column lies in this window (the rows of
+            other windows stay, :mod:`._window`) instead of what ``write_mode`` says; one
+            overwrite snapshot, like ``replace``.
     """
 
     table: str
@@ -42,6 +45,7 @@ class TableWrite:
     based_on: StateRead | None = None
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
+    replace_window: LoadWindow | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
 from floe_iceberg._roll import FileRoller
 from floe_iceberg._spec import CommittedWrite, TableWrite
+from floe_iceberg._window import plan_window_replace
 from floe_iceberg.identifier import split_table_name
 from floe_iceberg.schema import (
     TableTypes,
@@ -301,6 +302,10 @@ class _Load:
             )
             self.discarded += superseded
             rows -= superseded
+        elif self.spec.replace_window is not None:
+            removed, rewrites = plan_window_replace(
+                self.writer, self.metadata, self.io, self.spec.replace_window, table=self.spec.table
+            )
         elif self.spec.write_mode is WriteMode.REPLACE:
             removed = current_data_files(self.metadata, self.io)
         files = [w for w in written if w is not None] + rewrites

@@ -75,6 +75,9 @@ class SourceType(Generic[ModelT]):
             plugin-wide table, the most specific class wins.
         supplies_primary_key: Whether the source can name the key itself (a database reflects
             it), so that ``write_mode: merge`` may omit ``primary_key``.
+        supports_window: Whether :attr:`build` honours ``config.window`` (loads only the rows
+            of the window, ignoring the incremental cursor), so a source with ``partitions``
+            may use this type.
     """
 
     name: str
@@ -84,6 +87,7 @@ class SourceType(Generic[ModelT]):
     probe: Callable[[IngestionConfig, ModelT, float], None] = _no_probe
     errors: Callable[[], ErrorTable] = _no_errors
     supplies_primary_key: bool = False
+    supports_window: bool = False
 
     def parse(self, config: IngestionConfig) -> ModelT:
         """Validate ``config.source_config`` (with its secrets) against :attr:`model`.
