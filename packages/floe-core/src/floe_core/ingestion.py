@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -14,12 +15,15 @@ from floe_core.secret import SecretRef
 
 __all__ = [
     "IDENTIFIER",
+    "PARTITION_TRANSFORMS",
     "IncrementalConfig",
     "IngestionConfig",
     "IngestionResult",
+    "PartitionField",
     "SchemaContract",
     "TableResult",
     "WriteMode",
+    "parse_partition_field",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -61,6 +65,71 @@ class IncrementalConfig(BaseModel):
     )
 
 
+PARTITION_TRANSFORMS = ("identity", "year", "month", "day", "hour", "bucket", "truncate")
+"""The Iceberg partition transforms ``partition_by`` takes."""
+
+_TIME_TRANSFORM = re.compile(r"^\s*(year|month|day|hour)\s*\(\s*(\w+)\s*\)\s*$")
+_WIDTH_TRANSFORM = re.compile(r"^\s*(bucket|truncate)\s*\(\s*(\d+)\s*,\s*(\w+)\s*\)\s*$")
+_COLUMN = re.compile(r"^\s*\w+\s*$")
+_ANY_CALL = re.compile(r"^\s*(\w+)\s*\(")
+
+
+@dataclass(frozen=True)
+class PartitionField:
+    """One parsed ``partition_by`` entry.
+
+    Attributes:
+        text: The entry, normalised (``day(ts)``, ``bucket(16, id)``, ``region``).
+        transform: One of :data:`PARTITION_TRANSFORMS`.
+        column: The source column.
+        width: ``bucket``'s number of buckets or ``truncate``'s width; None otherwise.
+    """
+
+    text: str
+    transform: str
+    column: str
+    width: int | None = None
+
+
+def parse_partition_field(text: str) -> PartitionField:
+    """Parse one ``partition_by`` entry.
+
+    Args:
+        text: ``column``, ``year(c)``, ``month(c)``, ``day(c)``, ``hour(c)``,
+            ``bucket(N, c)`` or ``truncate(W, c)``.
+
+    Returns:
+        The parsed field.
+
+    Raises:
+        ValueError: An unknown transform, a missing argument, or a width below 1.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a partition transform (a string)")
+    if _COLUMN.match(text):
+        column = text.strip()
+        return PartitionField(column, "identity", column)
+    if match := _TIME_TRANSFORM.match(text):
+        transform, column = match.groups()
+        return PartitionField(f"{transform}({column})", transform, column)
+    if match := _WIDTH_TRANSFORM.match(text):
+        transform, width_text, column = match.groups()
+        width = int(width_text)
+        if width < 1:
+            raise ValueError(f"{text!r}: {transform} needs a width of at least 1")
+        return PartitionField(f"{transform}({width}, {column})", transform, column, width)
+    call = _ANY_CALL.match(text)
+    if call and call.group(1) not in PARTITION_TRANSFORMS:
+        raise ValueError(
+            f"{text!r}: unknown partition transform {call.group(1)!r}; use a column name, "
+            "year(c), month(c), day(c), hour(c), bucket(N, c) or truncate(W, c)"
+        )
+    raise ValueError(
+        f"{text!r} is not a partition transform; use a column name, year(c), month(c), "
+        "day(c), hour(c), bucket(N, c) or truncate(W, c)"
+    )
+
+
 class IngestionConfig(BaseModel):
     """One source to load into one destination (or one namespace, for multi-resource sources).
 
@@ -93,6 +162,30 @@ class IngestionConfig(BaseModel):
             "'floe.' are reserved for the write path's own."
         ),
     )
+    partition_by: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Iceberg partition transforms: a column name (identity), year(c), month(c), day(c), "
+            "hour(c), bucket(N, c) or truncate(W, c)."
+        ),
+    )
+
+    @field_validator("partition_by", mode="before")
+    @classmethod
+    def _one_transform_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("partition_by")
+    @classmethod
+    def _check_partition_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        fields = [parse_partition_field(text) for text in value]
+        seen: set[tuple[str, str]] = set()
+        for parsed in fields:
+            key = (parsed.transform, parsed.column)
+            if key in seen:
+                raise ValueError(f"{parsed.text!r} is listed twice")
+            seen.add(key)
+        return tuple(f.text for f in fields)
 
     @field_validator("name")
     @classmethod

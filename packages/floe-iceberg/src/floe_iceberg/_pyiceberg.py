@@ -21,6 +21,8 @@ What is used, and why:
   (merge drops superseded rows from it) needs it.
 - ``pyiceberg.io.pyarrow._pyarrow_to_schema_without_ids``: the Iceberg schema of an Arrow
   schema without field ids, which the contract compares with the table's.
+- ``pyiceberg.io.pyarrow._determine_partitions``: splits an Arrow table by a partition spec
+  into (PartitionKey, rows), as pyiceberg's own partitioned append does.
 - ``pyiceberg.io.pyarrow._to_requested_schema``: casts a batch to the file schema with field
   ids, as ``write_file`` does, for a data file streamed row group by row group.
 """
@@ -30,13 +32,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyiceberg.io.pyarrow import _pyarrow_to_schema_without_ids, _to_requested_schema
+from pyiceberg.io.pyarrow import (
+    _determine_partitions,
+    _pyarrow_to_schema_without_ids,
+    _to_requested_schema,
+)
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pyiceberg.io import FileIO
     from pyiceberg.io.fileformat import FileFormatModel
     from pyiceberg.manifest import DataFile
+    from pyiceberg.partitioning import PartitionKey, PartitionSpec
     from pyiceberg.schema import Schema
     from pyiceberg.table import Transaction
     from pyiceberg.table.locations import LocationProvider
@@ -48,6 +57,7 @@ __all__ = [
     "clean_uncommitted",
     "ensure_spec_id",
     "never_rebase",
+    "split_by_partition",
     "staged_io",
     "staged_location_provider",
     "to_file_schema",
@@ -163,3 +173,20 @@ def to_file_schema(
         include_field_ids=True,
         format_model=format_model,
     )
+
+
+def split_by_partition(
+    spec: PartitionSpec, schema: Schema, table: pa.Table
+) -> Iterator[tuple[PartitionKey, pa.Table]]:
+    """Split rows by a partition spec, as pyiceberg's partitioned append does.
+
+    Args:
+        spec: The table's partition spec.
+        schema: The table's Iceberg schema (the rows follow its Arrow form).
+        table: The rows.
+
+    Returns:
+        One ``(partition key, rows)`` per partition present.
+    """
+    for part in _determine_partitions(spec, schema, table):
+        yield part.partition_key, part.arrow_table_partition

@@ -32,6 +32,10 @@ class TableWrite:
             load creates the table (with ``merge`` the primary key is required too and becomes
             the identifier fields). A later null relaxes such a column to optional under
             ``evolve`` and fails the load under the other contracts (``_required``).
+        partition_by: Iceberg partition transforms (``day(ts)``, ``bucket(16, id)``, a column
+            name, ...): the spec a new table gets, and the one an existing table evolves to in
+            the load's commit (empty leaves an existing table's spec alone). Append and
+            replace only.
     """
 
     table: str
@@ -42,6 +46,7 @@ class TableWrite:
     based_on: StateRead | None = None
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

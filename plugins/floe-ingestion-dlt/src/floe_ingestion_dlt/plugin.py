@@ -329,6 +329,7 @@ class DltIngestionPlugin(IngestionPlugin):
             based_on=saved,  # the rows extracted depend on it: commit on that version only
             snapshot_properties=config.snapshot_properties,
             required_columns=extract.required,
+            partition_by=config.partition_by,
         )
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
