@@ -25,6 +25,7 @@ _INGESTION_CONFIG_FIELDS = {
     "write_mode": ("destination", "write_disposition"),
     "primary_key": ("destination", "primary_key"),
     "partition_by": ("destination", "partition_by"),
+    "sort_by": ("destination", "sort_by"),
     "schema_contract": ("schema_contract",),
     "incremental": ("incremental",),
     "secret_refs": ("secret_refs",),

@@ -21,9 +21,11 @@ __all__ = [
     "IngestionResult",
     "PartitionField",
     "SchemaContract",
+    "SortField",
     "TableResult",
     "WriteMode",
     "parse_partition_field",
+    "parse_sort_field",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -130,6 +132,51 @@ def parse_partition_field(text: str) -> PartitionField:
     )
 
 
+_SORT = re.compile(r"^\s*(\w+)(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SortField:
+    """One parsed ``sort_by`` entry.
+
+    Attributes:
+        text: The entry, normalised (``ts desc nulls last``).
+        column: The column.
+        descending: True for ``desc``.
+        nulls_first: Where nulls go (Iceberg's default: first ascending, last descending).
+    """
+
+    text: str
+    column: str
+    descending: bool
+    nulls_first: bool
+
+
+def parse_sort_field(text: str) -> SortField:
+    """Parse one ``sort_by`` entry: ``column [asc|desc] [nulls first|nulls last]``.
+
+    Args:
+        text: The entry.
+
+    Returns:
+        The parsed field.
+
+    Raises:
+        ValueError: Anything else.
+    """
+    match = _SORT.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a sort field; use 'column', 'column desc' or 'column asc nulls last'"
+        )
+    column, direction, nulls = match.groups()
+    descending = (direction or "asc").lower() == "desc"
+    nulls_first = (nulls or ("last" if descending else "first")).lower() == "first"
+    order = "desc" if descending else "asc"
+    where = "first" if nulls_first else "last"
+    return SortField(f"{column} {order} nulls {where}", column, descending, nulls_first)
+
+
 class IngestionConfig(BaseModel):
     """One source to load into one destination (or one namespace, for multi-resource sources).
 
@@ -169,6 +216,26 @@ class IngestionConfig(BaseModel):
             "hour(c), bucket(N, c) or truncate(W, c)."
         ),
     )
+
+    sort_by: tuple[str, ...] = Field(
+        default=(),
+        description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
+    )
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _one_sort_field_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("sort_by")
+    @classmethod
+    def _check_sort_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        fields = [parse_sort_field(text) for text in value]
+        columns = [f.column for f in fields]
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise ValueError(f"column {twice[0]!r} is listed twice")
+        return tuple(f.text for f in fields)
 
     @field_validator("partition_by", mode="before")
     @classmethod

@@ -84,6 +84,18 @@ class DestinationSpec(BaseModel):
         "bucket(N, c), truncate(W, c).",
     )
 
+    sort_by: tuple[str, ...] = Field(
+        default=(),
+        description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
+    )
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _check_sort_by(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        _check_with_ingestion_config("sort_by", sort_by=value)
+        return value
+
     @field_validator("partition_by", mode="before")
     @classmethod
     def _check_partition_by(cls, value: Any) -> Any:
@@ -161,6 +173,7 @@ class SourceSpec(BaseModel):
             write_mode=self.destination.write_disposition,
             primary_key=self.destination.primary_key,
             partition_by=self.destination.partition_by,
+            sort_by=self.destination.sort_by,
             schema_contract=self.schema_contract,
             incremental=self.incremental,
             secret_refs=dict(self.secret_refs),

@@ -313,3 +313,18 @@ def test_bad_partition_by_names_the_field(tmp_path: Path, partition_by: str, nee
     assert err.field == "ingestion.sources[1].destination.partition_by"
     assert needle in err.message
     assert err.category is ErrorCategory.CONFIGURATION
+
+
+def test_sort_by_is_normalised_and_checked(tmp_path: Path) -> None:
+    good = GOOD.replace(
+        "{table: bronze.events, primary_key: id}",
+        "{table: bronze.events, sort_by: [ts DESC, 'id nulls last']}",
+    )
+    config = FloeProject.load(write(tmp_path, good), environ={}).sources[1].to_ingestion_config()
+    assert config.sort_by == ("ts desc nulls last", "id asc nulls last")
+    bad = GOOD.replace(
+        "{table: bronze.events, primary_key: id}", "{table: bronze.events, sort_by: [ts up]}"
+    )
+    err = load_error(tmp_path, bad)
+    assert err.field == "ingestion.sources[1].destination.sort_by"
+    assert "is not a sort field" in err.message

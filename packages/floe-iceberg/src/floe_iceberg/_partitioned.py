@@ -6,12 +6,14 @@ file of about ``target_file_bytes``, which is then written in the background
 (:meth:`FileWriter.submit`, with the partition's key: its value tuple and its path). Memory stays
 bounded: at most ``max_open`` partitions gather rows at once and their rows together stay under
 ``max_buffered_bytes``; past either cap the largest gathering partition is written as a smaller
-file (rolled) rather than growing. Append and replace only: a merge into a partitioned table is
-not supported yet.
+file (rolled) rather than growing. With a sort order (``sort_by``) each file's rows are sorted
+before it is written; an unpartitioned sorted table goes through here too (one partition).
+Append and replace only: a merge into a partitioned table is not supported yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ from pyiceberg.partitioning import PartitionKey
 from pyiceberg.table.metadata import TableMetadata
 
 from floe_iceberg._files import FileWriter, WrittenFile
+from floe_iceberg._partition import sort_rows
 from floe_iceberg._pyiceberg import split_by_partition
 
 __all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_OPEN", "PartitionedRoller"]
@@ -32,7 +35,7 @@ DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
 
 @dataclass
 class _Open:
-    key: PartitionKey
+    key: PartitionKey | None
     batches: list[pa.RecordBatch] = field(default_factory=list)
     bytes: int = 0
     rows: int = 0
@@ -52,6 +55,7 @@ class PartitionedRoller:
         max_open: Partitions gathering rows at once (:data:`DEFAULT_MAX_OPEN`).
         max_buffered_bytes: Arrow bytes gathered across partitions
             (:data:`DEFAULT_MAX_BUFFERED_BYTES`).
+        sort_by: The table's sort order: each file's rows are sorted by it.
 
     Attributes:
         rows: Rows handed to files so far.
@@ -69,6 +73,7 @@ class PartitionedRoller:
         target_file_rows: int | None,
         max_open: int | None = None,
         max_buffered_bytes: int | None = None,
+        sort_by: tuple[str, ...] = (),
     ) -> None:
         self.writer = writer
         self.metadata = metadata
@@ -78,6 +83,7 @@ class PartitionedRoller:
         self._max_buffered = max(
             1, DEFAULT_MAX_BUFFERED_BYTES if max_buffered_bytes is None else max_buffered_bytes
         )
+        self._sort_by = sort_by
         self._open: dict[tuple[object, ...], _Open] = {}
         self._buffered = 0
         self.futures: list[Future[WrittenFile]] = []
@@ -95,8 +101,14 @@ class PartitionedRoller:
             return
         spec = self.metadata.spec()
         schema = self.metadata.schema()
-        for key, rows in split_by_partition(spec, schema, pa.Table.from_batches([batch])):
-            values = tuple(v.value for v in key.field_values)
+        rows_in = pa.Table.from_batches([batch])
+        parts: Iterable[tuple[PartitionKey | None, pa.Table]] = (
+            [(None, rows_in)]
+            if spec.is_unpartitioned()
+            else split_by_partition(spec, schema, rows_in)
+        )
+        for key, rows in parts:
+            values = tuple(v.value for v in key.field_values) if key is not None else ()
             current = self._open.get(values)
             if current is None:
                 while len(self._open) >= self._max_open:
@@ -125,7 +137,7 @@ class PartitionedRoller:
         if not current.batches:
             return
         self.rows += current.rows
-        table = pa.Table.from_batches(current.batches)
+        table = sort_rows(pa.Table.from_batches(current.batches), self._sort_by)
         step = self._target_rows or table.num_rows
         for start in range(0, table.num_rows, step):
             part = table.slice(start, step)

@@ -36,6 +36,8 @@ class TableWrite:
             name, ...): the spec a new table gets, and the one an existing table evolves to in
             the load's commit (empty leaves an existing table's spec alone). Append and
             replace only.
+        sort_by: The table's sort order (``ts desc``, ``id asc nulls last``, ...), set or
+            changed in the load's commit; each data file is written sorted by it.
     """
 
     table: str
@@ -47,6 +49,7 @@ class TableWrite:
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    sort_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from floe_core.telemetry import span
 from floe_iceberg import _merge
 from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
 from floe_iceberg._files import FileWriter, WrittenFile
-from floe_iceberg._partition import evolve_spec, new_table_spec
+from floe_iceberg._partition import apply_sort_order, evolve_spec, new_table_spec
 from floe_iceberg._partitioned import PartitionedRoller
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
@@ -184,15 +184,19 @@ class _Load:
             )
             self.io = staged_io(self.tx)
             self.schema_changed = True
+        if apply_sort_order(self.tx, self.spec.sort_by, self.spec.table):  # floe: sort order
+            self.schema_changed = True
         self.writer = FileWriter(self.io, max_in_flight=self.max_in_flight)
         self._refresh()
         assert self.metadata is not None
-        if not self.metadata.spec().is_unpartitioned():  # floe: partitions
+        sorted_rows = bool(self.spec.sort_by) and not self.merging  # merge files stay unsorted
+        if not self.metadata.spec().is_unpartitioned() or sorted_rows:  # floe: partitions
             self.roller = PartitionedRoller(
                 self.writer,
                 self.metadata,
                 target_file_bytes=self.target_file_bytes,
                 target_file_rows=self.target_file_rows,
+                sort_by=self.spec.sort_by,
             )
             return
         self.roller = FileRoller(

@@ -162,3 +162,44 @@ def test_target_file_rows_cuts_one_partition_into_several_files(catalog: Catalog
     assert result.files_written == 3
     tasks = catalog.load_table("bronze.rows").scan().plan_files()
     assert sorted(t.file.record_count for t in tasks) == [5, 10, 10]
+
+
+def test_sort_by_sets_the_sort_order_and_sorts_each_file(catalog: Catalog) -> None:
+    import pyarrow.parquet as pq
+
+    ids = [5, None, 3, 9, 1, None, 7]
+    data = pa.table({"id": pa.array(ids, pa.int64()), "k": list("abcdefg")})
+    spec = TableWrite("bronze.s", WriteMode.APPEND, sort_by=("id desc nulls first",))
+    write_table(catalog, spec, [data])
+    table = catalog.load_table("bronze.s")
+    (field,) = table.sort_order().fields
+    assert (str(field.direction), str(field.null_order)) == ("DESC", "NULLS FIRST")
+    (task,) = table.scan().plan_files()
+    stored = pq.read_table(task.file.file_path.removeprefix("file://"))
+    assert stored.column("id").to_pylist() == [None, None, 9, 7, 5, 3, 1]
+    # a changed sort_by changes the table's order in the next load's commit
+    again = TableWrite("bronze.s", WriteMode.APPEND, sort_by=("k",))
+    write_table(catalog, again, [pa.table({"id": pa.array([2], pa.int64()), "k": ["z"]})])
+    table = catalog.load_table("bronze.s")
+    (field,) = table.sort_order().fields
+    assert (table.schema().find_column_name(field.source_id), str(field.direction)) == ("k", "ASC")
+    assert table.scan().to_arrow().num_rows == 8
+
+
+def test_sort_by_within_each_partition_file(catalog: Catalog) -> None:
+    import pyarrow.parquet as pq
+
+    data = _events(days=2, per_day=10).sort_by([("id", "descending")])
+    spec = TableWrite("bronze.ps", WriteMode.APPEND, partition_by=("day(ts)",), sort_by=("id",))
+    write_table(catalog, spec, [data])
+    for task in catalog.load_table("bronze.ps").scan().plan_files():
+        stored = pq.read_table(task.file.file_path.removeprefix("file://")).column("id")
+        assert stored.to_pylist() == sorted(stored.to_pylist())
+
+
+def test_sort_by_an_unknown_column_is_a_configuration_error(catalog: Catalog) -> None:
+    spec = TableWrite("bronze.bads", WriteMode.APPEND, sort_by=("nope desc",))
+    with pytest.raises(PipelineConfigurationError) as info:
+        write_table(catalog, spec, [_events(1, 3)])
+    assert info.value.code is ErrorCode.INVALID_CONFIG and "sort_by" in info.value.message
+    assert not catalog.table_exists("bronze.bads")

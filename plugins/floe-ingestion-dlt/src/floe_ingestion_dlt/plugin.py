@@ -330,6 +330,7 @@ class DltIngestionPlugin(IngestionPlugin):
             snapshot_properties=config.snapshot_properties,
             required_columns=extract.required,
             partition_by=config.partition_by,
+            sort_by=config.sort_by,
         )
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
