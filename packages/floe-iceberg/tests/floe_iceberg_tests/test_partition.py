@@ -203,3 +203,21 @@ def test_sort_by_an_unknown_column_is_a_configuration_error(catalog: Catalog) ->
         write_table(catalog, spec, [_events(1, 3)])
     assert info.value.code is ErrorCode.INVALID_CONFIG and "sort_by" in info.value.message
     assert not catalog.table_exists("bronze.bads")
+
+
+def test_nulls_and_identity_values_land_in_their_own_partitions(catalog: Catalog) -> None:
+    data = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+            "region": ["eu", None, "us", "eu", None],
+        }
+    )
+    spec = TableWrite("bronze.nulls", WriteMode.APPEND, partition_by=("region",))
+    result = write_table(catalog, spec, [data])
+    assert result.files_written == 3
+    table = catalog.load_table("bronze.nulls")
+    parts = sorted(
+        ((t.file.partition[0] or ""), t.file.record_count) for t in table.scan().plan_files()
+    )
+    assert parts == [("", 2), ("eu", 2), ("us", 1)]
+    assert _sorted(table.scan().to_arrow()) == _sorted(data)
