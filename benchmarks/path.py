@@ -81,6 +81,7 @@ class Step:
         cursor: Cursor column for an incremental load, or None for a full one.
         name: Pipeline name, the same for every step of one path in one workload.
         profile: Write a pyinstrument profile of the load to this file (slows it down).
+        partition_by: Iceberg partition transforms (floe paths only).
     """
 
     path: str
@@ -91,6 +92,7 @@ class Step:
     cursor: str | None = None
     name: str = "bench"
     profile: str | None = None
+    partition_by: tuple[str, ...] = ()
 
 
 @dataclass
@@ -143,6 +145,7 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
         write_mode=step.write_mode,
         primary_key=step.primary_key if step.write_mode == "merge" else (),
         incremental=IncrementalConfig(cursor_field=step.cursor) if step.cursor else None,
+        partition_by=step.partition_by,
     )
     plugin.startup()  # the plugin's own "import once" phase: a service pays it once, untimed
     try:

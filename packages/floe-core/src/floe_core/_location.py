@@ -24,6 +24,8 @@ _INGESTION_CONFIG_FIELDS = {
     "destination_table": ("destination", "table"),
     "write_mode": ("destination", "write_disposition"),
     "primary_key": ("destination", "primary_key"),
+    "partition_by": ("destination", "partition_by"),
+    "sort_by": ("destination", "sort_by"),
     "schema_contract": ("schema_contract",),
     "incremental": ("incremental",),
     "window": ("partitions",),

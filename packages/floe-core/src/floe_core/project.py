@@ -81,6 +81,30 @@ class DestinationSpec(BaseModel):
     table: str = Field(description="'namespace.table', or 'namespace.*' for one per resource.")
     write_disposition: WriteMode = WriteMode.APPEND
     primary_key: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = Field(
+        default=(),
+        description="Iceberg partition transforms: c, year(c), month(c), day(c), hour(c), "
+        "bucket(N, c), truncate(W, c).",
+    )
+
+    sort_by: tuple[str, ...] = Field(
+        default=(),
+        description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
+    )
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _check_sort_by(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        _check_with_ingestion_config("sort_by", sort_by=value)
+        return value
+
+    @field_validator("partition_by", mode="before")
+    @classmethod
+    def _check_partition_by(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        _check_with_ingestion_config("partition_by", partition_by=value)
+        return value
 
     @field_validator("table")
     @classmethod
@@ -223,6 +247,8 @@ class SourceSpec(BaseModel):
             destination_table=self.destination.table,
             write_mode=self.destination.write_disposition,
             primary_key=self.destination.primary_key,
+            partition_by=self.destination.partition_by,
+            sort_by=self.destination.sort_by,
             schema_contract=self.schema_contract,
             incremental=self.incremental,
             secret_refs=dict(self.secret_refs),

@@ -35,6 +35,12 @@ class TableWrite:
         replace_window: Replace only the rows whose column lies in this window (the rows of
             other windows stay, :mod:`._window`) instead of what ``write_mode`` says; one
             overwrite snapshot, like ``replace``.
+        partition_by: Iceberg partition transforms (``day(ts)``, ``bucket(16, id)``, a column
+            name, ...): the spec a new table gets, and the one an existing table evolves to in
+            the load's commit (empty leaves an existing table's spec alone). Append and
+            replace only.
+        sort_by: The table's sort order (``ts desc``, ``id asc nulls last``, ...), set or
+            changed in the load's commit; each data file is written sorted by it.
     """
 
     table: str
@@ -46,6 +52,8 @@ class TableWrite:
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
     replace_window: LoadWindow | None = None
+    partition_by: tuple[str, ...] = ()
+    sort_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

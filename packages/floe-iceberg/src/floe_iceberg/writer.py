@@ -58,6 +58,8 @@ from floe_core.telemetry import span
 from floe_iceberg import _merge
 from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
 from floe_iceberg._files import FileWriter, WrittenFile
+from floe_iceberg._partition import apply_sort_order, evolve_spec, new_table_spec
+from floe_iceberg._partitioned import PartitionedRoller
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
 from floe_iceberg._roll import FileRoller
@@ -132,7 +134,7 @@ class _Load:
         self.tx: Transaction | None = None
         self.io: FileIO | None = None
         self.writer: FileWriter | None = None
-        self.roller: FileRoller | None = None
+        self.roller: FileRoller | PartitionedRoller | None = None
         self.metadata: TableMetadata | None = None
         self.target: pa.Schema | None = None
         self.schema_changed = False
@@ -151,17 +153,21 @@ class _Load:
     # -- plan --------------------------------------------------------------------------------
 
     def _begin(self, first: pa.RecordBatch | None) -> None:
+        partitioned = bool(self.spec.partition_by) or (
+            self.table is not None and not self.table.spec().is_unpartitioned()
+        )
+        if self.merging and partitioned:  # floe: partitions (copy-on-write keeps no partition)
+            raise DestinationWriteError(
+                f"table {self.spec.table!r}: merge into a partitioned table is not supported "
+                "yet; use append or replace, or an unpartitioned table",
+                code=ErrorCode.DESTINATION_WRITE_FAILED,
+                details={"table": self.spec.table},
+            )
         if self.table is not None:
-            if not self.table.spec().is_unpartitioned():
-                raise DestinationWriteError(
-                    f"table {self.spec.table!r} is partitioned ({self.table.spec()}); this write "
-                    "path writes unpartitioned Bronze tables. Load into a new table, or remove "
-                    "the partition fields",
-                    code=ErrorCode.DESTINATION_WRITE_FAILED,
-                    details={"table": self.spec.table},
-                )
             self.tx = self.table.transaction()
             self.io = self.table.io
+            if evolve_spec(self.tx, self.spec.partition_by, self.spec.table):  # floe: partitions
+                self.schema_changed = True
         else:
             assert first is not None
             namespace = self.identifier[:-1]
@@ -174,13 +180,26 @@ class _Load:
             self.tx = self.catalog.create_table_transaction(
                 self.identifier,
                 schema=schema,
+                partition_spec=new_table_spec(schema, self.spec.partition_by, self.spec.table),
                 properties={**_NEW_TABLE_PROPERTIES, **required_property(schema)},
             )
             self.io = staged_io(self.tx)
             self.schema_changed = True
+        if apply_sort_order(self.tx, self.spec.sort_by, self.spec.table):  # floe: sort order
+            self.schema_changed = True
         self.writer = FileWriter(self.io, max_in_flight=self.max_in_flight)
         self._refresh()
         assert self.metadata is not None
+        sorted_rows = bool(self.spec.sort_by) and not self.merging  # merge files stay unsorted
+        if not self.metadata.spec().is_unpartitioned() or sorted_rows:  # floe: partitions
+            self.roller = PartitionedRoller(
+                self.writer,
+                self.metadata,
+                target_file_bytes=self.target_file_bytes,
+                target_file_rows=self.target_file_rows,
+                sort_by=self.spec.sort_by,
+            )
+            return
         self.roller = FileRoller(
             self.writer,
             self.metadata,

@@ -342,6 +342,8 @@ class DltIngestionPlugin(IngestionPlugin):
                 snapshot_properties=config.snapshot_properties,
                 required_columns=extract.required,
                 replace_window=config.window,
+                partition_by=config.partition_by,
+                sort_by=config.sort_by,
             )
         else:
             with _side("destination", config.name):
@@ -356,6 +358,8 @@ class DltIngestionPlugin(IngestionPlugin):
                 based_on=saved,  # the rows extracted depend on it: commit on that version only
                 snapshot_properties=config.snapshot_properties,
                 required_columns=extract.required,
+                partition_by=config.partition_by,
+                sort_by=config.sort_by,
             )
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
