@@ -20,11 +20,11 @@ EVENTS: dict[str, Any] = {  # a full reload appended each run: one more small fi
     "config": {"connection_string": SHOP, "tables": ["customers"]},
     "destination": {"table": "bronze.events", "write_disposition": "append"},
 }
-ORDERS: dict[str, Any] = {
+ORDERS: dict[str, Any] = {  # a namespace destination: its listed tables are its assets
     "name": "orders",
     "type": "sql_database",
     "config": {"connection_string": SHOP, "tables": ["orders"]},
-    "destination": {"table": "bronze.orders", "write_disposition": "append"},
+    "destination": {"table": "bronze.*", "write_disposition": "append"},
     "incremental": {"cursor_field": "updated_at"},
 }
 
@@ -56,6 +56,8 @@ def _data_files(table: Any) -> tuple[int, int]:
 
 
 def test_the_job_compacts_the_loaded_files_and_observes_the_report(tmp_path: Path) -> None:
+    import pyarrow as pa
+
     folder = tmp_path / "shop"
     manifest = _manifest(
         folder, snapshot_retention_days=0, keep_last_snapshots=2, orphan_window_days=0
@@ -65,8 +67,10 @@ def test_the_job_compacts_the_loaded_files_and_observes_the_report(tmp_path: Pat
     dg.Definitions.validate_loadable(defs)
     assets = list(defs.assets or [])
     with _instance(tmp_path) as instance:
-        for _ in range(3):
-            assert dg.materialize(assets, instance=instance).success
+        assert dg.materialize(assets, instance=instance).success
+        for _ in range(2):  # only the append source: the incremental one would load nothing
+            events_only = ["ingestion__events__events"]
+            assert dg.materialize(assets, instance=instance, selection=events_only).success
         catalog = project.catalog()
         table = catalog.load_table("bronze.events")
         before = table.scan().to_arrow().sort_by("id")
@@ -75,6 +79,9 @@ def test_the_job_compacts_the_loaded_files_and_observes_the_report(tmp_path: Pat
         assert before.num_rows == 3 * 200 and files_before == 3
         stray = Path(table.location().removeprefix("file://")) / "data" / "stray.parquet"
         stray.write_bytes(b"left by a killed writer")
+        other = catalog.create_table("bronze.other", pa.schema([("n", pa.int64())]))
+        for n in range(2):  # two small files in the namespace that no asset loaded
+            other.append(pa.table({"n": [n]}))
 
         job = defs.resolve_job_def(MAINTENANCE_JOB)
         assert sorted(n.name for n in job.nodes) == [
@@ -116,6 +123,22 @@ def test_the_job_compacts_the_loaded_files_and_observes_the_report(tmp_path: Pat
         stored = instance.fetch_observations(dg.AssetKey("ingestion__events__events"), limit=1)
         record = stored.records[0].asset_observation
         assert record is not None and record.metadata["floe/files_after"].value == 1
+        assert _data_files(catalog.load_table("bronze.other"))[0] == 2  # not an asset: untouched
+
+        # a data file lost from storage: the op fails DESTINATION_UNAVAILABLE (TRANSIENT)
+        events_only = ["ingestion__events__events"]
+        assert dg.materialize(assets, instance=instance, selection=events_only).success
+        lost = catalog.load_table("bronze.events").inspect.files().column("file_path")[0]
+        Path(lost.as_py().removeprefix("file://")).unlink()
+        failed = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not failed.success
+    (failure,) = events(failed, "STEP_FAILURE")
+    assert failure.step_key == "maintain__ingestion__events"
+    metadata = failure.event_specific_data.user_failure_data.metadata
+    assert (metadata["floe/category"].value, metadata["floe/code"].value) == (
+        "TRANSIENT",
+        "DESTINATION_UNAVAILABLE",
+    )
 
 
 def test_a_failing_table_fails_its_op_with_category_and_code(tmp_path: Path) -> None:
@@ -141,31 +164,6 @@ def test_a_failing_table_fails_its_op_with_category_and_code(tmp_path: Path) -> 
     # the other source's op ran (its table does not exist yet: nothing observed)
     assert result.output_for_node("maintain__ingestion__orders") is None
     assert events(result, "ASSET_OBSERVATION") == []
-
-
-def test_a_storage_failure_is_destination_unavailable(tmp_path: Path) -> None:
-    folder = tmp_path / "shop"
-    project = make_project(folder, [EVENTS], manifest=_manifest(folder))
-    defs = build_definitions(project.floe_yaml, project.manifest)
-    assets = list(defs.assets or [])
-    with _instance(tmp_path) as instance:
-        for _ in range(2):
-            assert dg.materialize(assets, instance=instance).success
-        table = project.catalog().load_table("bronze.events")
-        lost = table.inspect.files().column("file_path").to_pylist()[0]
-        Path(lost.removeprefix("file://")).unlink()
-        result = defs.resolve_job_def(MAINTENANCE_JOB).execute_in_process(
-            instance=instance, raise_on_error=False
-        )
-    assert not result.success
-    (failure,) = events(result, "STEP_FAILURE")
-    metadata = {
-        k: v.value for k, v in failure.event_specific_data.user_failure_data.metadata.items()
-    }
-    assert (metadata["floe/category"], metadata["floe/code"]) == (
-        "TRANSIENT",
-        "DESTINATION_UNAVAILABLE",
-    )
 
 
 def test_the_schedule_comes_from_the_manifest_or_the_argument(tmp_path: Path) -> None:
