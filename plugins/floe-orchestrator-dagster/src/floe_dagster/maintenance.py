@@ -41,6 +41,7 @@ from floe_core import (
     Runner,
 )
 from floe_core._cron import cron_problem
+from floe_core.log import redact_text
 from floe_core.project import SourceSpec
 from floe_dagster.failure import raise_for
 from floe_dagster.translator import FloeAsset, FloeTranslator
@@ -64,7 +65,7 @@ class MaintenanceDefinitions:
     schedules: list[dg.ScheduleDefinition]
 
 
-def report_metadata(table: str, report: dict[str, Any]) -> dict[str, Any]:
+def _metadata(table: str, report: dict[str, Any]) -> dict[str, Any]:
     """Return the observation metadata of one table's maintenance report.
 
     Args:
@@ -115,7 +116,8 @@ def _maintain(
             continue
         except Exception as exc:
             error = maintenance_error(exc)
-            context.log.error(f"{table}: maintenance failed [{error.code}] {error.message}")
+            message = redact_text(error.message)
+            context.log.error(f"{table}: maintenance failed [{error.code}] {message}")
             errors.append(error)
             continue
         done = report.to_dict()
@@ -124,7 +126,7 @@ def _maintain(
             f"{done['snapshots_expired']} snapshots expired, {done['orphan_files']} orphans removed"
         )
         context.log_event(
-            dg.AssetObservation(asset_key=keys[table], metadata=report_metadata(table, done))
+            dg.AssetObservation(asset_key=keys[table], metadata=_metadata(table, done))
         )
     if errors:
         failed = IngestionResult(
