@@ -8,7 +8,9 @@ A two-line ``defs.py`` is a Dagster project::
 ``dagster dev -f defs.py`` shows the assets; ``dagster asset materialize -f defs.py --select '*'``
 loads every source. Besides the assets: a job ``ingestion`` over all of them, one job
 ``ingestion__{source}_job`` per source (a job may not share its op's name), and a schedule
-``ingestion__{source}_schedule`` for each source with a ``schedule`` (cron) in floe.yaml.
+``ingestion__{source}_schedule`` for each source with a ``schedule`` (cron) in floe.yaml;
+the maintenance job ``ingestion_maintenance`` (:mod:`floe_dagster.maintenance`) and, with a
+cron, its schedule.
 A source with ``partitions`` is left out of the ``ingestion`` job (a job has one partitions
 definition); its own job is partitioned, and its schedule runs each window once it has ended,
 at the ``schedule`` cron's minute (and, for daily/monthly windows, hour).
@@ -26,6 +28,7 @@ import dagster as dg
 
 from floe_core import FloeProject, PlatformManifest, Runner
 from floe_dagster.asset import SourceAssets, build_source_assets
+from floe_dagster.maintenance import build_maintenance_job
 from floe_dagster.translator import GROUP, FloeTranslator
 
 __all__ = ["build_definitions", "build_source_definitions"]
@@ -98,6 +101,8 @@ def build_definitions(
     translator: FloeTranslator | None = None,
     runner_factory: Callable[[], Runner] | None = None,
     executor: dg.ExecutorDefinition | None = None,
+    maintenance: bool = True,
+    maintenance_schedule: str | None = None,
 ) -> dg.Definitions:
     """Build the Dagster definitions of a floe.yaml.
 
@@ -109,13 +114,18 @@ def build_definitions(
             :func:`build_source_definitions`.
         executor: The executor of every job; Dagster's default (multiprocess) when None,
             e.g. ``dagster_k8s.k8s_job_executor`` for one pod per step.
+        maintenance: Add the job ``ingestion_maintenance`` over the assets' tables.
+        maintenance_schedule: Cron of its schedule; the manifest's ``maintenance.schedule``
+            when None; no schedule when neither is set.
 
     Returns:
-        Assets, checks, the ``ingestion`` job, one job per source and the schedules.
+        Assets, checks, the ``ingestion`` job, one job per source, the maintenance job and
+        the schedules.
 
     Raises:
         ConfigFileError: floe.yaml or the manifest is invalid.
-        PipelineConfigurationError: A source's resources cannot be listed.
+        PipelineConfigurationError: A source's resources cannot be listed, or
+            ``maintenance_schedule`` is not a cron expression.
     """
     sources = build_source_definitions(
         floe_yaml, manifest, translator=translator, runner_factory=runner_factory
@@ -128,7 +138,7 @@ def build_definitions(
         if s.partitions
         for a in x.assets
     ]
-    jobs: list[dg.UnresolvedAssetJobDefinition] = [
+    jobs: list[dg.UnresolvedAssetJobDefinition | dg.JobDefinition] = [
         dg.define_asset_job(
             GROUP, selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.assets(*windowed)
         )
@@ -152,6 +162,16 @@ def build_definitions(
             schedules.append(
                 dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=spec.schedule)
             )
+    if maintenance:
+        upkeep = build_maintenance_job(
+            project,
+            manifest,
+            translator=translator,
+            runner_factory=runner_factory,
+            schedule=maintenance_schedule,
+        )
+        jobs.append(upkeep.job)
+        schedules.extend(upkeep.schedules)
     return dg.Definitions(
         assets=[s.definition for s in sources],
         jobs=jobs,
