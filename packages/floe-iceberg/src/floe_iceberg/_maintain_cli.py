@@ -172,7 +172,9 @@ def maintain(
             row: dict[str, Any] = {"source": source.name, "table": table, "status": "ok"}
             row["error"] = row["result"] = None
             try:
-                done = maintain_table(catalog, table, settings[source.name], dry_run=dry_run)
+                done = maintain_table(
+                    catalog, table, settings[source.name], dry_run=dry_run, lineage=lineage
+                )
                 row["result"] = done.to_dict()
                 namespace = table.rpartition(".")[0]
                 window = settings[source.name].orphan_window_days
