@@ -237,12 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         for name in workloads:
-            if name == "tpch":
+            if name in ("tpch", "tpch-month"):
                 problem = dataset.tpch_error(dsn)
                 if problem:
-                    notes.append(f"tpch: left out: {problem}")
+                    notes.append(f"{name}: left out: {problem}")
                     continue
                 source, count, total = dataset.ensure_lineitem(dsn, args.tpch_scale)
+                if name == "tpch-month":  # floe partitioned, beside floe unpartitioned
+                    run_month = partial(
+                        workload.tpch_month, settings, source, count, total, args.tpch_scale
+                    )
+                    plain = partial(
+                        workload.tpch, settings, source, count, total, args.tpch_scale, "floe"
+                    )
+                    rows.append(_repeated(plain, args.repeat))
+                    rows.append(_repeated(run_month, args.repeat))
+                    continue
                 paths, why = _paths_for(name, count, args.paths)
                 notes.extend(why)
                 for path in paths:

@@ -85,6 +85,7 @@ class Step:
         name: Pipeline name, the same for every step of one path in one workload.
         profile: Write a pyinstrument profile of the load to this file (slows it down).
         parallel: The source's ``parallel`` setting for the ``floe-w<N>`` paths.
+        partition_by: Iceberg partition transforms (floe paths only).
     """
 
     path: str
@@ -96,6 +97,7 @@ class Step:
     name: str = "bench"
     profile: str | None = None
     parallel: dict[str, Any] | None = None
+    partition_by: tuple[str, ...] = ()
 
 
 @dataclass
@@ -153,6 +155,7 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
         write_mode=step.write_mode,
         primary_key=step.primary_key if step.write_mode == "merge" else (),
         incremental=IncrementalConfig(cursor_field=step.cursor) if step.cursor else None,
+        partition_by=step.partition_by,
     )
     plugin.startup()  # the plugin's own "import once" phase: a service pays it once, untimed
     try:

@@ -13,10 +13,19 @@ from benchmarks import dataset
 from benchmarks.dataset import BulkSet, Source
 from benchmarks.path import Step, StepResult
 from benchmarks.report import Row
-from benchmarks.runner import run_in_child, verify
+from benchmarks.runner import open_table, run_in_child, verify
 
-WORKLOADS = ("bulk", "tpch", "merge", "incremental", "dagster", "maintenance", "parallel")
-ON_REQUEST = ("parallel",)
+WORKLOADS = (
+    "bulk",
+    "tpch",
+    "merge",
+    "incremental",
+    "dagster",
+    "maintenance",
+    "parallel",
+    "tpch-month",
+)
+ON_REQUEST = ("parallel", "tpch-month")
 """Workloads that ``all`` leaves out: they run only when named with ``--workload``."""
 PARALLEL_PATHS = ("floe", "floe-w2")
 """The ``parallel`` workload's paths: one stream (1 worker), and 2 worker processes."""
@@ -166,6 +175,38 @@ def tpch(
     if result is not None:
         run.check(result, rows=count, total=("l_extendedprice", total))
     return run.done()
+
+
+def tpch_month(settings: Settings, source: Source, count: int, total: float, scale: float) -> Row:
+    """Load TPC-H lineitem partitioned by ``month(l_shipdate)`` (floe only).
+
+    The table must hold exactly ``count`` rows summing to ``total``; a scan filtered to one
+    month must plan only that month's files (counted, next to the table's file count).
+    """
+    row = Row("tpch-month", source.kind, "floe", count, f"tpch lineitem SF{scale:g} by month")
+    run = _Run(settings, row)
+    result = run.step(source, timed=True, partition_by=("month(l_shipdate)",))
+    if result is not None:
+        run.check(result, rows=count, total=("l_extendedprice", total))
+        try:
+            planned, files = _month_files(result.table)
+        except Exception as exc:
+            row.status, row.check = "WRONG", f"cannot plan a month scan: {exc}"
+        else:
+            row.extra["files_planned_one_month"], row.extra["files"] = planned, files
+            row.check += f"; one month plans {planned} of {files} files"
+            if planned == 0 or planned >= files:
+                row.status = "WRONG"
+    return run.done()
+
+
+def _month_files(table: dict[str, str]) -> tuple[int, int]:
+    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+
+    loaded = open_table(table)
+    one = And(GreaterThanOrEqual("l_shipdate", "1995-03-01"), LessThan("l_shipdate", "1995-04-01"))
+    planned = len(list(loaded.scan(row_filter=one).plan_files()))
+    return planned, len(list(loaded.scan().plan_files()))
 
 
 def merge(settings: Settings, data: BulkSet, path: str) -> Row:

@@ -151,12 +151,20 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
             query = parse_qs(url.query)
             page = int(query.get("page", ["1"])[0])
             since = query.get("since", [None])[0]
-            items = [i for i in api.items if since is None or i["updated_at"] >= since]
+            until = query.get("until", [None])[0]
+            items = [
+                i
+                for i in api.items
+                if (since is None or i["updated_at"] >= since)
+                and (until is None or i["updated_at"] < until)
+            ]
             chunk = items[(page - 1) * api.page_size : page * api.page_size]
             more = page * api.page_size < len(items)
             nxt = f"{api.base_url}/items?page={page + 1}" if more else None
             if since is not None and nxt is not None:
                 nxt += f"&since={since}"
+            if until is not None and nxt is not None:
+                nxt += f"&until={until}"
             self._send(200, {"items": chunk, "next": nxt})
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

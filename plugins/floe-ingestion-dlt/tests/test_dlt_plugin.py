@@ -180,6 +180,33 @@ def test_replace_overwrites_atomically(tmp_path: Path, embedded_catalog: Catalog
     )
 
 
+def test_partition_by_lands_a_partitioned_table(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    from pyiceberg.expressions import GreaterThanOrEqual
+
+    from floe_iceberg import load_catalog
+
+    db = make_sqlite(tmp_path / "shop.db", 150)  # +1 minute per id: hours 0, 1 and 2
+    _ok(_run(embedded_catalog, _orders(db, partition_by=["hour(updated_at)"])))
+    table = load_catalog(embedded_catalog).load_table("bronze.orders")
+    assert [str(f.transform) for f in table.spec().fields] == ["hour"]
+    assert sorted(_read(embedded_catalog, "bronze.orders").column("id").to_pylist()) == list(
+        range(150)
+    )
+    last_hour = table.scan(row_filter=GreaterThanOrEqual("updated_at", "2024-01-01T02:00:00"))
+    assert [t.file.record_count for t in last_hour.plan_files()] == [30]
+
+
+def test_partition_by_a_column_of_the_wrong_type_is_configuration(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    db = make_sqlite(tmp_path / "shop.db", 5)
+    result = _run(embedded_catalog, _orders(db, partition_by=["day(note)"]))
+    message = _failed(result, ErrorCategory.CONFIGURATION, ErrorCode.INVALID_CONFIG)
+    assert "partition_by" in message and "day(note)" in message
+
+
 def test_merge_upserts_on_the_reflected_key_and_takes_a_new_column(
     tmp_path: Path, embedded_catalog: CatalogConfig
 ) -> None:

@@ -16,7 +16,7 @@ from floe_core._validation import Problem, format_loc
 from floe_core.errors import ErrorCategory, IngestionError, PipelineConfigurationError
 from floe_core.ingestion import IngestionConfig, WriteMode
 
-__all__ = ["check_merge_key", "check_source_type", "point_at", "yaml_field"]
+__all__ = ["check_merge_key", "check_source_type", "check_window", "point_at", "yaml_field"]
 
 _INGESTION_CONFIG_FIELDS = {
     "name": ("name",),
@@ -24,8 +24,11 @@ _INGESTION_CONFIG_FIELDS = {
     "destination_table": ("destination", "table"),
     "write_mode": ("destination", "write_disposition"),
     "primary_key": ("destination", "primary_key"),
+    "partition_by": ("destination", "partition_by"),
+    "sort_by": ("destination", "sort_by"),
     "schema_contract": ("schema_contract",),
     "incremental": ("incremental",),
+    "window": ("partitions",),
     "secret_refs": ("secret_refs",),
 }
 """IngestionConfig field → where floe.yaml spells it inside a source; the rest is ``config``."""
@@ -155,6 +158,43 @@ def check_merge_key(
         yaml_field(index, "primary_key"),
         f"write_disposition 'merge' needs primary_key (the column or columns to upsert on), "
         f"e.g. primary_key: [id]; source type {config.source_type!r} does not supply one",
+    )
+    return PipelineConfigurationError(
+        f"{file}: {problem}",
+        source=config.name,
+        details={"file": str(file), "field_path": problem.field},
+    )
+
+
+def check_window(
+    config: IngestionConfig,
+    partitioned: bool,
+    supported: bool,
+    *,
+    plugin: str,
+    file: Path | str,
+    index: int,
+) -> PipelineConfigurationError | None:
+    """Return the error for a partitioned source the plugin cannot load by window, else None.
+
+    Args:
+        config: The source.
+        partitioned: Whether floe.yaml gives the source ``partitions`` (or it has a window).
+        supported: What ``IngestionPlugin.supports_window`` answered for its type.
+        plugin: The plugin's name.
+        file: The floe.yaml.
+        index: The source's position in ``ingestion.sources``.
+
+    Returns:
+        A CONFIGURATION error naming the file and ``ingestion.sources[i].partitions``, or None.
+    """
+    if not (partitioned or config.window is not None) or supported:
+        return None
+    problem = Problem(
+        yaml_field(index, "window"),
+        f"plugin {plugin!r} cannot load source type {config.source_type!r} by time window; "
+        "remove partitions (the incremental cursor then applies) or use a plugin that "
+        "supports windows for this type",
     )
     return PipelineConfigurationError(
         f"{file}: {problem}",

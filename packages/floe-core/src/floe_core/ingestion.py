@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from floe_core.errors import ErrorCategory, ErrorDetail
 from floe_core.secret import SecretRef
 
 __all__ = [
     "IDENTIFIER",
+    "PARTITION_TRANSFORMS",
     "IncrementalConfig",
     "IngestionConfig",
     "IngestionResult",
+    "LoadWindow",
+    "PartitionField",
     "SchemaContract",
+    "SortField",
     "TableResult",
     "WriteMode",
+    "parse_partition_field",
+    "parse_sort_field",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -61,6 +69,142 @@ class IncrementalConfig(BaseModel):
     )
 
 
+class LoadWindow(BaseModel):
+    """One time slice of a partitioned source: rows whose ``column`` lies in [start, end).
+
+    A windowed load reads exactly those source rows and replaces exactly that slice of the
+    destination table in one snapshot (rows of other windows untouched), so re-running a
+    window is idempotent. It neither reads nor advances the incremental cursor state.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(min_length=1, description="The source column the window slices on.")
+    start: datetime = Field(description="Inclusive start (timezone-aware; naive means UTC).")
+    end: datetime = Field(description="Exclusive end (timezone-aware; naive means UTC).")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LoadWindow:
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after its start {self.start}")
+        return self
+
+
+PARTITION_TRANSFORMS = ("identity", "year", "month", "day", "hour", "bucket", "truncate")
+"""The Iceberg partition transforms ``partition_by`` takes."""
+
+_TIME_TRANSFORM = re.compile(r"^\s*(year|month|day|hour)\s*\(\s*(\w+)\s*\)\s*$")
+_WIDTH_TRANSFORM = re.compile(r"^\s*(bucket|truncate)\s*\(\s*(\d+)\s*,\s*(\w+)\s*\)\s*$")
+_COLUMN = re.compile(r"^\s*\w+\s*$")
+_ANY_CALL = re.compile(r"^\s*(\w+)\s*\(")
+
+
+@dataclass(frozen=True)
+class PartitionField:
+    """One parsed ``partition_by`` entry.
+
+    Attributes:
+        text: The entry, normalised (``day(ts)``, ``bucket(16, id)``, ``region``).
+        transform: One of :data:`PARTITION_TRANSFORMS`.
+        column: The source column.
+        width: ``bucket``'s number of buckets or ``truncate``'s width; None otherwise.
+    """
+
+    text: str
+    transform: str
+    column: str
+    width: int | None = None
+
+
+def parse_partition_field(text: str) -> PartitionField:
+    """Parse one ``partition_by`` entry.
+
+    Args:
+        text: ``column``, ``year(c)``, ``month(c)``, ``day(c)``, ``hour(c)``,
+            ``bucket(N, c)`` or ``truncate(W, c)``.
+
+    Returns:
+        The parsed field.
+
+    Raises:
+        ValueError: An unknown transform, a missing argument, or a width below 1.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a partition transform (a string)")
+    if _COLUMN.match(text):
+        column = text.strip()
+        return PartitionField(column, "identity", column)
+    if match := _TIME_TRANSFORM.match(text):
+        transform, column = match.groups()
+        return PartitionField(f"{transform}({column})", transform, column)
+    if match := _WIDTH_TRANSFORM.match(text):
+        transform, width_text, column = match.groups()
+        width = int(width_text)
+        if width < 1:
+            raise ValueError(f"{text!r}: {transform} needs a width of at least 1")
+        return PartitionField(f"{transform}({width}, {column})", transform, column, width)
+    call = _ANY_CALL.match(text)
+    if call and call.group(1) not in PARTITION_TRANSFORMS:
+        raise ValueError(
+            f"{text!r}: unknown partition transform {call.group(1)!r}; use a column name, "
+            "year(c), month(c), day(c), hour(c), bucket(N, c) or truncate(W, c)"
+        )
+    raise ValueError(
+        f"{text!r} is not a partition transform; use a column name, year(c), month(c), "
+        "day(c), hour(c), bucket(N, c) or truncate(W, c)"
+    )
+
+
+_SORT = re.compile(r"^\s*(\w+)(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SortField:
+    """One parsed ``sort_by`` entry.
+
+    Attributes:
+        text: The entry, normalised (``ts desc nulls last``).
+        column: The column.
+        descending: True for ``desc``.
+        nulls_first: Where nulls go (Iceberg's default: first ascending, last descending).
+    """
+
+    text: str
+    column: str
+    descending: bool
+    nulls_first: bool
+
+
+def parse_sort_field(text: str) -> SortField:
+    """Parse one ``sort_by`` entry: ``column [asc|desc] [nulls first|nulls last]``.
+
+    Args:
+        text: The entry.
+
+    Returns:
+        The parsed field.
+
+    Raises:
+        ValueError: Anything else.
+    """
+    match = _SORT.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a sort field; use 'column', 'column desc' or 'column asc nulls last'"
+        )
+    column, direction, nulls = match.groups()
+    descending = (direction or "asc").lower() == "desc"
+    nulls_first = (nulls or ("last" if descending else "first")).lower() == "first"
+    order = "desc" if descending else "asc"
+    where = "first" if nulls_first else "last"
+    return SortField(f"{column} {order} nulls {where}", column, descending, nulls_first)
+
+
 class IngestionConfig(BaseModel):
     """One source to load into one destination (or one namespace, for multi-resource sources).
 
@@ -83,6 +227,11 @@ class IngestionConfig(BaseModel):
     primary_key: tuple[str, ...] = ()
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     incremental: IncrementalConfig | None = None
+    window: LoadWindow | None = Field(
+        default=None,
+        description="Load only this time slice and replace only it (a partition run); the "
+        "plugin must support windows for the source type (IngestionPlugin.supports_window).",
+    )
     secret_refs: dict[str, SecretRef] = Field(default_factory=dict)
     secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True, repr=False)
     snapshot_properties: dict[str, str] = Field(
@@ -93,6 +242,50 @@ class IngestionConfig(BaseModel):
             "'floe.' are reserved for the write path's own."
         ),
     )
+    partition_by: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Iceberg partition transforms: a column name (identity), year(c), month(c), day(c), "
+            "hour(c), bucket(N, c) or truncate(W, c)."
+        ),
+    )
+
+    sort_by: tuple[str, ...] = Field(
+        default=(),
+        description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
+    )
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _one_sort_field_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("sort_by")
+    @classmethod
+    def _check_sort_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        fields = [parse_sort_field(text) for text in value]
+        columns = [f.column for f in fields]
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise ValueError(f"column {twice[0]!r} is listed twice")
+        return tuple(f.text for f in fields)
+
+    @field_validator("partition_by", mode="before")
+    @classmethod
+    def _one_transform_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("partition_by")
+    @classmethod
+    def _check_partition_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        fields = [parse_partition_field(text) for text in value]
+        seen: set[tuple[str, str]] = set()
+        for parsed in fields:
+            key = (parsed.transform, parsed.column)
+            if key in seen:
+                raise ValueError(f"{parsed.text!r} is listed twice")
+            seen.add(key)
+        return tuple(f.text for f in fields)
 
     @field_validator("name")
     @classmethod

@@ -11,6 +11,7 @@ acts on them (compaction, snapshot expiry, orphan-file removal) is floe-iceberg'
       snapshot_retention_days: 7           # snapshots older than this are expired ...
       keep_last_snapshots: 5               # ... but the newest ones are always kept
       orphan_window_days: 3                # unreferenced files younger than this are kept
+      schedule: "0 3 * * *"                # cron an orchestrator runs maintenance on (optional)
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from floe_core._cron import cron_problem
 from floe_core._loader import ConfigFileError, Problem
 from floe_core._scalar import YamlFloat, YamlInt
 
@@ -75,6 +77,19 @@ class MaintenanceConfig(BaseModel):
         ge=0,
         description="Unreferenced files younger than this are kept (a load may be in flight).",
     )
+    schedule: str | None = Field(
+        default=None,
+        description="Cron expression an orchestrator runs maintenance on, e.g. '0 3 * * *'.",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = cron_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _threshold_below_target(self) -> Self:

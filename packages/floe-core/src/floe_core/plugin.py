@@ -268,6 +268,22 @@ class IngestionPlugin(PluginMetadata):
         """
         return False
 
+    def supports_window(self, source_type: str) -> bool:
+        """Say whether the plugin can load a time window of a source type (``partitions``).
+
+        A source with ``partitions`` (or a config with a ``window``) is a CONFIGURATION error
+        naming ``ingestion.sources[i].partitions`` unless this returns True for its type. A
+        plugin that returns True loads only the rows whose ``window.column`` lies in
+        [``window.start``, ``window.end``) and replaces only that slice of the table.
+
+        Args:
+            source_type: One of :meth:`list_available_sources`.
+
+        Returns:
+            False by default: no source type can be loaded by window.
+        """
+        return False
+
     @abstractmethod
     def list_available_sources(self) -> list[str]:
         """Return the ``source_type`` values this plugin really implements.

@@ -12,8 +12,9 @@ import difflib
 import os
 import re
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -40,7 +41,7 @@ from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContra
 from floe_core.maintenance import MaintenanceOverride
 from floe_core.secret import SecretRef, default_secrets_dir
 
-__all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "SourceSpec"]
+__all__ = ["DestinationSpec", "FloeProject", "IngestionSection", "PartitionsSpec", "SourceSpec"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 MAX_NAME_BYTES = 255
@@ -80,6 +81,30 @@ class DestinationSpec(BaseModel):
     table: str = Field(description="'namespace.table', or 'namespace.*' for one per resource.")
     write_disposition: WriteMode = WriteMode.APPEND
     primary_key: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = Field(
+        default=(),
+        description="Iceberg partition transforms: c, year(c), month(c), day(c), hour(c), "
+        "bucket(N, c), truncate(W, c).",
+    )
+
+    sort_by: tuple[str, ...] = Field(
+        default=(),
+        description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
+    )
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _check_sort_by(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        _check_with_ingestion_config("sort_by", sort_by=value)
+        return value
+
+    @field_validator("partition_by", mode="before")
+    @classmethod
+    def _check_partition_by(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        _check_with_ingestion_config("partition_by", partition_by=value)
+        return value
 
     @field_validator("table")
     @classmethod
@@ -92,6 +117,40 @@ class DestinationSpec(BaseModel):
     @classmethod
     def _one_key_is_a_list(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+
+class PartitionsSpec(BaseModel):
+    """``partitions``: the source's loads are time windows of one source column.
+
+    An orchestrator runs one window (or a range of windows) at a time; each run loads the rows
+    whose ``column`` lies in [window start, window end) and replaces exactly that slice of the
+    table (:class:`~floe_core.ingestion.LoadWindow`). Windows start at ``start`` and follow
+    each other by one ``schedule`` (UTC).
+    """
+
+    model_config = _STRICT
+
+    schedule: Literal["hourly", "daily", "monthly"] = Field(description="The window length.")
+    start: datetime = Field(description="The first window's start, e.g. 2026-01-01 (UTC).")
+    column: str = Field(
+        min_length=1,
+        description="The source column the windows slice on (a timestamp or date; for "
+        "filesystem, the file's modification_date).",
+    )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) == 10:
+            return f"{value}T00:00:00"
+        if hasattr(value, "isoformat") and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day)  # a YAML date
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class SourceSpec(BaseModel):
@@ -112,6 +171,11 @@ class SourceSpec(BaseModel):
     schedule: str | None = Field(
         default=None,
         description="Cron expression an orchestrator runs this source on, e.g. '0 6 * * *'.",
+    )
+    partitions: PartitionsSpec | None = Field(
+        default=None,
+        description="Load in time windows of a column (an orchestrator's partitions, "
+        "backfills); without it, the incremental cursor applies as usual.",
     )
     pool: str | None = Field(
         default=None,
@@ -158,6 +222,13 @@ class SourceSpec(BaseModel):
                         "'{path}' goes through config field '{part}', which is not a mapping",
                         {"path": path, "part": part, "field": ("secret_refs", path)},
                     )
+        if self.partitions is not None and self.destination.write_disposition is WriteMode.MERGE:
+            raise PydanticCustomError(
+                "partitions_merge",
+                "partitions replace one window of the table per run; they cannot be combined "
+                "with write_disposition 'merge' (use 'append' or 'replace')",
+                {"field": ("partitions",)},
+            )
         return self
 
     def to_ingestion_config(self, secrets: Mapping[str, Any] | None = None) -> IngestionConfig:
@@ -176,6 +247,8 @@ class SourceSpec(BaseModel):
             destination_table=self.destination.table,
             write_mode=self.destination.write_disposition,
             primary_key=self.destination.primary_key,
+            partition_by=self.destination.partition_by,
+            sort_by=self.destination.sort_by,
             schema_contract=self.schema_contract,
             incremental=self.incremental,
             secret_refs=dict(self.secret_refs),

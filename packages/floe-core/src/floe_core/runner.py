@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from floe_core._loader import ConfigFileError, Problem
-from floe_core._location import check_merge_key, check_source_type, point_at
+from floe_core._location import check_merge_key, check_source_type, check_window, point_at
 from floe_core._preflight import check_catalog_driver, check_table_depth, read_only_catalog
 from floe_core.catalog import CatalogConfig
 from floe_core.errors import (
@@ -505,6 +505,16 @@ def _create(
     )
     if keyless is not None:
         raise keyless
+    unwindowed = check_window(
+        config,
+        project.sources[index].partitions is not None,
+        plugin.supports_window(config.source_type),
+        plugin=plugin.name,
+        file=file,
+        index=index,
+    )
+    if unwindowed is not None:
+        raise unwindowed
     try:
         check_table_depth(config, catalog)
         return plugin.create_pipeline(config)

@@ -53,6 +53,15 @@ def test_the_manifest_block_and_a_source_override_merge(tmp_path: Path) -> None:
     assert merged.target_file_size_bytes == 10000  # from the manifest
     assert merged.small_file_bytes == 5000 and merged.orphan_window_days == 0  # overridden
     assert merged.snapshot_retention_days == 7.0  # the default
+    assert merged.schedule is None  # no cron unless the manifest gives one
+
+
+def test_the_manifest_schedule_is_a_checked_cron(tmp_path: Path) -> None:
+    text = 'maintenance: {schedule: "30 2 * * sun"}\n'
+    manifest = PlatformManifest.load(_write(tmp_path, "m.yaml", text))
+    assert manifest.maintenance.schedule == "30 2 * * sun"
+    with pytest.raises(ConfigFileError, match="has 4 field"):
+        PlatformManifest.load(_write(tmp_path, "bad.yaml", 'maintenance: {schedule: "0 3 * *"}\n'))
 
 
 @pytest.mark.parametrize(
@@ -62,6 +71,7 @@ def test_the_manifest_block_and_a_source_override_merge(tmp_path: Path) -> None:
         ("{orphan_window_days: -1}", "maintenance.orphan_window_days"),
         ("{target_file_size_bytes: true}", "maintenance.target_file_size_bytes"),
         ("{retention: 3}", "maintenance.retention"),
+        ('{schedule: "0 3 * *"}', "maintenance.schedule"),
         (
             "{target_file_size_bytes: 100, small_file_threshold_bytes: 200}",
             "maintenance.small_file_threshold_bytes",

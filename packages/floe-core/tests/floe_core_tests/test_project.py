@@ -283,3 +283,48 @@ def test_missing_required_fields_and_no_sources(tmp_path: Path) -> None:
     assert len(err.problems) == 2
     err = load_error(tmp_path, "ingestion:\n  sources: []\n")
     assert err.field == "ingestion.sources"
+
+
+def test_partition_by_reaches_the_ingestion_config(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "{table: bronze.events, primary_key: id}",
+        "{table: bronze.events, partition_by: [day(ts), 'bucket(16, id)', region]}",
+    )
+    project = FloeProject.load(write(tmp_path, text), environ={})
+    config = project.sources[1].to_ingestion_config()
+    assert config.partition_by == ("day(ts)", "bucket(16, id)", "region")
+
+
+@pytest.mark.parametrize(
+    ("partition_by", "needle"),
+    [
+        ("[week(ts)]", "unknown partition transform 'week'"),
+        ("['bucket(0, id)']", "bucket needs a width of at least 1"),
+        ("['bucket(id)']", "is not a partition transform"),
+        ("[day(ts), day(ts)]", "listed twice"),
+    ],
+)
+def test_bad_partition_by_names_the_field(tmp_path: Path, partition_by: str, needle: str) -> None:
+    text = GOOD.replace(
+        "{table: bronze.events, primary_key: id}",
+        f"{{table: bronze.events, partition_by: {partition_by}}}",
+    )
+    err = load_error(tmp_path, text)
+    assert err.field == "ingestion.sources[1].destination.partition_by"
+    assert needle in err.message
+    assert err.category is ErrorCategory.CONFIGURATION
+
+
+def test_sort_by_is_normalised_and_checked(tmp_path: Path) -> None:
+    good = GOOD.replace(
+        "{table: bronze.events, primary_key: id}",
+        "{table: bronze.events, sort_by: [ts DESC, 'id nulls last']}",
+    )
+    config = FloeProject.load(write(tmp_path, good), environ={}).sources[1].to_ingestion_config()
+    assert config.sort_by == ("ts desc nulls last", "id asc nulls last")
+    bad = GOOD.replace(
+        "{table: bronze.events, primary_key: id}", "{table: bronze.events, sort_by: [ts up]}"
+    )
+    err = load_error(tmp_path, bad)
+    assert err.field == "ingestion.sources[1].destination.sort_by"
+    assert "is not a sort field" in err.message

@@ -18,6 +18,7 @@ Public API::
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
     maintain_table(catalog, "ns.table", MaintenanceConfig(...)) -> TableMaintenance
     find_stray_files(catalog, "ns") -> [StrayFiles]    # files a killed first load left
+    destination_tables(catalog, "ns.*") -> [str]       # the tables a destination names
     split_table_name("ns.table") -> ("ns", "table")    # the table-name rule
     is_identifier(part) / check_column_name(name)      # the identifier and column-name rules
     DETECTED_TIMESTAMP, TIMESTAMPTZ                     # constants a source plugin shares
@@ -51,8 +52,10 @@ if TYPE_CHECKING:
     from floe_iceberg.maintenance import (
         StrayFiles,
         TableMaintenance,
+        destination_tables,
         find_stray_files,
         maintain_table,
+        maintenance_error,
     )
     from floe_iceberg.state import StateRead, read_state, read_table_state
     from floe_iceberg.writer import (
@@ -77,10 +80,12 @@ __all__ = [
     "check_column_name",
     "commit_load",
     "destination_settings",
+    "destination_tables",
     "find_stray_files",
     "is_identifier",
     "load_catalog",
     "maintain_table",
+    "maintenance_error",
     "plan_load",
     "read_state",
     "read_table_state",
@@ -108,6 +113,8 @@ _LAZY = {
     "destination_settings": "floe_iceberg.catalog",
     "find_stray_files": "floe_iceberg.maintenance",
     "maintain_table": "floe_iceberg.maintenance",
+    "maintenance_error": "floe_iceberg.maintenance",
+    "destination_tables": "floe_iceberg.maintenance",
     "is_identifier": "floe_iceberg.identifier",
     "load_catalog": "floe_iceberg.catalog",
     "read_state": "floe_iceberg.state",

@@ -23,6 +23,7 @@ from pyiceberg.io import FileIO
 from pyiceberg.io.fileformat import FileFormatFactory
 from pyiceberg.io.pyarrow import write_file
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.partitioning import PartitionKey
 from pyiceberg.schema import Schema, sanitize_column_names
 from pyiceberg.table import WriteTask
 from pyiceberg.table.locations import load_location_provider
@@ -88,7 +89,13 @@ class FileWriter:
         self._pending: deque[Future[WrittenFile]] = deque()
         self.paths: list[str] = []
 
-    def submit(self, metadata: TableMetadata, batches: list[pa.RecordBatch]) -> Future[WrittenFile]:
+    def submit(
+        self,
+        metadata: TableMetadata,
+        batches: list[pa.RecordBatch],
+        *,
+        partition_key: PartitionKey | None = None,
+    ) -> Future[WrittenFile]:
         """Start writing one data file from ``batches`` (all with the table's Arrow schema).
 
         Blocks while more than ``max_in_flight`` files are being written.
@@ -96,6 +103,8 @@ class FileWriter:
         Args:
             metadata: The table metadata (schema, location, properties) to write against.
             batches: The rows of the file.
+            partition_key: The partition every row belongs to (partitioned tables,
+                :mod:`._partitioned`); None for an unpartitioned table.
 
         Returns:
             The pending file; ``result()`` raises the write's failure.
@@ -106,10 +115,14 @@ class FileWriter:
             task_id=next(self._counter),
             schema=schema,
             record_batches=batches,
+            partition_key=partition_key,  # floe: partitioned writes
         )
         provider = load_location_provider(metadata.location, metadata.properties)
         self._record(
-            provider.new_data_location(data_file_name=task.generate_data_file_filename("parquet"))
+            provider.new_data_location(
+                data_file_name=task.generate_data_file_filename("parquet"),
+                partition_key=partition_key,
+            )
         )
         rows = sum(b.num_rows for b in batches)
         future = self._pool.submit(self._write, metadata, task, rows)

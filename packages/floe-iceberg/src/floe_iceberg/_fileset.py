@@ -10,8 +10,11 @@ found a different new column; see :mod:`floe_iceberg._settle`).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -27,15 +30,48 @@ _COUNTS = ("column_sizes", "value_counts", "null_value_counts", "nan_value_count
 _BOUNDS = ("lower_bounds", "upper_bounds")
 
 
+def _value_to_json(value: Any) -> Any:
+    """One partition value as JSON (tagged when JSON has no such type)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return {"bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"uuid": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
+    raise TypeError(f"partition value {value!r} of type {type(value).__name__} is not supported")
+
+
+def _value_from_json(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    ((kind, text),) = value.items()
+    if kind == "bytes":
+        return base64.b64decode(text)
+    if kind == "decimal":
+        return Decimal(text)
+    if kind == "uuid":
+        return uuid.UUID(text)
+    if kind == "datetime":
+        return dt.datetime.fromisoformat(text)
+    return dt.date.fromisoformat(text)
+
+
 def data_file_to_dict(data_file: DataFile) -> dict[str, Any]:
-    """Describe an unpartitioned data file as JSON-able values (bounds as base64).
+    """Describe a data file as JSON-able values (bounds as base64, partition values tagged).
 
     Args:
-        data_file: A data file written by this package (no partition, no delete content).
+        data_file: A data file written by this package (no delete content).
 
     Returns:
         The description :func:`data_file_from_dict` turns back into the DataFile.
     """
+    partition = data_file.partition if data_file.partition is not None else Record()
     out: dict[str, Any] = {
         "file_path": data_file.file_path,
         "file_format": data_file.file_format.value,
@@ -44,6 +80,7 @@ def data_file_to_dict(data_file: DataFile) -> dict[str, Any]:
         "split_offsets": list(data_file.split_offsets or []) or None,
         "sort_order_id": data_file.sort_order_id,
         "spec_id": data_file.spec_id,
+        "partition": [_value_to_json(partition[i]) for i in range(len(partition))],
     }
     for name in _COUNTS:
         value = getattr(data_file, name) or {}
@@ -71,7 +108,7 @@ def data_file_from_dict(value: dict[str, Any]) -> DataFile:
         content=DataFileContent.DATA,
         file_path=value["file_path"],
         file_format=FileFormat(value["file_format"]),
-        partition=Record(),
+        partition=Record(*(_value_from_json(v) for v in value.get("partition", ()))),
         record_count=value["record_count"],
         file_size_in_bytes=value["file_size_in_bytes"],
         split_offsets=value.get("split_offsets"),

@@ -28,39 +28,6 @@ __all__ = ["maintain"]
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
-def _as_error(exc: Exception) -> Any:
-    """Translate a maintenance failure into floe's taxonomy (the one boundary)."""
-    from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-    from floe_core import DestinationWriteError, ErrorCode, IngestionError
-
-    if isinstance(exc, IngestionError):
-        return exc
-    if isinstance(exc, CommitFailedException | ValidationException):
-        return DestinationWriteError(
-            f"a concurrent commit won ({type(exc).__name__}: {exc}); run maintenance again",
-            code=ErrorCode.COMMIT_CONFLICT,
-        )
-    if isinstance(exc, OSError):
-        return DestinationWriteError(
-            f"storage failed ({type(exc).__name__}: {exc})",
-            code=ErrorCode.DESTINATION_UNAVAILABLE,
-        )
-    return IngestionError(f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _tables(catalog: Any, destination: str) -> list[str]:
-    from pyiceberg.exceptions import NoSuchNamespaceError
-
-    namespace, _, table = destination.rpartition(".")
-    if table != "*":
-        return [destination]
-    try:
-        return sorted(".".join(i) for i in catalog.list_tables(namespace))
-    except NoSuchNamespaceError:
-        return []
-
-
 def _size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -170,7 +137,12 @@ def maintain(
     from floe_core import ErrorCategory, IngestionError
     from floe_core.maintenance import source_settings
     from floe_iceberg.catalog import load_catalog
-    from floe_iceberg.maintenance import find_stray_files, maintain_table
+    from floe_iceberg.maintenance import (
+        destination_tables,
+        find_stray_files,
+        maintain_table,
+        maintenance_error,
+    )
 
     try:
         project, manifest = _load(floe_yaml, manifest_path, log_level)
@@ -192,15 +164,17 @@ def maintain(
     except IngestionError as exc:
         _fail(exc, as_json)
     except Exception as exc:
-        _fail(_as_error(exc), as_json)
+        _fail(maintenance_error(exc), as_json)
     rows: list[dict[str, Any]] = []
     windows: dict[str, float] = {}
     for _, source in chosen:
-        for table in _tables(catalog, source.destination.table):
+        for table in destination_tables(catalog, source.destination.table):
             row: dict[str, Any] = {"source": source.name, "table": table, "status": "ok"}
             row["error"] = row["result"] = None
             try:
-                done = maintain_table(catalog, table, settings[source.name], dry_run=dry_run)
+                done = maintain_table(
+                    catalog, table, settings[source.name], dry_run=dry_run, lineage=lineage
+                )
                 row["result"] = done.to_dict()
                 namespace = table.rpartition(".")[0]
                 window = settings[source.name].orphan_window_days
@@ -208,7 +182,7 @@ def maintain(
             except NoSuchTableError:
                 row["status"] = "skipped: no such table"
             except Exception as exc:
-                row["error"] = _as_error(exc).to_detail().model_dump(mode="json")
+                row["error"] = maintenance_error(exc).to_detail().model_dump(mode="json")
             rows.append(row)
     strays: list[dict[str, Any]] = []
     for namespace, window in sorted(windows.items()):
@@ -221,7 +195,7 @@ def maintain(
                 dry_run=dry_run,
             )
         except Exception as exc:
-            error = _as_error(exc).to_detail().model_dump(mode="json")
+            error = maintenance_error(exc).to_detail().model_dump(mode="json")
             rows.append({"source": "-", "table": f"{namespace}.*", "status": "strays"})
             rows[-1].update(error=error, result=None)
             continue

@@ -24,6 +24,7 @@ from pyiceberg.table import Table
 from floe_core import (
     DestinationWriteError,
     ErrorCode,
+    LoadWindow,
     PipelineConfigurationError,
     SchemaContract,
     WriteMode,
@@ -64,6 +65,11 @@ class LoadPlan:
             or one based on a read version): it is never rebased onto a concurrent commit.
         required_columns: Columns the source declares NOT NULL (required fields of a table
             the load creates, see :mod:`._required`).
+        replace_window: The slice the commit replaces (:attr:`TableWrite.replace_window`).
+        partition_by: The partition spec (:attr:`TableWrite.partition_by`): workers write
+            files split by it, the commit creates or evolves the table's spec.
+        sort_by: The sort order (:attr:`TableWrite.sort_by`): workers sort each file by it,
+            the commit sets it on the table.
     """
 
     load_id: str
@@ -79,6 +85,9 @@ class LoadPlan:
     schema: Schema | None = None
     pinned: bool = False
     required_columns: tuple[str, ...] = ()
+    replace_window: LoadWindow | None = None
+    partition_by: tuple[str, ...] = ()
+    sort_by: tuple[str, ...] = ()
 
     @property
     def merging(self) -> bool:
@@ -103,6 +112,9 @@ class LoadPlan:
             based_on=self.base if self.pinned else None,
             snapshot_properties=dict(self.snapshot_properties),
             required_columns=self.required_columns,
+            replace_window=self.replace_window,
+            partition_by=self.partition_by,
+            sort_by=self.sort_by,
         )
 
     def to_json(self) -> str:
@@ -125,6 +137,11 @@ class LoadPlan:
             "schema": None if self.schema is None else self.schema.model_dump(mode="json"),
             "pinned": self.pinned,
             "required_columns": list(self.required_columns),
+            "replace_window": (
+                None if self.replace_window is None else self.replace_window.model_dump(mode="json")
+            ),
+            "partition_by": list(self.partition_by),
+            "sort_by": list(self.sort_by),
         }
         return json.dumps(value, separators=(",", ":"))
 
@@ -140,6 +157,7 @@ class LoadPlan:
         """
         value = json.loads(text)
         schema = value.pop("schema")
+        window = value.pop("replace_window", None)
         return cls(
             **{
                 **value,
@@ -148,6 +166,9 @@ class LoadPlan:
                 "primary_key": tuple(value["primary_key"]),
                 "required_columns": tuple(value.get("required_columns", ())),
                 "schema": None if schema is None else Schema.model_validate(schema),
+                "replace_window": None if window is None else LoadWindow.model_validate(window),
+                "partition_by": tuple(value.get("partition_by", ())),
+                "sort_by": tuple(value.get("sort_by", ())),
             }
         )
 
@@ -179,10 +200,13 @@ def _check_spec(spec: TableWrite, table: Table | None) -> None:
             code=ErrorCode.INVALID_CONFIG,
             details={"field": "primary_key"},
         )
-    if table is not None and not table.spec().is_unpartitioned():
-        raise DestinationWriteError(
-            f"table {spec.table!r} is partitioned ({table.spec()}); this write path writes "
-            "unpartitioned Bronze tables. Load into a new table, or remove the partition fields",
+    partitioned = bool(spec.partition_by) or (
+        table is not None and not table.spec().is_unpartitioned()
+    )
+    if spec.write_mode is WriteMode.MERGE and partitioned:  # floe: partitions
+        raise DestinationWriteError(  # copy-on-write rewrites keep no partition
+            f"table {spec.table!r}: merge into a partitioned table is not supported "
+            "yet; use append or replace, or an unpartitioned table",
             code=ErrorCode.DESTINATION_WRITE_FAILED,
             details={"table": spec.table},
         )
@@ -235,6 +259,9 @@ def plan_with_table(catalog: Catalog, spec: TableWrite) -> tuple[LoadPlan, Table
         schema=schema,
         pinned=spec.state_key is not None or spec.based_on is not None,
         required_columns=tuple(spec.required_columns),
+        replace_window=spec.replace_window,
+        partition_by=tuple(spec.partition_by),
+        sort_by=tuple(spec.sort_by),
     )
     return plan, table
 
@@ -254,6 +281,6 @@ def plan_load(catalog: Catalog, spec: TableWrite) -> LoadPlan:
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without a primary key (INVALID_CONFIG).
         DestinationWriteError: COMMIT_CONFLICT when the table is not at ``spec.based_on``;
-            DESTINATION_WRITE_FAILED for a partitioned table.
+            DESTINATION_WRITE_FAILED for a merge into a partitioned table.
     """
     return plan_with_table(catalog, spec)[0]

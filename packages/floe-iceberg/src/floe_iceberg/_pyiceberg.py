@@ -21,6 +21,8 @@ What is used, and why:
   (merge drops superseded rows from it) needs it.
 - ``pyiceberg.io.pyarrow._pyarrow_to_schema_without_ids``: the Iceberg schema of an Arrow
   schema without field ids, which the contract compares with the table's.
+- ``pyiceberg.io.pyarrow._determine_partitions``: splits an Arrow table by a partition spec
+  into (PartitionKey, rows), as pyiceberg's own partitioned append does.
 - ``pyiceberg.io.pyarrow._to_requested_schema``: casts a batch to the file schema with field
   ids, as ``write_file`` does, for a data file streamed row group by row group.
 - ``pyiceberg.table.update.snapshot._OverwriteFiles`` and its ``_summary``: compaction's
@@ -35,14 +37,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyiceberg.io.pyarrow import _pyarrow_to_schema_without_ids, _to_requested_schema
+from pyiceberg.io.pyarrow import (
+    _determine_partitions,
+    _pyarrow_to_schema_without_ids,
+    _to_requested_schema,
+)
 from pyiceberg.table.snapshots import Operation, Summary
 from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pyiceberg.io import FileIO
     from pyiceberg.io.fileformat import FileFormatModel
     from pyiceberg.manifest import DataFile
+    from pyiceberg.partitioning import PartitionKey, PartitionSpec
     from pyiceberg.schema import Schema
     from pyiceberg.table import Transaction
     from pyiceberg.table.locations import LocationProvider
@@ -55,6 +64,7 @@ __all__ = [
     "ensure_spec_id",
     "never_rebase",
     "rewrite_producer",
+    "split_by_partition",
     "staged_io",
     "staged_location_provider",
     "to_file_schema",
@@ -203,3 +213,20 @@ class _ReplaceFiles(_OverwriteFiles):
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
         summary = super()._summary(dict(snapshot_properties or {}))
         return Summary(Operation.REPLACE, **summary.additional_properties)
+
+
+def split_by_partition(
+    spec: PartitionSpec, schema: Schema, table: pa.Table
+) -> Iterator[tuple[PartitionKey, pa.Table]]:
+    """Split rows by a partition spec, as pyiceberg's partitioned append does.
+
+    Args:
+        spec: The table's partition spec.
+        schema: The table's Iceberg schema (the rows follow its Arrow form).
+        table: The rows.
+
+    Returns:
+        One ``(partition key, rows)`` per partition present.
+    """
+    for part in _determine_partitions(spec, schema, table):
+        yield part.partition_key, part.arrow_table_partition

@@ -30,17 +30,23 @@ from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_su
 from floe_iceberg._contract import conform, plan_contract
 from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._fileset import FileSet
+from floe_iceberg._partition import apply_sort_order, evolve_spec, new_table_spec
+from floe_iceberg._partitioned import PartitionedRoller
 from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, ensure_namespace
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import relaxable, required_property
 from floe_iceberg._spec import CommittedWrite
 from floe_iceberg._types import target_arrow_schema
+from floe_iceberg._window import plan_window_replace
 from floe_iceberg.identifier import split_table_name
 from floe_iceberg.state import check_based_on, encode_state, same_state, stored_state_value
 
 __all__ = ["COMMITTER_PART", "discard_files", "settle"]
 
 log = structlog.get_logger(__name__)
+
+_REWRITE_TARGET_BYTES = 128 * 1024 * 1024
+"""Arrow bytes per data file when the commit rewrites a partitioned part's files."""
 
 COMMITTER_PART = -1
 """The part number of the committer's own abandoned-files record (files it rewrites)."""
@@ -89,6 +95,7 @@ class _Settle:
             identifier,
             schema=first,
             location=self.plan.location,
+            partition_spec=new_table_spec(first, self.plan.partition_by, self.plan.table),
             properties={**NEW_TABLE_PROPERTIES, **required_property(first)},
         )
         self.io = staged_io(tx)
@@ -129,6 +136,12 @@ class _Settle:
                 with tx.update_schema() as update:
                     update.union_by_name(file_set.schema)
                 schema_changed = True
+        # floe: partitions / sort order, set in the load's commit as the workers set them in
+        # their own (never committed) transactions, so the files' spec ids match.
+        if existed and evolve_spec(tx, plan.partition_by, plan.table):
+            schema_changed = True
+        if apply_sort_order(tx, plan.sort_by, plan.table):
+            schema_changed = True
         metadata = tx.table_metadata
         if records:
             self.record = PartRecord(plan.location, plan.load_id, COMMITTER_PART)
@@ -166,6 +179,10 @@ class _Settle:
             )
             discarded += superseded
             rows -= superseded
+        elif plan.replace_window is not None:  # floe: windows
+            removed, rewrites = plan_window_replace(
+                self.writer, metadata, self.io, plan.replace_window, table=plan.table
+            )
         elif plan.write_mode is WriteMode.REPLACE:
             removed = current_data_files(metadata, self.io)
         files = [w for w in written if w is not None] + rewrites
@@ -215,10 +232,23 @@ class _Settle:
         assert self.writer is not None and self.io is not None and file_set.schema is not None
         target = target_arrow_schema(metadata.schema())
         out: list[WrittenFile] = []
+        split = not metadata.spec().is_unpartitioned() or bool(self.plan.sort_by)
         for old in file_set.files:
             rows = _merge.read_file(metadata, self.io, old.data_file, file_set.schema)
             batches = [conform(b, target, table=self.plan.table) for b in rows.to_batches()]
-            out.append(self.writer.submit(metadata, batches).result())
+            if split:  # floe: partitions (one file per partition, rows sorted, as written)
+                roller = PartitionedRoller(
+                    self.writer,
+                    metadata,
+                    target_file_bytes=_REWRITE_TARGET_BYTES,
+                    target_file_rows=None,
+                    sort_by=self.plan.sort_by,
+                )
+                for batch in batches:
+                    roller.add(batch)
+                out.extend(w for w in roller.finish() if w is not None)
+            else:
+                out.append(self.writer.submit(metadata, batches).result())
             self.writer.delete(old.data_file.file_path)
         log.info("file_set_rewritten", table=self.plan.table, part=file_set.part, files=len(out))
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from floe_core import SchemaContract, WriteMode
+from floe_core import LoadWindow, SchemaContract, WriteMode
 from floe_iceberg.state import StateRead
 
 __all__ = ["CommittedWrite", "TableWrite"]
@@ -32,6 +32,15 @@ class TableWrite:
             load creates the table (with ``merge`` the primary key is required too and becomes
             the identifier fields). A later null relaxes such a column to optional under
             ``evolve`` and fails the load under the other contracts (``_required``).
+        replace_window: Replace only the rows whose column lies in this window (the rows of
+            other windows stay, :mod:`._window`) instead of what ``write_mode`` says; one
+            overwrite snapshot, like ``replace``.
+        partition_by: Iceberg partition transforms (``day(ts)``, ``bucket(16, id)``, a column
+            name, ...): the spec a new table gets, and the one an existing table evolves to in
+            the load's commit (empty leaves an existing table's spec alone). Append and
+            replace only.
+        sort_by: The table's sort order (``ts desc``, ``id asc nulls last``, ...), set or
+            changed in the load's commit; each data file is written sorted by it.
     """
 
     table: str
@@ -42,6 +51,9 @@ class TableWrite:
     based_on: StateRead | None = None
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
+    replace_window: LoadWindow | None = None
+    partition_by: tuple[str, ...] = ()
+    sort_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

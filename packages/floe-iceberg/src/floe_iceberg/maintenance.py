@@ -49,9 +49,17 @@ from floe_iceberg._listing import location_key
 from floe_iceberg.identifier import split_table_name
 
 if TYPE_CHECKING:
+    from floe_core import IngestionError
     from floe_core.lineage import LineageEmitter
 
-__all__ = ["StrayFiles", "TableMaintenance", "find_stray_files", "maintain_table"]
+__all__ = [
+    "StrayFiles",
+    "TableMaintenance",
+    "destination_tables",
+    "find_stray_files",
+    "maintain_table",
+    "maintenance_error",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -423,3 +431,55 @@ def _lineage(
     except Exception as exc:
         log.warning("lineage_emit_failed", table=table, error=f"{type(exc).__name__}: {exc}")
     return run_id
+
+
+def destination_tables(catalog: Catalog, destination: str) -> list[str]:
+    """Return the tables a source's destination names, as maintenance treats them.
+
+    Args:
+        catalog: The catalog.
+        destination: The source's ``destination.table``: ``namespace.table``, or
+            ``namespace.*`` for every table of the namespace.
+
+    Returns:
+        ``[destination]`` for one table (it may not exist yet); the namespace's tables,
+        sorted, for ``namespace.*`` (none when the namespace does not exist).
+    """
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    namespace, _, table = destination.rpartition(".")
+    if table != "*":
+        return [destination]
+    try:
+        return sorted(".".join(i) for i in catalog.list_tables(namespace))
+    except NoSuchNamespaceError:
+        return []
+
+
+def maintenance_error(exc: Exception) -> IngestionError:
+    """Translate a maintenance failure into floe's taxonomy (the one boundary).
+
+    Args:
+        exc: What :func:`maintain_table` or :func:`find_stray_files` raised.
+
+    Returns:
+        ``exc`` itself when it is an :class:`~floe_core.IngestionError`; COMMIT_CONFLICT for
+        a lost commit race, DESTINATION_UNAVAILABLE for storage, else an IngestionError.
+    """
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+
+    from floe_core import DestinationWriteError, ErrorCode, IngestionError
+
+    if isinstance(exc, IngestionError):
+        return exc
+    if isinstance(exc, CommitFailedException | ValidationException):
+        return DestinationWriteError(
+            f"a concurrent commit won ({type(exc).__name__}: {exc}); run maintenance again",
+            code=ErrorCode.COMMIT_CONFLICT,
+        )
+    if isinstance(exc, OSError):
+        return DestinationWriteError(
+            f"storage failed ({type(exc).__name__}: {exc})",
+            code=ErrorCode.DESTINATION_UNAVAILABLE,
+        )
+    return IngestionError(f"unexpected {type(exc).__name__}: {exc}")

@@ -54,6 +54,8 @@ from floe_iceberg import _merge
 from floe_iceberg._abandoned import PartRecord
 from floe_iceberg._files import FileWriter
 from floe_iceberg._fileset import FileSet
+from floe_iceberg._partition import apply_sort_order, evolve_spec, new_table_spec
+from floe_iceberg._partitioned import PartitionedRoller
 from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, plan_with_table
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
@@ -123,7 +125,7 @@ class _Load:
         self.tx: Transaction | None = None
         self.io: FileIO | None = None
         self.writer: FileWriter | None = None
-        self.roller: FileRoller | None = None
+        self.roller: FileRoller | PartitionedRoller | None = None
         self.metadata: TableMetadata | None = None
         self.target: pa.Schema | None = None
         self.discarded = 0
@@ -143,6 +145,7 @@ class _Load:
         if self.table is not None:
             self.tx = self.table.transaction()
             self.io = self.table.io
+            evolve_spec(self.tx, self.plan.partition_by, self.plan.table)  # floe: partitions
         else:
             assert first is not None
             schema = creation_schema(
@@ -154,9 +157,13 @@ class _Load:
                 self.identifier,
                 schema=schema,
                 location=self.plan.location,
+                partition_spec=new_table_spec(schema, self.plan.partition_by, self.plan.table),
                 properties={**NEW_TABLE_PROPERTIES, **required_property(schema)},
             )
             self.io = staged_io(self.tx)
+        # The worker's transaction is never committed: the spec and sort order set here only
+        # shape the files (split by partition, rows sorted); the commit sets them on the table.
+        apply_sort_order(self.tx, self.plan.sort_by, self.plan.table)  # floe: sort order
         if self.record is not None:
             self.record.attach(self.io)
         self.writer = FileWriter(
@@ -166,6 +173,16 @@ class _Load:
         )
         self._refresh()
         assert self.metadata is not None
+        sorted_rows = bool(self.plan.sort_by) and not self.merging  # merge files stay unsorted
+        if not self.metadata.spec().is_unpartitioned() or sorted_rows:  # floe: partitions
+            self.roller = PartitionedRoller(
+                self.writer,
+                self.metadata,
+                target_file_bytes=self.target_file_bytes,
+                target_file_rows=self.target_file_rows,
+                sort_by=self.plan.sort_by,
+            )
+            return
         self.roller = FileRoller(
             self.writer,
             self.metadata,

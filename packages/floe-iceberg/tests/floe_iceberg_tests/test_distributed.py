@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from floe_core import (
     CatalogConfig,
     DestinationWriteError,
     ErrorCode,
+    LoadWindow,
     SchemaContract,
     SchemaContractViolation,
     WriteMode,
@@ -306,3 +308,86 @@ def test_a_committer_killed_mid_commit_leaves_the_table_and_lists_every_file(
     abandon_load(sql_catalog, plan, sets)
     assert not listed & _parquet(warehouse)
     _rerun_is_exact(sql_catalog, table_name, spec)
+
+
+def _ts(day: int, hour: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC)
+
+
+def _timed(*rows: tuple[int, dt.datetime]) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([r[0] for r in rows], pa.int64()),
+            "ts": pa.array([r[1] for r in rows], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def _partitions(catalog: Catalog, table: str) -> list[tuple[object, ...]]:
+    tasks = catalog.load_table(table).scan().plan_files()
+    found = [tuple(t.file.partition[i] for i in range(len(t.file.partition))) for t in tasks]
+    return sorted(found, key=repr)
+
+
+def test_parts_write_a_new_partitioned_sorted_table_split_by_partition(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    spec = TableWrite(table_name, WriteMode.APPEND, partition_by=("day(ts)",), sort_by=("id desc",))
+    plan = plan_load(sql_catalog, spec)
+    parts = [_timed((1, _ts(1)), (2, _ts(2)), (3, _ts(1, 5))), _timed((4, _ts(2, 3)))]
+    sets = [
+        write_files(sql_catalog, LoadPlan.from_json(plan.to_json()), [rows], part=n)
+        for n, rows in enumerate(parts)
+    ]
+    commit_load(sql_catalog, plan, [FileSet.from_json(s.to_json()) for s in sets])
+
+    table = sql_catalog.load_table(table_name)
+    assert [f.name for f in table.spec().fields] == ["ts_day"]
+    assert len(table.sort_order().fields) == 1
+    partitions = _partitions(sql_catalog, table_name)
+    assert len(partitions) == 3 and len(set(partitions)) == 2  # day 2: one file per part
+    one_day = table.scan(row_filter=f"ts >= '{_ts(1).isoformat()}' and ts < '{_ts(2).isoformat()}'")
+    assert len(list(one_day.plan_files())) == 1
+    assert sorted(one_day.to_arrow()["id"].to_pylist()) == [1, 3]
+    assert _snapshots(sql_catalog, table_name) == 1
+
+
+def test_parts_evolve_an_unpartitioned_table_in_the_load_commit(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [_timed((0, _ts(1)))])
+    plan = plan_load(
+        sql_catalog, TableWrite(table_name, WriteMode.APPEND, partition_by=("day(ts)",))
+    )
+    parts = [_timed((1, _ts(1))), _timed((2, _ts(2)))]
+    commit_load(sql_catalog, plan, _through_json(sql_catalog, plan, parts))
+
+    table = sql_catalog.load_table(table_name)
+    assert [f.name for f in table.spec().fields] == ["ts_day"]
+    specs = sorted(t.file.spec_id for t in table.scan().plan_files())
+    assert specs == [0, table.spec().spec_id, table.spec().spec_id]
+    assert _snapshots(sql_catalog, table_name) == 2
+
+
+def test_parts_replace_exactly_their_window(sql_catalog: Catalog, table_name: str) -> None:
+    write_table(
+        sql_catalog,
+        TableWrite(table_name, WriteMode.APPEND),
+        [_timed((1, _ts(1, 5)), (2, _ts(2)), (3, _ts(2, 23)), (4, _ts(3, 1)))],
+    )
+    window = LoadWindow(column="ts", start=_ts(2), end=_ts(3))
+    plan = plan_load(sql_catalog, TableWrite(table_name, WriteMode.APPEND, replace_window=window))
+    assert LoadPlan.from_json(plan.to_json()).replace_window == window
+    parts = [_timed((20, _ts(2, 1))), _timed((30, _ts(2, 2)))]
+    commit_load(sql_catalog, plan, _through_json(sql_catalog, plan, parts))
+
+    assert [r["id"] for r in _rows(sql_catalog, table_name)] == [1, 20, 30, 4]
+    assert _snapshots(sql_catalog, table_name) == 2  # one overwrite for the whole window
+
+
+def test_a_merge_into_a_partitioned_table_is_refused_at_planning(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), partition_by=("day(ts)",))
+    with pytest.raises(DestinationWriteError, match="partitioned"):
+        plan_load(sql_catalog, spec)

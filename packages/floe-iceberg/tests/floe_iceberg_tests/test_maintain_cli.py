@@ -128,3 +128,25 @@ def test_a_missing_table_is_skipped_not_failed(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tables"][0]["status"] == "skipped: no such table"
+
+
+def test_maintain_emits_lineage_for_the_compaction_job(tmp_path: Path) -> None:
+    _catalog(tmp_path)
+    floe_yaml, manifest = _files(tmp_path)
+    events = tmp_path / "lineage.jsonl"
+    manifest.write_text(
+        manifest.read_text()
+        + textwrap.dedent(f"""\
+            observability:
+              lineage: {{enabled: true, transport: {{type: file, log_file_path: "{events}",
+                                                     append: true}}}}
+            """)
+    )
+    result = _run(floe_yaml, manifest)
+    assert result.exit_code == 0, result.output
+    import json
+
+    sent = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    kinds = [(e["eventType"], e["job"]["name"]) for e in sent]
+    assert ("START", f"maintenance.compact.{TABLE}") in kinds
+    assert ("COMPLETE", f"maintenance.compact.{TABLE}") in kinds

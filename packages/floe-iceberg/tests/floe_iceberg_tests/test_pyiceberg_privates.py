@@ -228,3 +228,34 @@ def test_overwrite_files_commits_a_replace_snapshot_with_overwrite_totals(
         assert summary["deleted-data-files"] == "2" and summary["added-data-files"] == "1"
         assert summary["total-data-files"] == "1" and summary["total-records"] == "2"
     assert sql_catalog.load_table(table_name).scan().to_arrow().num_rows == 2
+
+
+def test_determine_partitions_splits_by_spec() -> None:
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import IdentityTransform
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    schema = Schema(
+        NestedField(1, "id", LongType(), required=False),
+        NestedField(2, "region", StringType(), required=False),
+    )
+    spec = PartitionSpec(
+        PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="region")
+    )
+    rows = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "region": ["eu", "us", "eu"]})
+    with _relied_on("pyiceberg.io.pyarrow._determine_partitions"):
+        from pyiceberg.io.pyarrow import _determine_partitions
+
+        assert list(inspect.signature(_determine_partitions).parameters) == [
+            "spec",
+            "schema",
+            "arrow_table",
+        ]
+        parts = {
+            tuple(v.value for v in key.field_values): part["id"].to_pylist()
+            for key, part in _pyiceberg.split_by_partition(spec, schema, rows)
+        }
+        assert parts == {("eu",): [1, 3], ("us",): [2]}
+        keys = [key for key, _ in _pyiceberg.split_by_partition(spec, schema, rows)]
+        assert all(key.partition[0] in {"eu", "us"} for key in keys)

@@ -126,6 +126,20 @@ class DltIngestionPlugin(IngestionPlugin):
         return kind is not None and kind.supplies_primary_key
 
     @override
+    def supports_window(self, source_type: str) -> bool:
+        """Whether a source of this type can be loaded by time window (``partitions``).
+
+        Args:
+            source_type: A ``source_type`` value.
+
+        Returns:
+            True for ``sql_database``, ``rest_api`` and ``filesystem``; False for an unknown
+            type.
+        """
+        kind = REGISTRY.get(source_type)
+        return kind is not None and kind.supports_window
+
+    @override
     def create_pipeline(self, config: IngestionConfig) -> DltPipeline:
         kind = source_type_of(config)
         source = kind.parse(config)
@@ -347,20 +361,38 @@ class DltIngestionPlugin(IngestionPlugin):
 
         config = pipeline.config
         key = state_key(config)
-        with _side("destination", config.name):
-            saved = read_table_state(catalog, extract.table, key)
-        state = ResourceState(extract.resource, saved.state)
-        spec = TableWrite(
-            table=extract.table,
-            write_mode=config.write_mode,
-            primary_key=extract.primary_key,
-            schema_contract=config.schema_contract,
-            state_key=key,
-            based_on=saved,  # the rows extracted depend on it: commit on that version only
-            snapshot_properties=config.snapshot_properties,
-            required_columns=extract.required,
-        )
-        if pipeline.kind.load_parallel is not None and getattr(pipeline.source, "parallel", None):
+        if config.window is not None:
+            # A window is its own bounded extract: it neither reads nor advances the cursor
+            # state, and replaces only its slice, so windows may commit in any order at once.
+            state = ResourceState(extract.resource, None)
+            spec = TableWrite(
+                table=extract.table,
+                write_mode=config.write_mode,
+                schema_contract=config.schema_contract,
+                snapshot_properties=config.snapshot_properties,
+                required_columns=extract.required,
+                replace_window=config.window,
+                partition_by=config.partition_by,
+                sort_by=config.sort_by,
+            )
+        else:
+            with _side("destination", config.name):
+                saved = read_table_state(catalog, extract.table, key)
+            state = ResourceState(extract.resource, saved.state)
+            spec = TableWrite(
+                table=extract.table,
+                write_mode=config.write_mode,
+                primary_key=extract.primary_key,
+                schema_contract=config.schema_contract,
+                state_key=key,
+                based_on=saved,  # the rows extracted depend on it: commit on that version only
+                snapshot_properties=config.snapshot_properties,
+                required_columns=extract.required,
+                partition_by=config.partition_by,
+                sort_by=config.sort_by,
+            )
+        parallel = getattr(pipeline.source, "parallel", None)
+        if pipeline.kind.load_parallel is not None and parallel and config.window is None:
             committed, cursors = self._load_parallel(
                 catalog, pipeline, extract, spec, saved, workers
             )
@@ -452,7 +484,12 @@ class DltIngestionPlugin(IngestionPlugin):
                 ) as current,
                 _side("destination", config.name),
             ):
-                committed = write_table(catalog, spec, batches, state=state.committed)
+                committed = write_table(
+                    catalog,
+                    spec,
+                    batches,
+                    state=None if config.window is not None else state.committed,
+                )
                 current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
         finally:
             # A write that fails mid-stream leaves the source generator suspended, holding its

@@ -123,6 +123,11 @@ def _metadata(loaded: Loaded) -> dict[str, Any]:
         "floe/duration_seconds": dg.MetadataValue.float(round(loaded.result.duration_seconds, 3)),
         "floe/write_mode": loaded.config.write_mode.value,
     }
+    window = loaded.config.window
+    if window is not None:  # the slice this partition run replaced
+        metadata["floe/window"] = (
+            f"{window.column} in [{window.start.isoformat()}, {window.end.isoformat()})"
+        )
     snapshot_id = table.snapshot_id if table is not None else None
     if facts is not None:
         committed = snapshot_id is not None and snapshot_id == facts.snapshot_id

@@ -15,6 +15,11 @@ State lives in the Iceberg snapshot, not in the step's process, so parallel step
 multiprocess executor, one Kubernetes pod per step) need nothing shared but the catalog; two
 runs of one asset at once meet at the catalog's commit check, where one lands and the other
 fails TRANSIENT and is retried (an incremental retry then loads 0 new rows).
+
+A source with ``partitions`` has time-window partitioned assets: a run of one partition (or,
+with the single-run backfill policy, of a range) loads ``IngestionConfig.window`` = that time
+window, and the plugin replaces exactly that slice of each table in one snapshot, so re-running
+or backfilling a window is idempotent and distinct windows may run at once.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +35,7 @@ from floe_core import (
     IngestionConfig,
     IngestionError,
     IngestionResult,
+    LoadWindow,
     RetryPolicy,
     Runner,
     TableResult,
@@ -102,6 +108,20 @@ def _earlier(
     return Loaded(asset, config, result, table, facts, attempt, earlier_attempt=True)
 
 
+def _window(
+    context: dg.AssetExecutionContext, project: FloeProject, source: str
+) -> LoadWindow | None:
+    """The load window of a partitioned run: its partition (or range) as [start, end)."""
+    spec = project.sources[project.index_of(source)]
+    if spec.partitions is None or not (
+        context.has_partition_key or context.has_partition_key_range
+    ):
+        return None
+    span = context.partition_time_window  # a range backfill spans its first to last window
+    context.log.info(f"loading window [{span.start.isoformat()}, {span.end.isoformat()})")
+    return LoadWindow(column=spec.partitions.column, start=span.start, end=span.end)
+
+
 def _load(
     context: dg.AssetExecutionContext,
     project: FloeProject,
@@ -118,6 +138,7 @@ def _load(
     except IngestionError as exc:  # a missing secret: CONFIGURATION, never retried
         failed = IngestionResult(source=assets[0].source, success=False, errors=[exc.to_detail()])
         raise_for(failed, policy, attempt=attempt)
+    window = _window(context, project, assets[0].source)
     catalog = _catalog(runner)
     for asset in selected:
         earlier = _earlier(context, catalog, asset, base, attempt)
@@ -127,11 +148,12 @@ def _load(
             continue
         config = translator.subset(base, [asset]).model_copy(
             update={
+                "window": window,
                 "snapshot_properties": {
                     **base.snapshot_properties,
                     RUN_ID_PROPERTY: context.run.run_id,
                     ASSET_KEY_PROPERTY: asset.key.to_user_string(),
-                }
+                },
             }
         )
         try:
@@ -186,6 +208,8 @@ def build_source_assets(
         can_subset=True,
         pool=pool,
         description=spec.description,
+        partitions_def=translator.partitions_def(spec),
+        backfill_policy=translator.backfill_policy(spec),
     )
     def _source(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from _load(context, project, make_runner(), translator, assets)

@@ -9,6 +9,9 @@ change one decision.
   resource (``config.resources``), each landing in ``namespace.<resource>``.
 - Asset key ``ingestion__{source}__{resource}``, group ``ingestion``, kinds
   ``{<plugin>, iceberg}``, ``dagster/table_name`` = the Iceberg ``namespace.table``.
+- Partitions: a source with ``partitions`` in floe.yaml gets a time-window partitions
+  definition (``hourly``, ``daily``, ``monthly`` from ``partitions.start``, UTC) and a
+  single-run backfill policy: a range backfill is one run loading the range as one window.
 - Pool: the source's ``pool`` from floe.yaml, else one derived from the source system (the
   database's scheme, host and name; a REST API's host; a bucket), so all tables read from one
   database share one Dagster concurrency limit.
@@ -160,6 +163,38 @@ class FloeTranslator:
             },
             tags={"floe/source": _safe(config.name)},
         )
+
+    def partitions_def(self, spec: SourceSpec) -> dg.TimeWindowPartitionsDefinition | None:
+        """Return the partitions of a source's assets: its ``partitions`` block, else None.
+
+        Args:
+            spec: The floe.yaml entry.
+
+        Returns:
+            Hourly, daily or monthly partitions from ``partitions.start`` (UTC), or None.
+        """
+        if spec.partitions is None:
+            return None
+        start = spec.partitions.start
+        if spec.partitions.schedule == "hourly":
+            return dg.HourlyPartitionsDefinition(start_date=start, timezone="UTC")
+        if spec.partitions.schedule == "monthly":
+            return dg.MonthlyPartitionsDefinition(start_date=start, timezone="UTC")
+        return dg.DailyPartitionsDefinition(start_date=start, timezone="UTC")
+
+    def backfill_policy(self, spec: SourceSpec) -> dg.BackfillPolicy | None:
+        """Return how a backfill of a partitioned source runs.
+
+        A range of windows is one window to the plugin ([first start, last end)), loaded and
+        replaced in one snapshot per table, so a backfill is a single run.
+
+        Args:
+            spec: The floe.yaml entry.
+
+        Returns:
+            ``BackfillPolicy.single_run()`` for a partitioned source, else None.
+        """
+        return dg.BackfillPolicy.single_run() if spec.partitions is not None else None
 
     def pool(self, spec: SourceSpec, config: IngestionConfig) -> str:
         """Return the Dagster pool of a source's assets.

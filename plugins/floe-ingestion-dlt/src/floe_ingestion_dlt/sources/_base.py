@@ -77,6 +77,9 @@ class SourceType(Generic[ModelT]):
             it), so that ``write_mode: merge`` may omit ``primary_key``.
         load_parallel: Loads one table in parts committed once, when the source's model has a
             ``parallel`` setting (``sql_database``: :mod:`._sql_parallel`); None: never.
+        supports_window: Whether :attr:`build` honours ``config.window`` (loads only the rows
+            of the window, ignoring the incremental cursor), so a source with ``partitions``
+            may use this type.
     """
 
     name: str
@@ -87,6 +90,7 @@ class SourceType(Generic[ModelT]):
     errors: Callable[[], ErrorTable] = _no_errors
     supplies_primary_key: bool = False
     load_parallel: Callable[..., Any] | None = None
+    supports_window: bool = False
 
     def parse(self, config: IngestionConfig) -> ModelT:
         """Validate ``config.source_config`` (with its secrets) against :attr:`model`.

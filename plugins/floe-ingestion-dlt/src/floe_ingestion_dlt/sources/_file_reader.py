@@ -116,7 +116,22 @@ def reader(
     source: FilesystemSourceConfig,
     batch_rows: int,
     rejected: Rejected | None,
+    *,
+    stamp: str | None = None,
 ) -> Any:
+    """Return the transformer reading each listed file into Arrow batches or JSON rows.
+
+    Args:
+        config: The source.
+        source: Its validated filesystem config.
+        batch_rows: Rows per batch.
+        rejected: Where skipped bad rows are counted (``on_bad_rows: skip``), or None.
+        stamp: A column to set on every row to its file's modification time (a windowed
+            load's ``partitions.column``, which the window replace slices the table on).
+
+    Returns:
+        The dlt transformer.
+    """
     import dlt
     import pyarrow as pa
 
@@ -129,7 +144,8 @@ def reader(
             name = str(file_obj.get("relative_path") or file_obj.get("file_name"))
             try:
                 with file_obj.open() as handle:
-                    yield from _read(handle, fmt, delimiter, batch_rows, name, rejected)
+                    for item in _read(handle, fmt, delimiter, batch_rows, name, rejected):
+                        yield item if stamp is None else _stamped(item, stamp, file_obj)
             except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
                 text = str(exc).strip().splitlines()
                 raise SourceConnectionError(
@@ -142,6 +158,21 @@ def reader(
                 ) from exc
 
     return read_files
+
+
+def _stamped(item: Any, column: str, file_obj: Any) -> Any:
+    """Set ``column`` of every row of a batch (Arrow or JSON rows) to the file's mtime."""
+    import pyarrow as pa
+
+    modified = file_obj["modification_date"]
+    if isinstance(item, pa.RecordBatch):
+        values = pa.array([modified] * item.num_rows, pa.timestamp("us", tz="UTC"))
+        if column in item.schema.names:
+            item = item.drop_columns([column])
+        return item.append_column(column, values)
+    for row in item:
+        row[column] = modified
+    return item
 
 
 def count_matches(config: IngestionConfig, source: FilesystemSourceConfig, fs: Any) -> int:

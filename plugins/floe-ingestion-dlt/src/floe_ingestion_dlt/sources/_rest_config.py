@@ -3,7 +3,10 @@
 floe's ``incremental.cursor_field`` becomes each endpoint's ``incremental`` block
 (``cursor_path`` + ``initial_value``): dlt then filters rows client-side and keeps the cursor. An
 endpoint that already declares its own ``incremental`` block (with ``start_param`` to filter on
-the server) or an ``{type: incremental}`` query param keeps it unchanged.
+the server) or an ``{type: incremental}`` query param keeps it unchanged. A load window
+(``partitions``) replaces the cursor: each endpoint gets an ``incremental`` block bounded by the
+window (``initial_value``/``end_value``, ISO ``Z`` text), sent as the query parameters its
+``window_params: {start: since, end: until}`` names, and dlt keeps only the window's rows.
 
 Every request is made **once**, with a bounded timeout (``request_timeout_seconds``): the client
 is a plain dlt ``Session`` without dlt's retry wrapper (which would otherwise try each request 5
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core import IngestionConfig, PipelineConfigurationError
 from floe_core.redact import mask_values
+from floe_ingestion_dlt._window import iso_z
 
 if TYPE_CHECKING:
     from floe_ingestion_dlt.sources.rest_api import RestApiSourceConfig
@@ -57,6 +61,11 @@ _NOT_ONE_OF = re.compile(r"`[^`=]+=(.*?)` is not one of: (\[.*\])")
 _FIELDS_IN_MESSAGE = re.compile(r"(unexpected|missing required) fields `(\{.*?\})`")
 
 
+def _has_window_params(resource: Any) -> bool:
+    endpoint = resource.get("endpoint") if isinstance(resource, dict) else None
+    return isinstance(endpoint, dict) and "window_params" in endpoint
+
+
 def _has_own_incremental(endpoint: dict[str, Any]) -> bool:
     if endpoint.get("incremental"):
         return True
@@ -64,14 +73,52 @@ def _has_own_incremental(endpoint: dict[str, Any]) -> bool:
     return any(isinstance(v, dict) and v.get("type") == "incremental" for v in params.values())
 
 
+def _windowed(config: IngestionConfig, resource: Any, default_params: Any) -> Any:
+    """Point a resource's endpoint at ``config.window``: dlt sends and filters the bounds.
+
+    ``endpoint.window_params`` (``{start: since, end: until}``, falling back to
+    ``resource_defaults``) names the query parameters that carry the window to the server;
+    without it the whole endpoint is read and dlt keeps only the window's rows.
+    """
+    window = config.window
+    if isinstance(resource, str):
+        resource = {"name": resource, "endpoint": {"path": resource}}
+    endpoint = resource.get("endpoint")
+    if endpoint is None or isinstance(endpoint, str):
+        endpoint = {"path": endpoint or resource.get("name")}
+        resource["endpoint"] = endpoint
+    params = endpoint.pop("window_params", None) or default_params or {}
+    if window is None:
+        return resource
+    incremental: dict[str, Any] = {
+        "cursor_path": window.column,
+        "initial_value": iso_z(window.start),
+        "end_value": iso_z(window.end),
+        "range_start": "closed",
+        "range_end": "open",
+    }
+    if params.get("start"):
+        incremental["start_param"] = params["start"]
+    if params.get("end"):
+        incremental["end_param"] = params["end"]
+    endpoint["incremental"] = incremental
+    return resource
+
+
 def _dlt_config(config: IngestionConfig, source: RestApiSourceConfig) -> dict[str, Any]:
     resources: list[Any] = []
     defaults = copy.deepcopy(source.resource_defaults) if source.resource_defaults else None
     default_endpoint = (defaults or {}).get("endpoint")
+    default_params = None
+    if isinstance(default_endpoint, dict):
+        default_params = default_endpoint.pop("window_params", None)
     defaults_incremental = isinstance(default_endpoint, dict) and _has_own_incremental(
         default_endpoint
     )
     for resource in copy.deepcopy(source.resources):
+        if config.window is not None or _has_window_params(resource):
+            resources.append(_windowed(config, resource, default_params))
+            continue
         if config.incremental is not None and not defaults_incremental:
             if isinstance(resource, str):
                 resource = {"name": resource, "endpoint": {"path": resource}}

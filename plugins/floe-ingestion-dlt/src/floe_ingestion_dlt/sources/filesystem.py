@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from floe_core import IngestionConfig, PipelineConfigurationError
 from floe_ingestion_dlt._config import DltPluginConfig, SourceModel
 from floe_ingestion_dlt._source import Extract, destination_for
+from floe_ingestion_dlt._window import window_incremental
 from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._file_reader import (
     FILE_CURSOR,
@@ -113,7 +114,9 @@ def build_file_extracts(
     check_folder(config, source)
     row_cursor = config.incremental.cursor_field if config.incremental else None
     listing_incremental = None
-    if config.write_mode != "replace":
+    if config.window is not None:  # the files modified within the window, no cursor state
+        listing_incremental = window_incremental(config.window, FILE_CURSOR)
+    elif config.write_mode != "replace":
         initial = None
         if row_cursor == FILE_CURSOR and config.incremental is not None:
             initial = config.incremental.initial_value
@@ -128,8 +131,9 @@ def build_file_extracts(
     )
     details: dict[str, Any] = {"files_matched": matched}
     rejected = Rejected(details) if source.on_bad_rows == "skip" else None
-    resource = listing | reader(config, source, plugin.batch_rows, rejected)
-    if config.incremental is not None and row_cursor != FILE_CURSOR:
+    stamp = config.window.column if config.window is not None else None
+    resource = listing | reader(config, source, plugin.batch_rows, rejected, stamp=stamp)
+    if config.window is None and config.incremental is not None and row_cursor != FILE_CURSOR:
         resource.apply_hints(
             incremental=dlt.sources.incremental(
                 config.incremental.cursor_field, initial_value=config.incremental.initial_value
@@ -165,6 +169,7 @@ FILESYSTEM = SourceType(
     model=FilesystemSourceConfig,
     check=_check,
     build=build_file_extracts,
+    supports_window=True,
 )
 """``source_type: filesystem``: no table of its own; its readers raise floe errors naming the
 file, and what fsspec/s3fs raise are builtin OSErrors, judged by the plugin-wide table."""

@@ -123,5 +123,6 @@ REST_API = SourceType(
     check=_check,
     build=build_rest_extracts,
     errors=rest_errors,
+    supports_window=True,
 )
 """``source_type: rest_api``."""

@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, model_validator
 from floe_core import ErrorCode, IngestionConfig, PipelineConfigurationError
 from floe_ingestion_dlt._config import DltPluginConfig, SourceModel, SqlBackend
 from floe_ingestion_dlt._source import Extract, destination_for
+from floe_ingestion_dlt._window import window_incremental
 from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._sql_arrow import canonical_caster, table_adapter
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
@@ -146,7 +147,9 @@ def build_sql_extracts(
         extracts: list[Extract] = []
         for resource in resources:
             resource.add_map(canonical_caster(resource.name, targets))
-            if config.incremental is not None:
+            if config.window is not None:  # a WHERE on the column; the cursor is not used
+                resource.apply_hints(incremental=window_incremental(config.window))
+            elif config.incremental is not None:
                 resource.apply_hints(
                     incremental=dlt.sources.incremental(
                         config.incremental.cursor_field,
@@ -198,5 +201,6 @@ SQL_DATABASE = SourceType(
     errors=sql_errors,
     supplies_primary_key=True,
     load_parallel=load_parallel,
+    supports_window=True,
 )
 """``source_type: sql_database``."""
