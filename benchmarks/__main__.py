@@ -135,6 +135,55 @@ def _repeated(run: Callable[[], Row], times: int) -> Row:
     return median
 
 
+def _parallel(
+    settings: workload.Settings,
+    args: argparse.Namespace,
+    sources: list[str],
+    dsn: str,
+    notes: list[str],
+) -> list[Row]:
+    """The ``parallel`` workload: the bulk table (and, on PostgreSQL, TPC-H lineitem) loaded
+    in one stream and by 2 worker processes, split on the key."""
+    out: list[Row] = []
+    paths = list(args.paths or workload.PARALLEL_PATHS)
+    size = BIG_ROWS if args.big else args.rows
+    for kind in sources:
+        data = (
+            dataset.ensure_sqlite(size) if kind == "sqlite" else dataset.ensure_postgres(dsn, size)
+        )
+        for path in paths:
+            run = partial(
+                workload.parallel,
+                settings,
+                data.bulk,
+                data.rows,
+                path,
+                column="id",
+                key="id",
+                label=f"bulk {workload.label_rows(data.rows)}",
+            )
+            out.append(_repeated(run, args.repeat))
+    if "postgres" in sources and not args.quick:
+        problem = dataset.tpch_error(dsn)
+        if problem:
+            notes.append(f"parallel: TPC-H left out: {problem}")
+            return out
+        source, count, total = dataset.ensure_lineitem(dsn, args.tpch_scale)
+        for path in paths:
+            run = partial(
+                workload.parallel,
+                settings,
+                source,
+                count,
+                path,
+                column="l_orderkey",
+                total=("l_extendedprice", total),
+                label=f"tpch lineitem SF{args.tpch_scale:g}",
+            )
+            out.append(_repeated(run, args.repeat))
+    return out
+
+
 def _versions() -> str:
     names = ("dlt", "pyiceberg", "pyarrow", "connectorx", "floe-ingestion-dlt", "dagster")
     found = []
@@ -216,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
                 continue
+            if name == "parallel":
+                rows.extend(_parallel(settings, args, sources, dsn, notes))
+                continue
             if name == "dagster":
                 for kind in sources:
                     data = (
@@ -265,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
             "time/floe: the path's wall time ÷ floe's; * fastest correct path of the group.",
             "Targets (issue 5):",
             render_targets(rows, BIG_ROWS if args.big else None) or "  (floe not run)",
+            *(
+                ["Speed-up:", *(f"  {n}" for n in workload.speedups(rows))]
+                if any(r.workload == "parallel" for r in rows)
+                else []
+            ),
             *(["Notes:", *(f"  {n}" for n in notes)] if notes else []),
             f"Total {time.monotonic() - started:.0f} s.",
         ]

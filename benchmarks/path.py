@@ -60,9 +60,12 @@ PATHS = (
     "floor",
     "floe-connectorx",
     "floe-pyarrow",
+    "floe-w2",
+    "floe-w4",
 )
 """Every path. ``floe-<backend>`` is floe with its setting ``sql_backend: <backend>``; they run
-only when named with ``--paths``."""
+only when named with ``--paths``; ``floe-w<N>`` is floe with ``workers: N`` and the workload's
+``parallel`` setting (the ``parallel`` workload)."""
 NAMESPACE = "bench"
 TABLE = "t"
 _ = (pyiceberg.io.pyarrow, sqlalchemy.dialects, dlt.sources.helpers.requests)  # keep the preloads
@@ -81,6 +84,7 @@ class Step:
         cursor: Cursor column for an incremental load, or None for a full one.
         name: Pipeline name, the same for every step of one path in one workload.
         profile: Write a pyinstrument profile of the load to this file (slows it down).
+        parallel: The source's ``parallel`` setting for the ``floe-w<N>`` paths.
         partition_by: Iceberg partition transforms (floe paths only).
     """
 
@@ -92,6 +96,7 @@ class Step:
     cursor: str | None = None
     name: str = "bench"
     profile: str | None = None
+    parallel: dict[str, Any] | None = None
     partition_by: tuple[str, ...] = ()
 
 
@@ -140,6 +145,11 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
         source_config={
             "connection_string": step.source.sqlalchemy_url,
             "tables": [step.source.table],
+            **(
+                {"parallel": step.parallel}
+                if step.parallel and (plugin_config or {}).get("workers")
+                else {}
+            ),
         },
         destination_table=f"{NAMESPACE}.{TABLE}",
         write_mode=step.write_mode,
@@ -157,6 +167,9 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
     out.table = {**catalog_ref(folder), "name": "floe"}
     out.rows_reported = result.rows_loaded
     out.details = {"bytes_written": result.bytes_written, "attempts": result.attempts}
+    for table in result.details.get("tables", {}).values():
+        if "parallel" in table:
+            out.details["parallel"] = table["parallel"]
     if not result.success:
         raise RuntimeError("; ".join(f"{e.code}: {e.message}" for e in result.errors))
 
@@ -254,6 +267,8 @@ _RUNNERS: dict[str, Callable[[Step, StepResult], None]] = {
     "floor": _floor,
     "floe-connectorx": lambda s, o: _floe(s, o, {"sql_backend": "connectorx"}),
     "floe-pyarrow": lambda s, o: _floe(s, o, {"sql_backend": "pyarrow"}),
+    "floe-w2": lambda s, o: _floe(s, o, {"workers": 2}),
+    "floe-w4": lambda s, o: _floe(s, o, {"workers": 4}),
 }
 
 
@@ -289,8 +304,13 @@ def run_step(step: Step, conn: Any) -> None:
     if profiler is not None and step.profile:
         profiler.stop()
         Path(step.profile).write_text(profiler.output_text(unicode=True, show_all=False))
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out.maxrss_kib = max(own, kids)
+    own_usage = resource.getrusage(resource.RUSAGE_SELF)
+    kids_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.maxrss_kib = max(own_usage.ru_maxrss, kids_usage.ru_maxrss)
+    out.details["own_maxrss_kib"] = own_usage.ru_maxrss
+    # CPU seconds of the whole step (setup included), the workers' too once they exited
+    out.details["cpu_seconds"] = round(
+        own_usage.ru_utime + own_usage.ru_stime + kids_usage.ru_utime + kids_usage.ru_stime, 3
+    )
     conn.send(asdict(out))
     conn.close()

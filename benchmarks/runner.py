@@ -44,7 +44,8 @@ def run_in_child(step: Step, timeout: float) -> StepResult:
 
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=run_step, args=(step, send), daemon=True)
+    # a parallel step starts worker processes of its own, which a daemonic process may not
+    child = ctx.Process(target=run_step, args=(step, send), daemon=step.parallel is None)
     started = time.perf_counter()
     child.start()
     send.close()

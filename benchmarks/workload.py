@@ -15,9 +15,20 @@ from benchmarks.path import Step, StepResult
 from benchmarks.report import Row
 from benchmarks.runner import open_table, run_in_child, verify
 
-WORKLOADS = ("bulk", "tpch", "merge", "incremental", "dagster", "maintenance", "tpch-month")
-ON_REQUEST = ("tpch-month",)
-"""Workloads run only when named with ``--workload``."""
+WORKLOADS = (
+    "bulk",
+    "tpch",
+    "merge",
+    "incremental",
+    "dagster",
+    "maintenance",
+    "parallel",
+    "tpch-month",
+)
+ON_REQUEST = ("parallel", "tpch-month")
+"""Workloads that ``all`` leaves out: they run only when named with ``--workload``."""
+PARALLEL_PATHS = ("floe", "floe-w2")
+"""The ``parallel`` workload's paths: one stream (1 worker), and 2 worker processes."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class Settings:
     profile_paths: tuple[str, ...] = ()
 
 
-def _label_rows(rows: int) -> str:
+def label_rows(rows: int) -> str:
     if rows >= 1_000_000 and rows % 1_000_000 == 0:
         return f"{rows // 1_000_000}M"
     if rows >= 1_000 and rows % 1_000 == 0:
@@ -142,7 +153,7 @@ class _Run:
 
 def bulk(settings: Settings, data: BulkSet, path: str, *, workload: str = "bulk") -> Row:
     """Load the whole bulk table once; the table must then hold exactly N rows."""
-    row = Row(workload, data.bulk.kind, path, data.rows, f"{workload} {_label_rows(data.rows)}")
+    row = Row(workload, data.bulk.kind, path, data.rows, f"{workload} {label_rows(data.rows)}")
     run = _Run(settings, row)
     result = run.step(data.bulk, timed=True)
     if result is not None:
@@ -205,7 +216,7 @@ def merge(settings: Settings, data: BulkSet, path: str) -> Row:
     table must end with N + N/20 rows, unique ids, and N/10 merged rows.
     """
     changes = data.rows // 10
-    label = f"merge {_label_rows(changes)}→{_label_rows(data.rows)}"
+    label = f"merge {label_rows(changes)}→{label_rows(data.rows)}"
     row = Row("merge", data.bulk.kind, path, changes, label)
     run = _Run(settings, row)
     if run.step(data.bulk, timed=False) is not None:
@@ -227,7 +238,7 @@ def incremental(settings: Settings, data: BulkSet, path: str) -> Row:
     The second load must find exactly the new rows: N + N/100 rows, unique ids.
     """
     new = data.rows // 100
-    label = f"incremental {_label_rows(new)} new of {_label_rows(data.rows)}"
+    label = f"incremental {label_rows(new)} new of {label_rows(data.rows)}"
     row = Row("incremental", data.bulk.kind, path, new, label)
     run = _Run(settings, row)
     if data.bulk.kind == "sqlite":
@@ -244,6 +255,66 @@ def incremental(settings: Settings, data: BulkSet, path: str) -> Row:
         if work.bulk.kind == "postgres":
             dataset.drop_postgres_table(work.bulk)
     return run.done()
+
+
+def parallel(
+    settings: Settings,
+    source: Source,
+    count: int,
+    path: str,
+    *,
+    column: str,
+    label: str,
+    total: tuple[str, float] | None = None,
+    key: str | None = None,
+) -> Row:
+    """Load one table with ``path`` (``floe``: one stream; ``floe-w<N>``: N worker processes).
+
+    The table must hold exactly ``count`` rows (unique ``key``; ``total``'s column summing to
+    the source's), the same as the one-stream load.
+    """
+    row = Row("parallel", source.kind, path, count, f"parallel {label}")
+    run = _Run(settings, row)
+    result = run.step(
+        source,
+        timed=True,
+        primary_key=(column,),
+        parallel={"column": column, "partitions": "auto"},
+    )
+    if result is not None:
+        run.check(result, rows=count, key=key, total=total)
+        facts = result.details.get("parallel")
+        if facts:
+            row.extra["parallel"] = facts
+            peaks = facts.get("worker_maxrss_kib") or []
+            own = result.details.get("own_maxrss_kib", result.maxrss_kib)  # the parent alone
+            if peaks:
+                row.check += (
+                    f"; {facts['parts']} parts, worker peak RSS "
+                    + "/".join(f"{p / 1024:.0f}" for p in peaks)
+                    + f" MiB, total {(sum(peaks) + own) / 1024:.0f} MiB"
+                )
+    return run.done()
+
+
+def speedups(rows: list[Row]) -> list[str]:
+    """Return one note per ``parallel`` source and label: each path's speed-up over ``floe``."""
+    notes = []
+    groups: dict[tuple[str, str], dict[str, Row]] = {}
+    for row in rows:
+        if row.workload == "parallel":
+            groups.setdefault((row.label, row.source), {})[row.path] = row
+    for (label, source), paths in groups.items():
+        one = paths.get("floe")
+        if one is None or not one.ok or not one.seconds:
+            continue
+        for path, row in sorted(paths.items()):
+            if path != "floe" and row.ok and row.seconds:
+                notes.append(
+                    f"{label} {source}: {path} {one.seconds / row.seconds:.2f}x the one-stream "
+                    f"load ({one.seconds:.2f} s -> {row.seconds:.2f} s)"
+                )
+    return notes
 
 
 RUNNERS: dict[str, Callable[..., Row]] = {

@@ -142,7 +142,7 @@ def test_crash_at_commit_then_clean_rerun_loses_and_duplicates_nothing(
 ) -> None:
     from pyiceberg.exceptions import CommitFailedException
 
-    from floe_iceberg import writer
+    from floe_iceberg import _settle
 
     db = make_sqlite(tmp_path / "shop.db", 60)
     config = _orders(db, incremental={"cursor_field": "updated_at"})
@@ -154,7 +154,7 @@ def test_crash_at_commit_then_clean_rerun_loses_and_duplicates_nothing(
         raise CommitFailedException("Requirement failed: branch main has changed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(writer._Load, "commit", conflict)
+        patch.setattr(_settle._Settle, "commit", conflict)  # the load's one commit step
         failed = _run(embedded_catalog, config)
     _failed(failed, ErrorCategory.TRANSIENT, ErrorCode.COMMIT_CONFLICT)
     assert _snapshot(embedded_catalog, "bronze.orders") == before

@@ -201,12 +201,20 @@ def main(ctx: click.Context) -> None:
 @_manifest_option
 @click.option("--source", "sources", multiple=True, help="Run only this source (repeatable).")
 @_json_option
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Load up to N sources at once; a source with 'parallel' reads its parts in N "
+    "worker processes and commits once.",
+)
 @_log_option
 def ingest(
     floe_yaml: Path,
     manifest_path: Path | None,
     sources: Sequence[str],
     as_json: bool,
+    workers: int | None,
     log_level: str | None,
 ) -> None:
     """Load the sources of FLOE_YAML into Iceberg."""
@@ -220,7 +228,9 @@ def ingest(
         # progress lines only where they do not mix with JSON: a terminal showing text logs
         show = _terminal() and _log_format(manifest) == "console" and not as_json
         on_event = progress(_err()) if show else None
-        results = runner.run_sources(project, only=sources or None, on_event=on_event)
+        results = runner.run_sources(
+            project, only=sources or None, on_event=on_event, workers=workers
+        )
     except IngestionError as exc:
         _fail(exc, as_json=as_json)
     except Exception as exc:

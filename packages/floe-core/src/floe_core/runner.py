@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -271,13 +272,18 @@ class Runner:
         project: FloeProject,
         only: Collection[str] | None = None,
         on_event: Callable[[SourceEvent], None] | None = None,
+        workers: int | None = None,
     ) -> list[IngestionResult]:
-        """Load the sources of ``project`` one after another.
+        """Load the sources of ``project`` one after another (up to ``workers`` at a time).
 
         Args:
             project: The floe.yaml.
             only: Source names to run (all when None).
             on_event: Called with progress events (for a CLI progress display).
+            workers: Sources loaded at once (threads; each source is an independent load),
+                also passed to the plugin's ``run`` as ``workers`` (the dlt plugin runs a
+                ``parallel`` source's parts in that many processes). None: one at a time, and
+                the plugin's own setting.
 
         Returns:
             One result per source, in file order.
@@ -297,10 +303,17 @@ class Runner:
         results: list[IngestionResult] = []
         try:
             startup_error = _call(plugin.startup)
-            for config in configs:
-                results.append(
-                    self._run_source(plugin, config, project, notify, startup_error, lineage)
+
+            def one(config: IngestionConfig) -> IngestionResult:
+                return self._run_source(
+                    plugin, config, project, notify, startup_error, lineage, workers
                 )
+
+            if workers is not None and workers > 1 and len(configs) > 1:
+                with ThreadPoolExecutor(workers, thread_name_prefix="floe-source") as pool:
+                    results.extend(pool.map(one, configs))
+            else:
+                results.extend(one(config) for config in configs)
         finally:
             shutdown_error = _call(plugin.shutdown)
             if shutdown_error is not None:
@@ -373,6 +386,7 @@ class Runner:
         notify: Callable[[SourceEvent], None],
         startup_error: IngestionError | None,
         lineage: LineageEmitter | None,
+        workers: int | None = None,
         *,
         retry: bool = True,
     ) -> IngestionResult:
@@ -396,7 +410,7 @@ class Runner:
                     error.source = config.name
                     result = IngestionPlugin.failure(config, error, started=started)
                 else:
-                    result = self._load(plugin, config, project, notify, log, retry=retry)
+                    result = self._load(plugin, config, project, notify, log, workers, retry=retry)
             except BaseException as exc:  # Ctrl-C, SystemExit: tell lineage, then go
                 if lineage is not None and run_id is not None:
                     lineage.abort(run_id, config)
@@ -423,6 +437,7 @@ class Runner:
         project: FloeProject,
         notify: Callable[[SourceEvent], None],
         log: Any,
+        workers: int | None = None,
         *,
         retry: bool = True,
     ) -> IngestionResult:
@@ -433,8 +448,9 @@ class Runner:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
             return IngestionPlugin.failure(config, _internal(plugin, "create_pipeline", exc))
+        extra = {"workers": workers} if workers is not None else {}
         if not retry:
-            return _run_once(plugin, pipeline)
+            return _run_once(plugin, pipeline, **extra)
 
         def on_retry(attempt: RetryAttempt) -> None:
             first = attempt.result.errors[0]
@@ -456,7 +472,7 @@ class Runner:
         policy = RetryPolicy(
             self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
         )
-        return policy.call(lambda: _run_once(plugin, pipeline))
+        return policy.call(lambda: _run_once(plugin, pipeline, **extra))
 
 
 def _create(
@@ -520,10 +536,12 @@ def _check_source(
         raise _internal(plugin, "check_source", exc) from exc
 
 
-def _run_once(plugin: IngestionPlugin, pipeline: IngestionPipeline) -> IngestionResult:
+def _run_once(
+    plugin: IngestionPlugin, pipeline: IngestionPipeline, **kwargs: Any
+) -> IngestionResult:
     """One attempt; a plugin that breaks the never-raise contract still yields a result."""
     try:
-        result = plugin.run(pipeline)
+        result = plugin.run(pipeline, **kwargs)
     except IngestionError as exc:
         return IngestionPlugin.failure(pipeline.config, exc)
     except Exception as exc:

@@ -3,9 +3,10 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import structlog
@@ -19,6 +20,8 @@ from floe_core import (
     ErrorCode,
     FloeProject,
     IngestionError,
+    IngestionPipeline,
+    IngestionResult,
     PlatformManifest,
     PluginError,
 )
@@ -466,3 +469,43 @@ def test_permanent_listed_in_retryable_categories_is_retried(
     runner, sleeps = make_runner(registry, manifest=manifest(retry=retry))
     [denied] = runner.run_sources(project, only=["denied"])
     assert denied.success and denied.attempts == 3 and sleeps == [1.0, 2.0]
+
+
+class _MeetingPlugin(FakePlugin):
+    """Each run waits for another source's run: only loads running at once get past it."""
+
+    barrier: Any = None
+    workers_seen: ClassVar[list[object]] = []
+
+    def run(self, pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
+        _MeetingPlugin.workers_seen.append(kwargs.get("workers"))
+        _MeetingPlugin.barrier.wait()
+        return super().run(pipeline, **kwargs)
+
+
+def test_workers_run_independent_sources_at_once_and_reach_the_plugin(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "floe.yaml"
+    sources = "".join(
+        f"""
+    - name: s{n}
+      type: memory
+      config: {{rows: {n + 1}}}
+      destination: {{table: bronze.s{n}}}"""
+        for n in range(4)
+    )
+    path.write_text(f"ingestion:\n  sources:{sources}\n")
+    project = FloeProject.load(path, environ={})
+    registry = PluginRegistry(entry_points=[])
+    registry.register("fake", _MeetingPlugin)
+    _MeetingPlugin.barrier = threading.Barrier(2, timeout=20)
+    _MeetingPlugin.workers_seen.clear()
+    runner, _ = make_runner(registry)
+
+    results = runner.run_sources(project, workers=2)
+
+    assert [r.source for r in results] == ["s0", "s1", "s2", "s3"]  # file order
+    assert all(r.success for r in results), [r.errors for r in results]
+    assert [r.rows_loaded for r in results] == [1, 2, 3, 4]
+    assert _MeetingPlugin.workers_seen == [2, 2, 2, 2]

@@ -10,6 +10,10 @@ Public API::
     load_catalog(config) -> pyiceberg Catalog          # sql (embedded default) or rest
     destination_settings(config) -> dict               # the catalog as settings; no secrets
     write_table(catalog, TableWrite(...), batches, state=...) -> CommittedWrite
+    plan_load(catalog, TableWrite(...)) -> LoadPlan     # two-phase write (ADR-0027):
+    write_files(catalog, plan, batches, part=n) -> FileSet   # in any process or machine
+    commit_load(catalog, plan, file_sets, state=...) -> CommittedWrite   # one snapshot
+    abandon_load(catalog, plan, file_sets, parts) -> [paths]  # a load that will not commit
     read_state(catalog, "ns.table", state_key) -> dict | None
     read_table_state(catalog, "ns.table", state_key) -> StateRead   # state + table version
     maintain_table(catalog, "ns.table", MaintenanceConfig(...)) -> TableMaintenance
@@ -36,6 +40,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from floe_iceberg._constants import DETECTED_TIMESTAMP, TIMESTAMPTZ
     from floe_iceberg.catalog import destination_settings, load_catalog
+    from floe_iceberg.distributed import (
+        FileSet,
+        LoadPlan,
+        abandon_load,
+        commit_load,
+        plan_load,
+        write_files,
+    )
     from floe_iceberg.identifier import check_column_name, is_identifier, split_table_name
     from floe_iceberg.maintenance import (
         StrayFiles,
@@ -58,11 +70,15 @@ __all__ = [
     "DETECTED_TIMESTAMP",
     "TIMESTAMPTZ",
     "CommittedWrite",
+    "FileSet",
+    "LoadPlan",
     "StateRead",
     "StrayFiles",
     "TableMaintenance",
     "TableWrite",
+    "abandon_load",
     "check_column_name",
+    "commit_load",
     "destination_settings",
     "destination_tables",
     "find_stray_files",
@@ -70,9 +86,11 @@ __all__ = [
     "load_catalog",
     "maintain_table",
     "maintenance_error",
+    "plan_load",
     "read_state",
     "read_table_state",
     "split_table_name",
+    "write_files",
     "write_table",
 ]
 
@@ -81,6 +99,12 @@ _LAZY = {
     "DETECTED_TIMESTAMP": "floe_iceberg._constants",
     "TIMESTAMPTZ": "floe_iceberg._constants",
     "CommittedWrite": "floe_iceberg.writer",
+    "FileSet": "floe_iceberg.distributed",
+    "LoadPlan": "floe_iceberg.distributed",
+    "abandon_load": "floe_iceberg.distributed",
+    "commit_load": "floe_iceberg.distributed",
+    "plan_load": "floe_iceberg.distributed",
+    "write_files": "floe_iceberg.distributed",
     "StateRead": "floe_iceberg.state",
     "StrayFiles": "floe_iceberg.maintenance",
     "TableMaintenance": "floe_iceberg.maintenance",

@@ -61,9 +61,18 @@ from floe_iceberg._pyiceberg import (
 from floe_iceberg._spec import TableWrite
 from floe_iceberg.state import state_property, summary_value
 
-__all__ = ["NOT_LANDED", "SnapshotCommit", "current_data_files", "snapshot_summary"]
+__all__ = [
+    "LOAD_ID_PROPERTY",
+    "NOT_LANDED",
+    "SnapshotCommit",
+    "current_data_files",
+    "snapshot_summary",
+]
 
 log = structlog.get_logger(__name__)
+
+LOAD_ID_PROPERTY = "floe.load-id"
+"""Snapshot summary property: the load (its plan's ``load_id``) that committed the snapshot."""
 
 NOT_LANDED = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 """Commit failures that guarantee nothing landed: the load's files can be deleted."""
@@ -91,7 +100,7 @@ def current_data_files(metadata: TableMetadata, io: FileIO) -> list[DataFile]:
 
 
 def snapshot_summary(
-    spec: TableWrite, *, rows: int, discarded: int, carried: str | None
+    spec: TableWrite, *, rows: int, discarded: int, carried: str | None, load_id: str | None = None
 ) -> dict[str, str]:
     """Return a load's snapshot summary: the caller's properties, a carried state, ``floe.*``.
 
@@ -100,6 +109,7 @@ def snapshot_summary(
         rows: Rows the load brings.
         discarded: Rows it dropped (``discard_row``, superseded duplicate keys).
         carried: The stored state value to carry forward unchanged, if any.
+        load_id: The plan's load id (a fresh one when None).
 
     Returns:
         The properties (a new state is added by :meth:`SnapshotCommit.commit`).
@@ -112,7 +122,7 @@ def snapshot_summary(
             "floe.write-mode": spec.write_mode.value,
             "floe.rows-loaded": str(rows),
             "floe.rows-discarded": str(discarded),
-            "floe.load-id": str(uuid.uuid4()),
+            LOAD_ID_PROPERTY: load_id or str(uuid.uuid4()),
         }
     )
     return properties
@@ -201,18 +211,21 @@ class SnapshotCommit:
                 current.set_attribute("ingestion.snapshot_id", snapshot_id)
         return snapshot_id
 
-    def abort(self, error: BaseException, writer: FileWriter | None) -> None:
+    def abort(self, error: BaseException, writer: FileWriter | None) -> bool:
         """Clean up after a failure: delete the load's files unless the commit may have landed.
 
         Args:
             error: Why the load failed.
             writer: The load's file writer (None when no file was started).
+
+        Returns:
+            True when the load's files may be deleted (the commit did not land).
         """
         if writer is None:
-            return
+            return True
         if self.committed:
             writer.close()
-            return
+            return False
         if self.committing and not isinstance(error, NOT_LANDED):
             writer.close()
             log.warning(
@@ -221,7 +234,7 @@ class SnapshotCommit:
                 error=type(error).__name__,
                 files_kept=len(writer.paths),
             )
-            return
+            return False
         if self.producer is not None:
             try:
                 clean_uncommitted(self.producer)  # manifests of a commit that did not land
@@ -233,3 +246,4 @@ class SnapshotCommit:
             except Exception:
                 log.warning("state_file_cleanup_failed", table=self.table)
         writer.discard()
+        return True

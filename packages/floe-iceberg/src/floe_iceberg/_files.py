@@ -13,6 +13,7 @@ import itertools
 import queue
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -68,10 +69,19 @@ class FileWriter:
     Args:
         io: The table's FileIO.
         max_in_flight: Chunks being written at once (each holds its batches until written).
+        on_path: Called with each new file's location before the file is created (a
+            distributed load lists it in its abandoned-files record first).
     """
 
-    def __init__(self, io: FileIO, *, max_in_flight: int = 2) -> None:
+    def __init__(
+        self,
+        io: FileIO,
+        *,
+        max_in_flight: int = 2,
+        on_path: Callable[[str], None] | None = None,
+    ) -> None:
         self._io = io
+        self._on_path = on_path
         self._uuid = uuid.uuid4()
         self._counter = itertools.count(0)
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="floe-write")
@@ -108,7 +118,7 @@ class FileWriter:
             partition_key=partition_key,  # floe: partitioned writes
         )
         provider = load_location_provider(metadata.location, metadata.properties)
-        self.paths.append(
+        self._record(
             provider.new_data_location(
                 data_file_name=task.generate_data_file_filename("parquet"),
                 partition_key=partition_key,
@@ -133,7 +143,7 @@ class FileWriter:
         provider = load_location_provider(metadata.location, metadata.properties)
         name = f"00000-{next(self._counter)}-{self._uuid}.parquet"
         path = provider.new_data_location(data_file_name=name)
-        self.paths.append(path)
+        self._record(path)
         streamed = StreamedFile(self._io, metadata, path)
         future = self._pool.submit(streamed.run)
         streamed.future = future
@@ -141,6 +151,11 @@ class FileWriter:
         while len(self._pending) > self._max_in_flight:
             self._pending.popleft().result()
         return streamed
+
+    def _record(self, path: str) -> None:
+        if self._on_path is not None:
+            self._on_path(path)
+        self.paths.append(path)
 
     def _write(self, metadata: TableMetadata, task: WriteTask, rows: int) -> WrittenFile:
         (data_file,) = list(write_file(self._io, metadata, iter([task])))
@@ -305,4 +320,5 @@ class StreamedFile:
             key_metadata=None,
             **statistics.to_serialized_dict(),
         )
+        ensure_spec_id(data_file, metadata.default_spec_id)  # from_args does not keep it
         return WrittenFile(data_file=data_file, rows=rows)

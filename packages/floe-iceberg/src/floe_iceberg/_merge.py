@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask
 from pyiceberg.table.metadata import TableMetadata
 
@@ -111,6 +112,14 @@ class KeyIndex:
         part = part.append_column(_POS, pa.array(range(n), pa.int64()))
         self._parts.append(part)
 
+    def tables(self) -> list[pa.Table]:
+        """Return the key columns of each recorded file, in the order they were added.
+
+        Returns:
+            One table of key columns per file.
+        """
+        return [part.select(self.keys) for part in self._parts]
+
     def resolve(self) -> tuple[pa.Table, dict[int, pa.Array]]:
         """Find rows superseded by a later file and the final distinct incoming keys.
 
@@ -148,6 +157,40 @@ def _read(
     return ArrowScan(
         table_metadata=metadata, io=io, projected_schema=projected, row_filter=AlwaysTrue()
     ).to_table([task])
+
+
+def read_keys(
+    metadata: TableMetadata, io: FileIO, data_file: DataFile, names: Sequence[str]
+) -> pa.Table:
+    """Read the key columns of one (uncommitted) data file.
+
+    Args:
+        metadata: Table metadata whose schema the file's field ids belong to.
+        io: The table's FileIO.
+        data_file: The file.
+        names: Primary-key columns.
+
+    Returns:
+        The file's key columns, in file order.
+    """
+    return _read(metadata, io, FileScanTask(data_file), names)
+
+
+def read_file(metadata: TableMetadata, io: FileIO, data_file: DataFile, schema: Schema) -> pa.Table:
+    """Read every column of one (uncommitted) data file written with ``schema``.
+
+    Args:
+        metadata: The table metadata (name mapping, specs).
+        io: The table's FileIO.
+        data_file: The file.
+        schema: The schema, with field ids, the file was written with.
+
+    Returns:
+        The file's rows in ``schema``'s Arrow form.
+    """
+    return ArrowScan(
+        table_metadata=metadata, io=io, projected_schema=schema, row_filter=AlwaysTrue()
+    ).to_table([FileScanTask(data_file)])
 
 
 def _without(table: pa.Table, positions: pa.Array) -> pa.Table:

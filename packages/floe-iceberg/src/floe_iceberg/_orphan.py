@@ -16,9 +16,12 @@ the table's metadata folder, ``<location>/metadata/floe-abandoned-<uuid>.metadat
     {"version": 1, "created_at": "2026-12-01T10:00:00+00:00", "load_id": "...",
      "files": ["s3://bucket/ns/t/data/00000-0-....parquet", ...]}
 
-Once the record is older than the window, each listed file no live snapshot references is
-deleted, then the record; until then the record and its files are left alone. A record that
-does not parse is left in place and reported.
+The format belongs to :mod:`._abandoned` (the writer's side). Once the record is older than
+the window, each listed file no live snapshot references is deleted, then the record; until
+then the record and its files are left alone. A record whose ``load_id`` is a live snapshot's
+``floe.load-id`` belongs to a load that committed (its committer died, or lost the catalog's
+answer, before deleting it): the record is deleted, at any age, and its files never are. A
+record that does not parse is left in place and reported.
 
 **Stray table folders.** A first load killed before its commit leaves files at a location no
 table references (a REST catalog gives a re-created table a new location). They are found by
@@ -30,7 +33,6 @@ the caller names the namespace location explicitly.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,6 +40,8 @@ import structlog
 from pyiceberg.io import FileIO
 from pyiceberg.table import Table
 
+from floe_iceberg._abandoned import RECORD_PREFIX, AbandonedRecord, is_record_name, parse_record
+from floe_iceberg._commit import LOAD_ID_PROPERTY
 from floe_iceberg._listing import StoredFile, list_files, location_key
 from floe_iceberg.state import STATE_PREFIX, state_file_path
 
@@ -45,6 +49,7 @@ __all__ = [
     "ABANDONED_PREFIX",
     "OrphanPlan",
     "StrayPrefix",
+    "committed_loads",
     "delete_files",
     "plan_orphans",
     "plan_strays",
@@ -53,7 +58,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-ABANDONED_PREFIX = "floe-abandoned-"
+ABANDONED_PREFIX = RECORD_PREFIX
 """File-name prefix of an abandoned-load record in the table's metadata folder."""
 
 
@@ -133,24 +138,33 @@ def referenced_files(table: Table) -> set[str]:
 
 
 def _is_record(stored: StoredFile) -> bool:
-    name = stored.location.rsplit("/", 1)[-1]
-    return name.startswith(ABANDONED_PREFIX) and name.endswith(".json")
+    return is_record_name(stored.location.rsplit("/", 1)[-1])
 
 
-def _read_record(io: FileIO, stored: StoredFile) -> tuple[dt.datetime | None, list[str]] | None:
+def _read_record(io: FileIO, stored: StoredFile) -> AbandonedRecord | None:
     try:
         with io.new_input(stored.location).open(seekable=False) as stream:
-            value = json.loads(stream.read())
-        files = value["files"]
-        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-            return None
-        created = value.get("created_at")
-        stamp = dt.datetime.fromisoformat(created) if isinstance(created, str) else None
-        if stamp is not None and stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=dt.UTC)
-        return stamp, files
-    except (OSError, ValueError, KeyError, TypeError):
+            return parse_record(stream.read())
+    except OSError:
         return None
+
+
+def committed_loads(table: Table) -> set[str]:
+    """Return the ``floe.load-id`` of every live snapshot.
+
+    Args:
+        table: The table.
+
+    Returns:
+        The load ids.
+    """
+    ids: set[str] = set()
+    for snapshot in table.metadata.snapshots:
+        if snapshot.summary is not None:
+            load_id = snapshot.summary.additional_properties.get(LOAD_ID_PROPERTY)
+            if load_id is not None:
+                ids.add(load_id)
+    return ids
 
 
 def _old(stamp: dt.datetime | None, cutoff: dt.datetime) -> bool:
@@ -172,15 +186,20 @@ def plan_orphans(table: Table, *, older_than: dt.datetime) -> OrphanPlan:
     by_key = {f.key: f for f in listed}
     plan = OrphanPlan()
     protected: set[str] = set()
+    committed = committed_loads(table)
     for stored in (f for f in listed if _is_record(f)):
         protected.add(stored.key)
         parsed = _read_record(table.io, stored)
         if parsed is None:
             plan.unreadable_records.append(stored.location)
             continue
-        created, files = parsed
+        files = list(parsed.files)
         keys = {location_key(f) for f in files} - referenced
-        if not _old(created or stored.modified, older_than):
+        if parsed.load_id is not None and parsed.load_id in committed:
+            protected |= {location_key(f) for f in files}  # the table's files: keep them
+            plan.records.append(stored)
+            continue
+        if not _old(parsed.created_at or stored.modified, older_than):
             protected |= keys
             continue
         for key in sorted(keys):

@@ -25,7 +25,14 @@ from pyiceberg.types import DoubleType, FloatType, NestedField, PrimitiveType
 
 from floe_iceberg._types import iceberg_schema_of
 
-__all__ = ["REQUIRED_PROPERTY", "creation_schema", "keep_required", "required_property", "to_relax"]
+__all__ = [
+    "REQUIRED_PROPERTY",
+    "creation_schema",
+    "keep_required",
+    "relaxable",
+    "required_property",
+    "to_relax",
+]
 
 REQUIRED_PROPERTY = "floe.source-required-columns"
 """Table property: the JSON list of the columns floe created required from source hints."""
@@ -108,6 +115,28 @@ def keep_required(batch_schema: pa.Schema, table: Schema) -> pa.Schema:
     )
 
 
+def relaxable(table: Schema, properties: Mapping[str, str]) -> list[str]:
+    """Return the fields floe made required that a null may relax (not identifier fields).
+
+    Args:
+        table: The table's current schema.
+        properties: The table's properties (:data:`REQUIRED_PROPERTY`).
+
+    Returns:
+        Their names, in table order.
+    """
+    try:
+        ours = set(json.loads(properties.get(REQUIRED_PROPERTY, "[]")))
+    except ValueError:
+        ours = set()
+    identifiers = set(table.identifier_field_ids)
+    return [
+        f.name
+        for f in table.fields
+        if f.required and f.name in ours and f.field_id not in identifiers
+    ]
+
+
 def to_relax(batch: pa.RecordBatch, table: Schema, properties: Mapping[str, str]) -> list[str]:
     """Return the columns floe made required that this batch has a null in (or lacks).
 
@@ -121,17 +150,9 @@ def to_relax(batch: pa.RecordBatch, table: Schema, properties: Mapping[str, str]
     Returns:
         Their names, in table order.
     """
-    try:
-        ours = set(json.loads(properties.get(REQUIRED_PROPERTY, "[]")))
-    except ValueError:
-        ours = set()
-    identifiers = set(table.identifier_field_ids)
     present = set(batch.schema.names)
     return [
-        f.name
-        for f in table.fields
-        if f.required
-        and f.name in ours
-        and f.field_id not in identifiers
-        and (f.name not in present or batch.column(f.name).null_count)
+        name
+        for name in relaxable(table, properties)
+        if name not in present or batch.column(name).null_count
     ]

@@ -1,6 +1,9 @@
 """Stream Arrow batches into an Iceberg table: one atomic commit per table per load.
 
-``write_table`` plans the load against the table version it finds, consumes the batches once,
+A load has three steps (ADR-0027): plan (:mod:`._plan`), write any number of file sets
+(:func:`write_part`, one per worker, anywhere), commit them once (:mod:`._settle`).
+``write_table`` is the one-process use of the same three steps: it plans the load against the
+table version it finds, consumes the batches once as a single part,
 normalising their types and applying the schema contract (:mod:`.schema`), and writes Parquet
 data files in the background as the rows arrive (about ``target_file_bytes`` of Arrow data per
 file; rolling in :mod:`._roll`, file writing in :mod:`._files`). Appends and replaces stream
@@ -42,29 +45,23 @@ import structlog
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 
-from floe_core import (
-    DestinationWriteError,
-    ErrorCode,
-    PipelineConfigurationError,
-    SchemaContract,
-    SchemaContractViolation,
-    WriteMode,
-)
+from floe_core import SchemaContract, SchemaContractViolation
 from floe_core.telemetry import span
 from floe_iceberg import _merge
-from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
-from floe_iceberg._files import FileWriter, WrittenFile
+from floe_iceberg._abandoned import PartRecord
+from floe_iceberg._files import FileWriter
+from floe_iceberg._fileset import FileSet
 from floe_iceberg._partition import apply_sort_order, evolve_spec, new_table_spec
 from floe_iceberg._partitioned import PartitionedRoller
+from floe_iceberg._plan import NEW_TABLE_PROPERTIES, LoadPlan, plan_with_table
 from floe_iceberg._pyiceberg import staged_io
 from floe_iceberg._required import creation_schema, keep_required, required_property, to_relax
 from floe_iceberg._roll import FileRoller
+from floe_iceberg._settle import discard_files, settle
 from floe_iceberg._spec import CommittedWrite, TableWrite
-from floe_iceberg._window import plan_window_replace
 from floe_iceberg.identifier import split_table_name
 from floe_iceberg.schema import (
     TableTypes,
@@ -75,26 +72,14 @@ from floe_iceberg.schema import (
     plan_contract,
     target_arrow_schema,
 )
-from floe_iceberg.state import (
-    check_based_on,
-    encode_state,
-    same_state,
-    stored_state_value,
-)
+from floe_iceberg.state import check_based_on
 
-__all__ = ["DEFAULT_TARGET_FILE_BYTES", "CommittedWrite", "TableWrite", "write_table"]
+__all__ = ["DEFAULT_TARGET_FILE_BYTES", "CommittedWrite", "TableWrite", "write_part", "write_table"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 """Arrow bytes accumulated per data file (Parquet on disk is typically 3-10x smaller)."""
-
-_NEW_TABLE_PROPERTIES = {
-    # one metadata file per load would pile up forever; keep the last 100 (readers of older
-    # snapshots are unaffected: snapshots live on until expire_snapshots)
-    "write.metadata.delete-after-commit.enabled": "true",
-    "write.metadata.previous-versions-max": "100",
-}
 
 
 def _batches_of(item: pa.RecordBatch | pa.Table) -> Iterator[pa.RecordBatch]:
@@ -107,29 +92,35 @@ def _batches_of(item: pa.RecordBatch | pa.Table) -> Iterator[pa.RecordBatch]:
 
 
 class _Load:
-    """One ``write_table`` call: planned against one table version, fed batches, committed once."""
+    """One worker's share of a load: fed batches against a plan, finished into a file set.
+
+    The worker stages its schema changes in a transaction of its own that is never committed
+    (it only gives the files their schema and field ids); the commit re-applies them
+    (:mod:`._settle`).
+    """
 
     def __init__(
         self,
         catalog: Catalog,
-        spec: TableWrite,
+        plan: LoadPlan,
+        table: Table | None,
         *,
+        part: int,
+        record: PartRecord | None,
         target_file_bytes: int,
         target_file_rows: int | None,
         max_in_flight: int,
     ) -> None:
         self.catalog = catalog
-        self.spec = spec
-        self.identifier = split_table_name(spec.table)
+        self.plan = plan
+        self.part = part
+        self.record = record
+        self.identifier = split_table_name(plan.table)
         self.target_file_bytes = target_file_bytes
         self.target_file_rows = target_file_rows
         self.max_in_flight = max_in_flight
-        try:
-            self.table: Table | None = catalog.load_table(self.identifier)
-        except NoSuchTableError:
-            self.table = None
-        self.existed = self.table is not None
-        check_based_on(spec.based_on, spec.table, self.table)
+        self.table = table
+        self.existed = table is not None
         self.types = TableTypes()
         self.tx: Transaction | None = None
         self.io: FileIO | None = None
@@ -137,14 +128,12 @@ class _Load:
         self.roller: FileRoller | PartitionedRoller | None = None
         self.metadata: TableMetadata | None = None
         self.target: pa.Schema | None = None
-        self.schema_changed = False
         self.discarded = 0
         self.pending_null_rows = 0
-        self.snapshot = SnapshotCommit(spec.table)
 
     @property
     def merging(self) -> bool:
-        return self.spec.write_mode is WriteMode.MERGE
+        return self.plan.merging
 
     @property
     def rows_so_far(self) -> int:
@@ -153,51 +142,45 @@ class _Load:
     # -- plan --------------------------------------------------------------------------------
 
     def _begin(self, first: pa.RecordBatch | None) -> None:
-        partitioned = bool(self.spec.partition_by) or (
-            self.table is not None and not self.table.spec().is_unpartitioned()
-        )
-        if self.merging and partitioned:  # floe: partitions (copy-on-write keeps no partition)
-            raise DestinationWriteError(
-                f"table {self.spec.table!r}: merge into a partitioned table is not supported "
-                "yet; use append or replace, or an unpartitioned table",
-                code=ErrorCode.DESTINATION_WRITE_FAILED,
-                details={"table": self.spec.table},
-            )
         if self.table is not None:
             self.tx = self.table.transaction()
             self.io = self.table.io
-            if evolve_spec(self.tx, self.spec.partition_by, self.spec.table):  # floe: partitions
-                self.schema_changed = True
+            evolve_spec(self.tx, self.plan.partition_by, self.plan.table)  # floe: partitions
         else:
             assert first is not None
-            namespace = self.identifier[:-1]
-            self.catalog.create_namespace_if_not_exists(namespace)
             schema = creation_schema(
                 first,
-                self.spec.required_columns,
-                self.spec.primary_key if self.merging else (),
+                self.plan.required_columns,
+                self.plan.primary_key if self.merging else (),
             )
             self.tx = self.catalog.create_table_transaction(
                 self.identifier,
                 schema=schema,
-                partition_spec=new_table_spec(schema, self.spec.partition_by, self.spec.table),
-                properties={**_NEW_TABLE_PROPERTIES, **required_property(schema)},
+                location=self.plan.location,
+                partition_spec=new_table_spec(schema, self.plan.partition_by, self.plan.table),
+                properties={**NEW_TABLE_PROPERTIES, **required_property(schema)},
             )
             self.io = staged_io(self.tx)
-            self.schema_changed = True
-        if apply_sort_order(self.tx, self.spec.sort_by, self.spec.table):  # floe: sort order
-            self.schema_changed = True
-        self.writer = FileWriter(self.io, max_in_flight=self.max_in_flight)
+        # The worker's transaction is never committed: the spec and sort order set here only
+        # shape the files (split by partition, rows sorted); the commit sets them on the table.
+        apply_sort_order(self.tx, self.plan.sort_by, self.plan.table)  # floe: sort order
+        if self.record is not None:
+            self.record.attach(self.io)
+        self.writer = FileWriter(
+            self.io,
+            max_in_flight=self.max_in_flight,
+            on_path=self.record.add if self.record is not None else None,
+        )
         self._refresh()
         assert self.metadata is not None
-        sorted_rows = bool(self.spec.sort_by) and not self.merging  # merge files stay unsorted
+        sorted_rows = bool(self.plan.sort_by) and not self.merging  # merge files stay unsorted
         if not self.metadata.spec().is_unpartitioned() or sorted_rows:  # floe: partitions
             self.roller = PartitionedRoller(
                 self.writer,
                 self.metadata,
                 target_file_bytes=self.target_file_bytes,
                 target_file_rows=self.target_file_rows,
-                sort_by=self.spec.sort_by,
+                sort_by=self.plan.sort_by,
             )
             return
         self.roller = FileRoller(
@@ -205,7 +188,7 @@ class _Load:
             self.metadata,
             target_file_bytes=self.target_file_bytes,
             target_file_rows=self.target_file_rows,
-            primary_key=self.spec.primary_key if self.merging else (),
+            primary_key=self.plan.primary_key if self.merging else (),
         )
 
     def _refresh(self) -> None:
@@ -234,8 +217,8 @@ class _Load:
             self.types.of(
                 current if current is not None or self.table is None else self.table.schema()
             ),
-            table=self.spec.table,
-            keys=self.spec.primary_key if self.merging else (),
+            table=self.plan.table,
+            keys=self.plan.primary_key if self.merging else (),
         )
         if self.tx is None:
             self._begin(normalized)
@@ -246,31 +229,29 @@ class _Load:
         plan = plan_contract(
             self.metadata.schema(),
             normalized.schema,
-            self.spec.schema_contract,
-            table=self.spec.table,
+            self.plan.schema_contract,
+            table=self.plan.table,
             contract_applies=self.existed,
         )
         relax = to_relax(normalized, self.metadata.schema(), self.metadata.properties)
-        if relax and self.spec.schema_contract is SchemaContract.EVOLVE:
+        if relax and self.plan.schema_contract is SchemaContract.EVOLVE:
             self.flush()  # rows so far are written under the schema they were conformed to
             with self.tx.update_schema() as update:
                 for name in relax:
                     update.make_column_optional(name)
-            log.info("columns_made_optional", table=self.spec.table, columns=relax)
-            self.schema_changed = True
+            log.info("columns_made_optional", table=self.plan.table, columns=relax)
             self._refresh()
         if plan.evolve:
             self.flush()  # rows so far are written under the schema they were conformed to
             with self.tx.update_schema() as update:
                 update.union_by_name(keep_required(normalized.schema, self.metadata.schema()))
-            self.schema_changed = True
             self._refresh()
         normalized, dropped = discard(normalized, plan)
         self.discarded += dropped
         if self.merging:
-            _merge.check_keys(normalized, self.spec.primary_key, table=self.spec.table)
+            _merge.check_keys(normalized, self.plan.primary_key, table=self.plan.table)
         assert self.target is not None
-        self._roll(conform(normalized, self.target, table=self.spec.table))
+        self._roll(conform(normalized, self.target, table=self.plan.table))
 
     def _roll(self, batch: pa.RecordBatch) -> None:
         assert self.roller is not None
@@ -283,113 +264,114 @@ class _Load:
     def _nulls(self, rows: int) -> pa.RecordBatch:
         assert self.target is not None
         if self.merging:
-            missing = ", ".join(self.spec.primary_key)
+            missing = ", ".join(self.plan.primary_key)
             raise SchemaContractViolation(
-                f"table {self.spec.table!r}: merge rows carry no value in primary key {missing}",
-                details={"table": self.spec.table, "failed_rows": rows},
+                f"table {self.plan.table!r}: merge rows carry no value in primary key {missing}",
+                details={"table": self.plan.table, "failed_rows": rows},
             )
         arrays = [pa.nulls(rows, type=f.type) for f in self.target]
         return pa.RecordBatch.from_arrays(arrays, schema=self.target)
 
-    # -- commit ------------------------------------------------------------------------------
+    # -- finish ------------------------------------------------------------------------------
 
-    def commit(self, state: dict[str, Any] | None) -> CommittedWrite:
-        written = self.roller.finish() if self.roller is not None else []
-        new_text = encode_state(state) if state is not None else None
+    def finish(self) -> FileSet:
+        """Wait for every file and describe them (the writer's threads stop)."""
         if self.tx is None and self.table is not None:
-            self._begin(None)
-        if self.tx is None:  # no table and no typed data: nothing to create
+            self._begin(None)  # the table's schema is known: nothing pending
+        if self.roller is None or self.writer is None or self.metadata is None:
             if self.pending_null_rows:
                 log.warning(
                     "rows_without_typed_columns",
-                    table=self.spec.table,
+                    table=self.plan.table,
                     rows=self.pending_null_rows,
                     reason="every column was null, so the new table has no schema",
                 )
             discarded = self.discarded + self.pending_null_rows
-            return CommittedWrite(self.spec.table, None, 0, 0, discarded, 0)
-        assert self.metadata is not None and self.io is not None
-        assert self.roller is not None and self.writer is not None
-        rows = self.roller.rows
-        self.discarded += self.roller.deduplicated
-        removed: list[DataFile] = []
-        rewrites: list[WrittenFile] = []
-        if self.merging:
-            assert self.roller.keys is not None
-            removed, rewrites, superseded = _merge.plan_merge(
-                self.writer, self.metadata, self.io, self.roller.keys, written
-            )
-            self.discarded += superseded
-            rows -= superseded
-        elif self.spec.replace_window is not None:
-            removed, rewrites = plan_window_replace(
-                self.writer, self.metadata, self.io, self.spec.replace_window, table=self.spec.table
-            )
-        elif self.spec.write_mode is WriteMode.REPLACE:
-            removed = current_data_files(self.metadata, self.io)
-        files = [w for w in written if w is not None] + rewrites
-        # A state equal to the stored one needs no snapshot of its own and no new state file;
-        # a snapshot made anyway (new rows) carries the stored summary value forward (a small
-        # inline state or a file reference), so each of this key's snapshots holds its state
-        # and expiring older snapshots cannot lose it.
-        carried: str | None = None
-        if self.spec.state_key is None:
-            new_text = None
-        else:
-            stored = stored_state_value(self.metadata, self.spec.state_key)
-            if new_text is None or same_state(stored, new_text):
-                new_text, carried = None, stored
-        needs_snapshot = bool(files or removed or new_text is not None or not self.existed)
-        if not needs_snapshot and not self.schema_changed:
-            self.writer.close()
-            log.info("load_skipped", table=self.spec.table, reason="nothing to commit")
-            return CommittedWrite(self.spec.table, None, 0, 0, self.discarded, 0)
-        key = self.spec.state_key
-        summary = (
-            snapshot_summary(self.spec, rows=rows, discarded=self.discarded, carried=carried)
-            if needs_snapshot
-            else None
-        )
-        snapshot_id = self.snapshot.commit(
-            self.tx,
-            self.io,
-            files=files,
-            removed=removed,
-            properties=summary,
-            state=(key, new_text) if key is not None and new_text is not None else None,
-            rebase=key is None and self.spec.based_on is None,
-            rows=rows,
-            span_attributes={
-                "write_mode": self.spec.write_mode.value,
-                "schema_contract": self.spec.schema_contract.value,
-            },
-        )
+            return FileSet(self.plan.load_id, self.part, [], None, 0, discarded)
+        written = [w for w in self.roller.finish() if w is not None]
         self.writer.close()
-        result = CommittedWrite(
-            table=self.spec.table,
-            snapshot_id=snapshot_id,
-            rows_loaded=rows,
-            bytes_written=sum(w.data_file.file_size_in_bytes for w in files),
-            rows_discarded=self.discarded,
-            files_written=len(files),
+        return FileSet(
+            load_id=self.plan.load_id,
+            part=self.part,
+            files=written,
+            schema=self.metadata.schema(),
+            rows=self.roller.rows,
+            discarded=self.discarded + self.roller.deduplicated,
+            keys=self.roller.keys.tables() if self.roller.keys is not None else None,
         )
-        log.info(
-            "load_committed",
-            table=self.spec.table,
-            rows=result.rows_loaded,
-            snapshot_id=snapshot_id,
-            files=result.files_written,
-            bytes=result.bytes_written,
-            rows_discarded=result.rows_discarded,
-            write_mode=self.spec.write_mode.value,
-        )
-        return result
 
-    def abort(self, error: BaseException) -> None:
-        """Clean up after a failure: delete this load's files unless the commit may have landed."""
+    def abort(self) -> None:
+        """Stop the writer and delete this worker's files (best effort)."""
         if self.roller is not None:  # the source failed mid-file: stop its worker
             self.roller.cancel()
-        self.snapshot.abort(error, self.writer)
+        if self.writer is not None:
+            self.writer.discard()
+
+
+def _write(load: _Load, batches: Iterable[pa.RecordBatch | pa.Table]) -> FileSet:
+    try:
+        with span(
+            "write_files",
+            destination_table=load.plan.table,
+            write_mode=load.plan.write_mode.value,
+        ) as current:
+            for item in batches:
+                for batch in _batches_of(item):
+                    load.add(batch)
+            load.flush()
+            file_set = load.finish()
+            current.set_attribute("ingestion.rows_loaded", file_set.rows)
+    except BaseException:
+        load.abort()
+        raise
+    return file_set
+
+
+def write_part(
+    catalog: Catalog,
+    plan: LoadPlan,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    *,
+    part: int = 0,
+    target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
+    target_file_rows: int | None = None,
+    max_in_flight: int = 2,
+) -> FileSet:
+    """Write one part of a planned load (see :func:`floe_iceberg.distributed.write_files`).
+
+    Args:
+        catalog: The Iceberg catalog.
+        plan: The load's plan.
+        batches: This part's rows.
+        part: This worker's part number, unique in the load.
+        target_file_bytes: Arrow bytes per data file.
+        target_file_rows: Optional row cap per data file.
+        max_in_flight: Data files written concurrently.
+
+    Returns:
+        The file set.
+
+    Raises:
+        DestinationWriteError: COMMIT_CONFLICT when a pinned plan's table has moved.
+    """
+    try:
+        table: Table | None = catalog.load_table(split_table_name(plan.table))
+    except NoSuchTableError:
+        table = None
+    check_based_on(plan.base, plan.table, table)
+    if table is not None and not plan.table_exists:
+        table = None  # created by another load meanwhile: write as planned, the commit decides
+    load = _Load(
+        catalog,
+        plan,
+        table,
+        part=part,
+        record=PartRecord(plan.location, plan.load_id, part),
+        target_file_bytes=target_file_bytes,
+        target_file_rows=target_file_rows,
+        max_in_flight=max_in_flight,
+    )
+    return _write(load, batches)
 
 
 def write_table(
@@ -430,34 +412,26 @@ def write_table(
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without (or with a missing) primary key (INVALID_CONFIG).
     """
-    if spec.write_mode is WriteMode.MERGE and not spec.primary_key:
-        raise PipelineConfigurationError(
-            f"table {spec.table!r}: write_mode 'merge' needs primary_key",
-            code=ErrorCode.INVALID_CONFIG,
-            details={"field": "primary_key"},
-        )
     started = time.monotonic()
+    plan, table = plan_with_table(catalog, spec)
     load = _Load(
         catalog,
-        spec,
+        plan,
+        table,
+        part=0,
+        record=None,
         target_file_bytes=target_file_bytes,
         target_file_rows=target_file_rows,
         max_in_flight=max_in_flight,
     )
+    file_set = _write(load, batches)
     try:
-        with span(
-            "write_files", destination_table=spec.table, write_mode=spec.write_mode.value
-        ) as current:
-            for item in batches:
-                for batch in _batches_of(item):
-                    load.add(batch)
-            load.flush()
-            if load.writer is not None:
-                load.writer.wait()
-            current.set_attribute("ingestion.rows_loaded", load.rows_so_far)
-        result = load.commit(state() if state is not None else None)
-    except BaseException as error:
-        load.abort(error)
+        new_state = state() if state is not None else None
+    except BaseException:
+        discard_files([file_set], load.io)
         raise
+    result = settle(
+        catalog, plan, [file_set], state=new_state, table=table, max_in_flight=max_in_flight
+    )
     log.debug("write_table_done", table=spec.table, seconds=round(time.monotonic() - started, 3))
     return result

@@ -13,7 +13,17 @@ from pyiceberg.catalog import Catalog
 
 from floe_core import CatalogConfig, DestinationWriteError, ErrorCode, WriteMode
 from floe_core.maintenance import MaintenanceConfig
-from floe_iceberg import TableWrite, _compact, maintain_table, read_state, write_table
+from floe_iceberg import (
+    TableWrite,
+    _compact,
+    commit_load,
+    maintain_table,
+    plan_load,
+    read_state,
+    write_files,
+    write_table,
+)
+from floe_iceberg._abandoned import RECORD_PREFIX, RECORD_SUFFIX, PartRecord
 from floe_iceberg._listing import list_files, location_key
 
 from ._maintenance_helpers import (
@@ -313,3 +323,40 @@ def test_spans_metrics_and_lineage_of_a_run(
     job = client.events[0].job  # type: ignore[attr-defined]
     assert job.name == f"maintenance.compact.{table_name}"
     assert client.events[1].outputs[0].name == table_name  # type: ignore[attr-defined]
+
+
+def test_a_record_of_a_committed_load_goes_and_its_files_stay(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    incremental_load(sql_catalog, table_name, 100)
+    spec = TableWrite(table_name, WriteMode.APPEND)
+    plan = plan_load(sql_catalog, spec)
+    sets = [
+        write_files(sql_catalog, plan, [source_rows(100 + 10 * n, 110 + 10 * n)], part=n)
+        for n in range(2)
+    ]
+    commit_load(sql_catalog, plan, sets)
+    table = sql_catalog.load_table(table_name)
+    assert table.current_snapshot().summary["floe.load-id"] == plan.load_id  # type: ignore[union-attr]
+    # the committer died after the catalog took the commit, before deleting the records: the
+    # workers' records (written by the writer's own record code) still list the live files
+    paths = [p for s in sets for p in s.paths]
+    for file_set in sets:
+        record = PartRecord(plan.location, plan.load_id, file_set.part)
+        record.attach(table.io)
+        for path in file_set.paths:
+            record.add(path)
+    metadata_dir = Path(table.location().removeprefix("file://")) / "metadata"
+    records = sorted(metadata_dir.glob(f"{RECORD_PREFIX}*{RECORD_SUFFIX}"))
+    assert len(records) == 2
+    assert set(json.loads(records[0].read_text())) == {"version", "created_at", "load_id", "files"}
+    before = checksum(sql_catalog, table_name)
+
+    result = maintain_table(
+        sql_catalog, table_name, _settings(orphan_window_days=0, **NO_COMPACTION), now=_later()
+    )
+
+    assert result.abandoned_records == 2  # young, but committed: deleted at any age
+    assert not any(p.exists() for p in records)
+    assert paths and all(Path(p.removeprefix("file://")).exists() for p in paths)
+    assert checksum(sql_catalog, table_name) == before == (120, sum(range(120)), before[2])

@@ -35,6 +35,13 @@ class DltPluginConfig(BaseModel):
         le=10_000_000,
         description="Rows per Arrow batch handed to the Iceberg writer (and SQL chunk size).",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Worker processes for a source with 'parallel' (floe ingest --workers "
+        "overrides it); 1 reads the parts one after another.",
+    )
     sql_backend: SqlBackend = Field(
         default="auto",
         description="Default sql_database backend: 'auto' (connectorx for SQLite, PostgreSQL "

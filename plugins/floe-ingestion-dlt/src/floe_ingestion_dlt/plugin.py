@@ -89,6 +89,9 @@ def state_key(config: IngestionConfig) -> str:
 class DltIngestionPlugin(IngestionPlugin):
     """Loads the registered dlt source types into Iceberg (``list_available_sources()``)."""
 
+    _pool: Any = None
+    """The worker processes of parallel loads (a ``WorkerPool``), once one ran."""
+
     name = "dlt"
     floe_api_version = FLOE_API_VERSION
     version = _package_version()
@@ -195,6 +198,22 @@ class DltIngestionPlugin(IngestionPlugin):
             import pyiceberg.catalog.sql
         else:
             import pyiceberg.catalog.rest  # noqa: F401
+        if self.settings.workers > 1:  # parallel sources: their worker processes, imports paid
+            self._workers().warm(self.settings.workers)
+
+    @override
+    def shutdown(self) -> None:
+        """Stop the worker processes of parallel loads, if any were started."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def _workers(self) -> Any:
+        from floe_ingestion_dlt.sources._sql_parallel import WorkerPool
+
+        if self._pool is None:
+            self._pool = WorkerPool()
+        return self._pool
 
     @override
     def health_check(self, timeout: float | None = None) -> HealthStatus:
@@ -221,7 +240,8 @@ class DltIngestionPlugin(IngestionPlugin):
                         "run() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
                         source=config.name,
                     )
-                self._load(pipeline, tables, details)
+                workers = int(kwargs.get("workers") or self.settings.workers)
+                self._load(pipeline, tables, details, workers=workers)
                 raise_if_rows_rejected(config, details)
             except _PASS_THROUGH:
                 raise
@@ -295,7 +315,12 @@ class DltIngestionPlugin(IngestionPlugin):
         return built.extracts, built.release
 
     def _load(
-        self, pipeline: DltPipeline, tables: list[TableResult], details: dict[str, Any]
+        self,
+        pipeline: DltPipeline,
+        tables: list[TableResult],
+        details: dict[str, Any],
+        *,
+        workers: int = 1,
     ) -> None:
         from floe_iceberg import load_catalog
 
@@ -318,16 +343,21 @@ class DltIngestionPlugin(IngestionPlugin):
                     details["tables"][extract.table] = earlier[1]
                     details.setdefault("committed_by_earlier_attempt", []).append(extract.table)
                     continue
-                result = self._load_table(catalog, pipeline, extract, details)
+                result = self._load_table(catalog, pipeline, extract, details, workers)
                 tables.append(result)
                 pipeline.committed[extract.table] = (result, details["tables"][extract.table])
         finally:
             cleanup()
 
     def _load_table(
-        self, catalog: Any, pipeline: DltPipeline, extract: Extract, details: dict[str, Any]
+        self,
+        catalog: Any,
+        pipeline: DltPipeline,
+        extract: Extract,
+        details: dict[str, Any],
+        workers: int = 1,
     ) -> TableResult:
-        from floe_iceberg import TableWrite, read_table_state, write_table
+        from floe_iceberg import TableWrite, read_table_state
 
         config = pipeline.config
         key = state_key(config)
@@ -361,6 +391,86 @@ class DltIngestionPlugin(IngestionPlugin):
                 partition_by=config.partition_by,
                 sort_by=config.sort_by,
             )
+        parallel = getattr(pipeline.source, "parallel", None)
+        if pipeline.kind.load_parallel is not None and parallel and config.window is None:
+            committed, cursors = self._load_parallel(
+                catalog, pipeline, extract, spec, saved, workers
+            )
+        else:
+            committed = self._write(catalog, pipeline, extract, spec, state)
+            cursors = state.cursors()
+        details["tables"][extract.table] = {
+            **extract.details,
+            "cursors": cursors,
+            "rows_discarded": committed.rows_discarded,
+            "files_written": committed.files_written,
+            "primary_key": list(extract.primary_key),
+        }
+        log.info(
+            "table_committed",
+            source=config.name,
+            table=extract.table,
+            rows=committed.rows_loaded,
+            snapshot_id=committed.snapshot_id,
+        )
+        return TableResult(
+            table=extract.table,
+            rows_loaded=committed.rows_loaded,
+            bytes_written=committed.bytes_written,
+            snapshot_id=committed.snapshot_id,
+            write_mode=config.write_mode,
+        )
+
+    def _load_parallel(
+        self,
+        catalog: Any,
+        pipeline: DltPipeline,
+        extract: Extract,
+        spec: Any,
+        saved: Any,
+        workers: int,
+    ) -> tuple[Any, dict[str, Any]]:
+        config = pipeline.config
+        assert pipeline.kind.load_parallel is not None
+        merged: dict[str, Any] = {}
+
+        def keep(state: dict[str, Any] | None, facts: dict[str, Any]) -> None:
+            merged.update((state or {}).get("cursors", {}))
+            extract.details["parallel"] = facts
+
+        with (
+            span(
+                "load",
+                destination_table=extract.table,
+                pipeline_name=config.name,
+                write_mode=config.write_mode.value,
+            ) as current,
+            _side("destination", config.name),
+        ):
+            committed = pipeline.kind.load_parallel(
+                catalog,
+                catalog_config=self.catalog,
+                plugin=self.settings,
+                config=config,
+                source=pipeline.source,
+                resource=extract.name,
+                primary_key=extract.primary_key,
+                spec=spec,
+                saved=saved.state,
+                workers=workers,
+                on_done=keep,
+                pool=self._workers() if workers > 1 else None,
+            )
+            current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
+            current.set_attribute("ingestion.parallel_workers", workers)
+        return committed, merged
+
+    def _write(
+        self, catalog: Any, pipeline: DltPipeline, extract: Extract, spec: Any, state: Any
+    ) -> Any:
+        from floe_iceberg import write_table
+
+        config = pipeline.config
         batches = _source_batches(
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
         )
@@ -385,27 +495,7 @@ class DltIngestionPlugin(IngestionPlugin):
             # A write that fails mid-stream leaves the source generator suspended, holding its
             # database cursor and transaction (locks included) until garbage collection.
             batches.close()
-        details["tables"][extract.table] = {
-            **extract.details,
-            "cursors": state.cursors(),
-            "rows_discarded": committed.rows_discarded,
-            "files_written": committed.files_written,
-            "primary_key": list(extract.primary_key),
-        }
-        log.info(
-            "table_committed",
-            source=config.name,
-            table=extract.table,
-            rows=committed.rows_loaded,
-            snapshot_id=committed.snapshot_id,
-        )
-        return TableResult(
-            table=extract.table,
-            rows_loaded=committed.rows_loaded,
-            bytes_written=committed.bytes_written,
-            snapshot_id=committed.snapshot_id,
-            write_mode=config.write_mode,
-        )
+        return committed
 
 
 class _side:

@@ -75,6 +75,8 @@ class SourceType(Generic[ModelT]):
             plugin-wide table, the most specific class wins.
         supplies_primary_key: Whether the source can name the key itself (a database reflects
             it), so that ``write_mode: merge`` may omit ``primary_key``.
+        load_parallel: Loads one table in parts committed once, when the source's model has a
+            ``parallel`` setting (``sql_database``: :mod:`._sql_parallel`); None: never.
         supports_window: Whether :attr:`build` honours ``config.window`` (loads only the rows
             of the window, ignoring the incremental cursor), so a source with ``partitions``
             may use this type.
@@ -87,6 +89,7 @@ class SourceType(Generic[ModelT]):
     probe: Callable[[IngestionConfig, ModelT, float], None] = _no_probe
     errors: Callable[[], ErrorTable] = _no_errors
     supplies_primary_key: bool = False
+    load_parallel: Callable[..., Any] | None = None
     supports_window: bool = False
 
     def parse(self, config: IngestionConfig) -> ModelT:

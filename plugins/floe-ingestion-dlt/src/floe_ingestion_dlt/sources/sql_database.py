@@ -36,7 +36,9 @@ from floe_ingestion_dlt.sources._base import Built, SourceType
 from floe_ingestion_dlt.sources._sql_arrow import canonical_caster, table_adapter
 from floe_ingestion_dlt.sources._sql_connect import check_sql_config, engine_for, release, sql_url
 from floe_ingestion_dlt.sources._sql_errors import sql_errors
+from floe_ingestion_dlt.sources._sql_parallel import load_parallel
 from floe_ingestion_dlt.sources._sql_probe import probe_sql
+from floe_ingestion_dlt.sources._sql_ranges import ParallelConfig, PartRange
 from floe_ingestion_dlt.sources._sql_types import initial_value, query_adapter, type_adapter
 
 __all__ = ["SQL_DATABASE", "SqlDatabaseSourceConfig"]
@@ -62,6 +64,11 @@ class SqlDatabaseSourceConfig(SourceModel):
     backend: SqlBackend | None = Field(
         default=None, description="'auto', 'pyarrow' or 'connectorx' (default: the plugin's)."
     )
+    parallel: ParallelConfig | None = Field(
+        default=None,
+        description="Read each table in ranges of a column, on several connections and "
+        "workers, committed once: {column, partitions, split}.",
+    )
     reflection_level: Literal["minimal", "full", "full_with_precision"] = Field(
         default="full_with_precision",
         description="How much of the column types to reflect; the default keeps decimal "
@@ -80,7 +87,11 @@ class SqlDatabaseSourceConfig(SourceModel):
 
 
 def build_sql_extracts(
-    config: IngestionConfig, source: SqlDatabaseSourceConfig, plugin: DltPluginConfig
+    config: IngestionConfig,
+    source: SqlDatabaseSourceConfig,
+    plugin: DltPluginConfig,
+    *,
+    part: PartRange | None = None,
 ) -> Built:
     """Reflect the tables and build one resource per table.
 
@@ -88,6 +99,7 @@ def build_sql_extracts(
         config: The source.
         source: Its validated sql_database config.
         plugin: The plugin config (default backend and batch size).
+        part: Read only this range of each table (one part of a parallel load).
 
     Returns:
         The extracts, released by closing every connection of their engine.
@@ -121,7 +133,7 @@ def build_sql_extracts(
             backend_kwargs=backend_kwargs,
             table_adapter_callback=table_adapter(url.get_backend_name(), targets),
             type_adapter_callback=type_adapter(url.get_backend_name()),
-            query_adapter_callback=query_adapter(url.get_backend_name(), backend),
+            query_adapter_callback=_in_part(query_adapter(url.get_backend_name(), backend), part),
         )
         resources = list(dlt_source.resources.values())
         if not resources:
@@ -159,6 +171,17 @@ def build_sql_extracts(
     return Built(extracts, lambda: release(engine))
 
 
+def _in_part(adapt: Any, part: PartRange | None) -> Any:
+    """Add a parallel load's range filter to the query adapter."""
+    if part is None:
+        return adapt
+
+    def adapt_in_part(query: Any, table: Any, incremental: Any = None, engine: Any = None) -> Any:
+        return adapt(query, table, incremental, engine).where(part.clause(table))
+
+    return adapt_in_part
+
+
 def _reflected_key(resource: Any) -> tuple[str, ...]:
     columns = resource.compute_table_schema().get("columns", {})
     return tuple(name for name, column in columns.items() if column.get("primary_key"))
@@ -177,6 +200,7 @@ SQL_DATABASE = SourceType(
     build=build_sql_extracts,
     errors=sql_errors,
     supplies_primary_key=True,
+    load_parallel=load_parallel,
     supports_window=True,
 )
 """``source_type: sql_database``."""
