@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -226,7 +228,10 @@ commit_load(catalog, plan, sets, state={"max": 99})
 """
 
 
-def _run_until(script: str, marker: str, *args: str) -> None:
+def _run_until(
+    script: str, marker: str, *args: str, ready: Callable[[], bool] | None = None
+) -> None:
+    """Run ``script`` until it prints ``marker`` (and ``ready()`` holds, if given), then SIGKILL."""
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script), *args],
         stdout=subprocess.PIPE,
@@ -240,6 +245,9 @@ def _run_until(script: str, marker: str, *args: str) -> None:
                 break
         else:
             raise AssertionError(f"the subprocess ended before {marker!r}: {process.wait()}")
+        deadline = time.monotonic() + 120  # a loaded machine: the background writer lags
+        while ready is not None and not ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
@@ -264,7 +272,13 @@ def test_a_worker_killed_mid_load_leaves_the_table_and_lists_its_files(
     warehouse = Path(embedded_catalog.warehouse or "")
     before = _parquet(warehouse)
 
-    _run_until(_WORKER, "written", str(warehouse), str(tmp_path / "plan.json"))
+    _run_until(
+        _WORKER,
+        "written",
+        str(warehouse),
+        str(tmp_path / "plan.json"),
+        ready=lambda: len(_parquet(warehouse) - before) >= 2,
+    )
 
     orphans = _parquet(warehouse) - before
     assert len(orphans) >= 2  # two full files, and the third may be under way
