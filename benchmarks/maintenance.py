@@ -59,9 +59,17 @@ def run(scratch: Path, *, quick: bool) -> Row:
     Returns:
         The row: ``seconds`` is the maintenance time; ``extra`` holds scans, files, bytes.
     """
+    import logging
+
+    import structlog
+
     from floe_core import CatalogConfig, WriteMode
     from floe_core.maintenance import MaintenanceConfig
     from floe_iceberg import TableWrite, load_catalog, maintain_table, write_table
+
+    # in-process: the engine's log lines would land between the table's rows (the other
+    # workloads run in a child whose logs go to a file)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
     base, loads, load_rows = (100_000, 20, 1_000) if quick else (1_000_000, 100, 10_000)
     total = base + loads * load_rows
