@@ -255,11 +255,6 @@ class IngestionConfig(BaseModel):
         description="The table's sort order: 'column [asc|desc] [nulls first|nulls last]'.",
     )
 
-    @field_validator("sort_by", mode="before")
-    @classmethod
-    def _one_sort_field_is_a_list(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
-
     @field_validator("sort_by")
     @classmethod
     def _check_sort_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -269,11 +264,6 @@ class IngestionConfig(BaseModel):
         if twice:
             raise ValueError(f"column {twice[0]!r} is listed twice")
         return tuple(f.text for f in fields)
-
-    @field_validator("partition_by", mode="before")
-    @classmethod
-    def _one_transform_is_a_list(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
 
     @field_validator("partition_by")
     @classmethod
@@ -305,9 +295,9 @@ class IngestionConfig(BaseModel):
             raise ValueError(f"snapshot property keys {reserved} use the reserved prefix 'floe.'")
         return value
 
-    @field_validator("primary_key", mode="before")
+    @field_validator("primary_key", "sort_by", "partition_by", mode="before")
     @classmethod
-    def _one_key_is_a_list(cls, value: Any) -> Any:
+    def _one_item_is_a_list(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
 
     @field_validator("destination_table")
