@@ -6,6 +6,7 @@ new one ``margin`` seconds before it expires, and on a 401 refreshes once and re
 request. A second 401 is returned to the caller, which reports AUTH_FAILED. A token announced
 with ``expires_in`` 0 or less is treated as already expired (used for the request that fetched
 it, replaced before the next); one without ``expires_in`` is kept until a 401.
+:func:`resolve_credentials` reads the credential values, inline or from ``secret_refs``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-__all__ = ["ApplicationTokenAuth", "StaticBearerAuth", "TokenHandler"]
+from floe_core.errors import ErrorCode, PipelineConfigurationError
+from floe_ingestion_airbyte.config import AirbyteConfig, CredentialField
+
+__all__ = ["ApplicationTokenAuth", "StaticBearerAuth", "TokenHandler", "resolve_credentials"]
 
 TokenHandler = Callable[[httpx.Response], tuple[str, float | None]]
 """Turns the token endpoint's response into ``(access_token, expires_in)`` or raises."""
@@ -131,3 +135,37 @@ class ApplicationTokenAuth(httpx.Auth):
             yield from self._refresh(request)
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
+
+
+def resolve_credentials(config: AirbyteConfig) -> dict[CredentialField, str]:
+    """Return the credential values, inline or from ``secret_refs``.
+
+    Args:
+        config: The plugin configuration.
+
+    Returns:
+        Field name to plain value; only the fields that are set.
+
+    Raises:
+        PipelineConfigurationError: SECRET_NOT_FOUND when a reference cannot be resolved or
+            its value is empty.
+    """
+    values: dict[CredentialField, str] = {}
+    for name in ("client_id", "client_secret", "token", "username", "password"):
+        ref = config.secret_refs.get(name)
+        if ref is not None:
+            value = ref.resolve().get_secret_value()
+            if not value.strip():
+                raise PipelineConfigurationError(
+                    f"secret_refs.{name} ({ref.describe()}) is empty: put the {name} value "
+                    "there, or point the reference at the secret that holds it",
+                    code=ErrorCode.SECRET_NOT_FOUND,
+                    details={"field": name, "secret_ref": ref.describe()},
+                )
+            values[name] = value
+            continue
+        inline = getattr(config, name)
+        if inline is None:
+            continue
+        values[name] = inline if isinstance(inline, str) else inline.get_secret_value()
+    return values

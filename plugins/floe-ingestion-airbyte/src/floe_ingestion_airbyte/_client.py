@@ -23,8 +23,6 @@ wait longer than that gives up at once, and the error then says ``details["deadl
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -40,66 +38,31 @@ from floe_core.errors import (
     IngestionError,
     PipelineConfigurationError,
     SourceConnectionError,
-    SyncError,
 )
-from floe_core.http_status import error_for_status
 from floe_core.log import get_logger
 from floe_core.redact import redact_text
-from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth
-from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode, CredentialField
+from floe_ingestion_airbyte._auth import ApplicationTokenAuth, StaticBearerAuth, resolve_credentials
+from floe_ingestion_airbyte._responses import (
+    BASE_URL_HINT,
+    context_of,
+    error_for,
+    kind_of_body,
+)
+from floe_ingestion_airbyte._retrying import Budget, backoff_delay, log_retry
+from floe_ingestion_airbyte.config import AirbyteConfig, AuthMode
 from floe_ingestion_airbyte.model import (
     ConnectionResponse,
     JobResponse,
     JobsResponse,
-    Problem,
     TokenResponse,
 )
 
-__all__ = ["AirbyteClient", "resolve_credentials"]
+__all__ = ["AirbyteClient"]
 
 log = get_logger(__name__)
 
-_EXCERPT = 300
-_BASE_URL_HINT = (
-    "check base_url: Airbyte Cloud is https://api.airbyte.com/v1, "
-    "self-managed is http://HOST:8000/api/public/v1"
-)
 _M = TypeVar("_M", bound=BaseModel)
 _RETRYABLE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SOURCE_UNAVAILABLE})
-
-
-def resolve_credentials(config: AirbyteConfig) -> dict[CredentialField, str]:
-    """Return the credential values, inline or from ``secret_refs``.
-
-    Args:
-        config: The plugin configuration.
-
-    Returns:
-        Field name to plain value; only the fields that are set.
-
-    Raises:
-        PipelineConfigurationError: SECRET_NOT_FOUND when a reference cannot be resolved or
-            its value is empty.
-    """
-    values: dict[CredentialField, str] = {}
-    for name in ("client_id", "client_secret", "token", "username", "password"):
-        ref = config.secret_refs.get(name)
-        if ref is not None:
-            value = ref.resolve().get_secret_value()
-            if not value.strip():
-                raise PipelineConfigurationError(
-                    f"secret_refs.{name} ({ref.describe()}) is empty: put the {name} value "
-                    "there, or point the reference at the secret that holds it",
-                    code=ErrorCode.SECRET_NOT_FOUND,
-                    details={"field": name, "secret_ref": ref.describe()},
-                )
-            values[name] = value
-            continue
-        inline = getattr(config, name)
-        if inline is None:
-            continue
-        values[name] = inline if isinstance(inline, str) else inline.get_secret_value()
-    return values
 
 
 class AirbyteClient:
@@ -301,7 +264,7 @@ class AirbyteClient:
         deadline: float | None = None,
     ) -> Any:
         attempts = (self._config.max_retries if retries is None else retries) + 1
-        budget = _Budget(deadline, self._clock)
+        budget = Budget(deadline, self._clock)
 
         def retryable(exc: BaseException) -> bool:
             if not isinstance(exc, IngestionError) or exc.code not in _RETRYABLE_CODES:
@@ -329,7 +292,7 @@ class AirbyteClient:
             wait=wait,
             retry=retry_if_exception(retryable),
             sleep=self._sleep,
-            before_sleep=_log_retry,
+            before_sleep=log_retry,
             reraise=True,
         )
         try:
@@ -372,7 +335,7 @@ class AirbyteClient:
             ) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise PipelineConfigurationError(
-                f"base_url {self._config.base_url!r} is not usable: {exc}; {_BASE_URL_HINT}",
+                f"base_url {self._config.base_url!r} is not usable: {exc}; {BASE_URL_HINT}",
                 code=ErrorCode.INVALID_CONFIG,
             ) from exc
         except httpx.ConnectError as exc:
@@ -386,12 +349,12 @@ class AirbyteClient:
                 details={"method": method, "path": path},
             ) from exc
         if not response.is_success:
-            raise self._error_for(response)
+            raise error_for(response, self._redact)
         return self._json(response)
 
     def _handle_token_response(self, response: httpx.Response) -> tuple[str, float | None]:
         if response.status_code in (401, 403):
-            error = self._error_for(response)
+            error = error_for(response, self._redact)
             raise SourceConnectionError(
                 "Airbyte rejected the application credentials (client_id/client_secret) at "
                 f"POST /applications/token: {error.details.get('problem_text') or error.message}",
@@ -400,19 +363,19 @@ class AirbyteClient:
                 details=error.details,
             )
         if response.status_code == 404:
-            error = self._error_for(response)
+            error = error_for(response, self._redact)
             if error.code is ErrorCode.SOURCE_NOT_FOUND:
                 # The token endpoint itself is missing: the base URL or its API path is wrong.
                 raise PipelineConfigurationError(
                     f"POST {response.request.url.path} answered 404: there is no token endpoint "
                     f"there, so base_url {self._config.base_url!r} or its API path looks wrong; "
-                    f"{_BASE_URL_HINT}",
+                    f"{BASE_URL_HINT}",
                     code=ErrorCode.INVALID_CONFIG,
                     details=error.details,
                 )
             raise error
         if not response.is_success:
-            raise self._error_for(response)
+            raise error_for(response, self._redact)
         token = self._parse(TokenResponse, self._json(response), "POST /applications/token")
         return token.access_token.get_secret_value(), token.expires_in
 
@@ -422,10 +385,10 @@ class AirbyteClient:
         except ValueError:
             raise PipelineConfigurationError(
                 f"{response.request.method} {response.request.url.path} answered "
-                f"{response.status_code} with {_kind_of_body(response)}, not Airbyte's JSON API; "
-                f"{_BASE_URL_HINT}",
+                f"{response.status_code} with {kind_of_body(response)}, not Airbyte's JSON API; "
+                f"{BASE_URL_HINT}",
                 code=ErrorCode.INVALID_CONFIG,
-                details=self._context(response),
+                details=context_of(response, self._redact),
             ) from None
 
     def _parse(self, model: type[_M], body: Any, where: str) -> _M:
@@ -439,143 +402,9 @@ class AirbyteClient:
                 details={"where": where},
             ) from None
 
-    def _context(self, response: httpx.Response) -> dict[str, Any]:
-        return {
-            "status_code": response.status_code,
-            "method": response.request.method,
-            "path": response.request.url.path,
-            "body_excerpt": self._redact(_excerpt(response.text)),
-        }
-
     def _redact(self, text: str) -> str:
         secrets: Iterable[str] = self._secrets
         if self._token_auth is not None and self._token_auth.current_token:
             secrets = [*secrets, self._token_auth.current_token]
         # however short: a 3-character password is still a password
         return redact_text(text, secrets)
-
-    def _error_for(self, response: httpx.Response) -> IngestionError:
-        status = response.status_code
-        details = self._context(response)
-        problem = _problem(response)
-        where = f"{response.request.method} {response.request.url.path}"
-        if problem is not None:
-            details.update(problem=problem.kind, problem_type=problem.type)
-            details["problem_text"] = self._redact(_excerpt(problem.text))
-        said = details.get("problem_text") or details["body_excerpt"]
-        tail = f": {said}" if said else ", with an empty body"
-        if problem is None and _looks_like_html(response) and status < 500 and status != 429:
-            return PipelineConfigurationError(
-                f"{where} answered {status} with an HTML page, not Airbyte's API; {_BASE_URL_HINT}",
-                code=ErrorCode.INVALID_CONFIG,
-                details=details,
-            )
-        if status == 409:  # Airbyte's problem kind says more than the status does
-            if problem is not None and problem.kind == "try-again-later":
-                return SyncError(
-                    f"{where}: Airbyte says try again later (409){tail}",
-                    code=ErrorCode.SYNC_ALREADY_RUNNING,
-                    details=details,
-                )
-            return SyncError(
-                f"{where}: state conflict (409){tail}",
-                code=ErrorCode.SYNC_FAILED,
-                category=ErrorCategory.PERMANENT,
-                details=details,
-            )
-        if 300 <= status < 400:
-            location = response.headers.get("location", "?")
-            message = f"{where} was redirected ({status}) to {location}; {_BASE_URL_HINT}"
-        elif status == 401:
-            message = f"Airbyte rejected the credentials ({where} → 401){tail}"
-        elif status == 403:
-            message = f"the credentials may not do {where} (403){tail}"
-        elif status == 404:
-            message = f"{where}: not found (404){tail}"
-        elif status == 429:
-            message = f"Airbyte is rate limiting {where} (429){tail}"
-        elif status == 408 or status >= 500:
-            message = f"Airbyte failed {where} ({status}){tail}"
-        else:
-            message = f"Airbyte refused {where} ({status}){tail}"
-        return error_for_status(status, message, headers=response.headers, details=details)
-
-
-class _Budget:
-    """The time one request's retries may take: until ``deadline`` on ``clock`` (None: no end)."""
-
-    def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
-        self._deadline = deadline
-        self._clock = clock
-        self.reached = False
-        """True once retrying stopped because of the deadline."""
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline (infinite without one)."""
-        return math.inf if self._deadline is None else self._deadline - self._clock()
-
-    def spent(self) -> bool:
-        """True when no time remains for another attempt (and remember why retrying stopped)."""
-        if self.remaining() > 0:
-            return False
-        self.reached = True
-        return True
-
-
-def backoff_delay(attempt: int, cap: float) -> float:
-    """Exponential backoff: 1, 2, 4, ... seconds after failed attempt 1, 2, 3, ..., capped.
-
-    Args:
-        attempt: The number of the attempt that failed (1-based).
-        cap: The longest delay.
-
-    Returns:
-        Seconds to wait.
-    """
-    return float(min(cap, 2 ** max(0, attempt - 1)))
-
-
-def _problem(response: httpx.Response) -> Problem | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    try:
-        problem = Problem.model_validate(body)
-    except ValidationError:
-        return None
-    if problem.title is None and problem.type is None and problem.message is None:
-        return None
-    return problem
-
-
-def _looks_like_html(response: httpx.Response) -> bool:
-    if "html" in response.headers.get("content-type", "").lower():
-        return True
-    return response.text.lstrip()[:1] == "<"
-
-
-def _kind_of_body(response: httpx.Response) -> str:
-    if _looks_like_html(response):
-        return "an HTML page"
-    if not response.content:
-        return "an empty body"
-    return f"a {response.headers.get('content-type', 'non-JSON')} body"
-
-
-def _excerpt(text: str) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    log.warning(
-        "airbyte_request_retry",
-        attempt=state.attempt_number,
-        wait_seconds=state.upcoming_sleep,
-        code=str(exc.code) if isinstance(exc, IngestionError) else None,
-        status_code=exc.details.get("status_code") if isinstance(exc, IngestionError) else None,
-    )

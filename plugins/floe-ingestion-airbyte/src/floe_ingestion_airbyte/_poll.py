@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from floe_core.errors import ErrorCode, IngestionError
 from floe_core.log import get_logger
 from floe_core.telemetry import span
-from floe_ingestion_airbyte._client import AirbyteClient, backoff_delay
+from floe_ingestion_airbyte._client import AirbyteClient
+from floe_ingestion_airbyte._retrying import backoff_delay
 from floe_ingestion_airbyte.model import JobResponse, JobStatus
 
 __all__ = ["PollOutcome", "wait_for_job"]
