@@ -12,7 +12,7 @@ from floe_core.log import get_logger
 
 __all__ = ["Budget", "backoff_delay", "log_retry"]
 
-log = get_logger("floe_ingestion_airbyte._client")
+log = get_logger(__name__)
 
 
 class Budget:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -38,23 +37,23 @@ from floe_core.plugin import (
     IngestionPipeline,
     IngestionPlugin,
 )
-from floe_core.redact import RedactingFilter, mask_values
+from floe_core.redact import RedactingFilter
 from floe_core.telemetry import record_error, span
 from floe_ingestion_airbyte._client import AirbyteClient
+from floe_ingestion_airbyte._connection import Scrubber, connection_id_of
 from floe_ingestion_airbyte._destination import destination_config
 from floe_ingestion_airbyte._outcome import failed_result, finished_result, timed_out_result
 from floe_ingestion_airbyte._poll import wait_for_job
-from floe_ingestion_airbyte.config import AirbyteConfig, RunningSyncPolicy
-from floe_ingestion_airbyte.model import ConnectionStatus, JobResponse, JobStatus
+from floe_ingestion_airbyte._start import start_or_attach
+from floe_ingestion_airbyte.config import AirbyteConfig
+from floe_ingestion_airbyte.model import ConnectionStatus
 
 __all__ = ["SOURCE_TYPE", "AirbyteIngestionPlugin", "AirbytePipeline"]
 
 SOURCE_TYPE = "airbyte_connection"
 """The one source type: an existing Airbyte connection, named by ``connection_id``."""
 
-_SOURCE_KEYS = frozenset({"connection_id"})
 _RUN_OPTIONS = frozenset({"sync_timeout_seconds", "poll_interval_seconds"})
-_CONNECTION_STATE_PROBLEMS = frozenset({"state-conflict", "locked"})
 """409 problem kinds that mean the connection's state refuses a sync (problems.yaml)."""
 
 log = get_logger(__name__)
@@ -212,10 +211,10 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 f"use {SOURCE_TYPE!r}",
                 source=config.name,
             )
-        connection_id, label, secret = _connection_id(config)
+        connection_id, label, secret = connection_id_of(config)
         if secret:
             self._log_filter.values.add(connection_id)
-        scrub = _Scrubber([connection_id] if secret else [])
+        scrub = Scrubber([connection_id] if secret else [])
         with span(
             "validate",
             source_type=config.source_type,
@@ -289,7 +288,7 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                     clock=self._clock,
                 )
             if isinstance(pipeline, AirbytePipeline) and pipeline.secret:
-                result = _Scrubber([pipeline.connection_id]).result(result)
+                result = Scrubber([pipeline.connection_id]).result(result)
             current.set_attribute("ingestion.rows_loaded", result.rows_loaded)
             current.set_attribute("ingestion.bytes_written", result.bytes_written)
             current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
@@ -334,7 +333,13 @@ class AirbyteIngestionPlugin(IngestionPlugin):
                 details={"connection_id": pipeline.label, "timeout_seconds": timeout},
             )
         try:
-            job, attached = self._start_or_attach(pipeline, deadline)
+            job, attached = start_or_attach(
+                self.client,
+                pipeline.connection_id,
+                pipeline.label,
+                policy=self.settings.on_running_sync,
+                deadline=deadline,
+            )
         except IngestionError as exc:
             if exc.details.get("deadline_reached"):
                 exc.message += (
@@ -392,48 +397,6 @@ class AirbyteIngestionPlugin(IngestionPlugin):
             clock=self._clock,
         )
 
-    def _start_or_attach(
-        self, pipeline: AirbytePipeline, deadline: float
-    ) -> tuple[JobResponse, bool]:
-        try:
-            return self.client.start_sync(pipeline.connection_id, deadline=deadline), False
-        except SyncError as exc:
-            if exc.code is not ErrorCode.SYNC_ALREADY_RUNNING:
-                if exc.details.get("problem") in _CONNECTION_STATE_PROBLEMS:
-                    exc.message = (
-                        f"Airbyte refused to start a sync of connection {pipeline.label}: "
-                        f"{exc.message} (is the connection still active?)"
-                    )
-                raise
-            if self.settings.on_running_sync is RunningSyncPolicy.FAIL:
-                exc.message = (
-                    f"a sync of connection {pipeline.label} is already running "
-                    "(on_running_sync: fail); try again when it ends"
-                )
-                raise
-            running = self._running_job(pipeline.connection_id, deadline)
-            if running is None:
-                exc.message = (
-                    f"Airbyte says a sync of connection {pipeline.label} is already "
-                    "running, but lists no unfinished job to attach to; try again later"
-                )
-                raise
-            log.info(
-                "airbyte_sync_attached",
-                connection_id=pipeline.label,
-                job_id=running.job_id,
-                status=running.status,
-            )
-            return running, True
-
-    def _running_job(self, connection_id: str, deadline: float) -> JobResponse | None:
-        for status in (JobStatus.RUNNING.value, None):
-            jobs = self.client.list_jobs(connection_id, status=status, deadline=deadline)
-            for job in jobs:
-                if not job.is_terminal and (job.job_type in (None, "sync")):
-                    return job
-        return None
-
 
 def _from_listing(exc: IngestionError) -> bool:
     """True when ``exc`` answered ``GET /connections`` (the health check), not the token."""
@@ -445,69 +408,3 @@ def _from_connection_lookup(exc: IngestionError, connection_id: str) -> bool:
     """True when ``exc`` answered ``GET /connections/{connection_id}`` (not the token request)."""
     path = str(exc.details.get("path", ""))
     return exc.details.get("method") == "GET" and path.endswith(f"/connections/{connection_id}")
-
-
-def _connection_id(config: IngestionConfig) -> tuple[str, str, bool]:
-    """Return ``(connection_id, label, from_secret)`` from the source config or a secret ref."""
-    unknown = sorted(set(config.source_config) - _SOURCE_KEYS)
-    if unknown:
-        raise PipelineConfigurationError(
-            f"source_config has unknown key(s) {', '.join(unknown)}; an airbyte_connection "
-            "takes only connection_id (the connection's UUID, or a secret ref to it)",
-            source=config.name,
-        )
-    ref = config.secret_refs.get("connection_id")
-    secret = ref is not None or "connection_id" in config.secrets
-    value: Any = config.source_config_with_secrets().get("connection_id")
-    if value is None and ref is not None:
-        value = ref.resolve().get_secret_value()
-    if value is None or not str(value).strip():
-        raise PipelineConfigurationError(
-            "source_config.connection_id is missing: give the Airbyte connection's UUID "
-            "(the id in the connection's URL), inline or in secret_refs",
-            source=config.name,
-        )
-    label = f"<connection id from secret {ref.describe()}>" if ref is not None else None
-    if secret and label is None:
-        label = "<connection id from a secret>"
-    try:
-        connection_id = str(uuid.UUID(str(value).strip()))
-    except ValueError:
-        shown = label if secret else repr(str(value))
-        raise PipelineConfigurationError(
-            f"source_config.connection_id {shown} is not a UUID: give the Airbyte "
-            "connection's id (the UUID in the connection's URL)",
-            source=config.name,
-        ) from None
-    return connection_id, label or connection_id, secret
-
-
-class _Scrubber:
-    """Replaces secret values (a connection id given as a secret) in what the plugin reports."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self._secrets = [s for s in secrets if s]
-
-    def text(self, value: str) -> str:
-        return mask_values(value, self._secrets)
-
-    def value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
-        return value
-
-    def error(self, exc: IngestionError) -> IngestionError:
-        if self._secrets:
-            exc.message = self.text(exc.message)
-            exc.args = (exc.message,)
-            exc.details = self.value(exc.details)
-        return exc
-
-    def result(self, result: IngestionResult) -> IngestionResult:
-        if not self._secrets:
-            return result
-        return IngestionResult.model_validate(self.value(result.model_dump(mode="json")))
