@@ -22,25 +22,34 @@ logs and the ``warnings`` of any plugin.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from floe_core._cli_commands import COMMANDS_GROUP, InstalledCommands
+from floe_core._cli_output import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    echo_json,
+    err_console,
+    fail,
+    out_console,
+    unexpected,
+)
 from floe_core._exporter import Exporters
 from floe_core._masked_io import masked_output
 from floe_core._preflight import userinfo_warnings
 from floe_core._report import checked_json, progress, summary
 from floe_core._validation import Problem
-from floe_core.errors import ErrorCategory, ErrorCode, IngestionError, PluginError
+from floe_core.errors import ErrorCategory, IngestionError
 from floe_core.ingestion import IngestionResult
 from floe_core.log import configure_logging
 from floe_core.maintenance import source_settings
@@ -52,42 +61,10 @@ from floe_core.runner import Runner
 
 __all__ = ["COMMANDS_GROUP", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-COMMANDS_GROUP = "floe.commands"
-"""Entry-point group of subcommands other packages add to ``floe`` (a ``click.Command`` each;
-floe-iceberg adds ``maintain``). A name ``floe`` itself defines is never replaced."""
-
-
-def _out() -> Console:
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-
-
-def _err() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
-
 
 def _terminal() -> bool:
     """Whether a person watches standard error (tests patch this)."""
     return sys.stderr.isatty()
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2))
-
-
-def _fail(error: IngestionError, *, as_json: bool = False) -> NoReturn:
-    """Report an error raised before or instead of a load and exit with its code."""
-    code = EXIT_CONFIG if error.category is ErrorCategory.CONFIGURATION else EXIT_FAILED
-    if as_json:
-        click.echo(json.dumps({"error": error.to_detail().model_dump(mode="json")}, indent=2))
-    _err().print(f"[bold red]error[/] \\[{error.code}] {escape(error.message)}")
-    sys.exit(code)
-
-
-def _unexpected(exc: Exception) -> IngestionError:
-    """Wrap a failure that escaped floe's taxonomy (a bug) so the CLI still reports it."""
-    return IngestionError(f"unexpected {type(exc).__name__}: {exc}")
 
 
 def _load(
@@ -149,46 +126,7 @@ _log_option = click.option(
 )
 
 
-class _Commands(click.Group):
-    """floe's own commands plus those installed packages register in :data:`COMMANDS_GROUP`.
-
-    An installed command is imported only when it is run (or ``--help`` lists it).
-    """
-
-    def _installed(self) -> dict[str, importlib.metadata.EntryPoint]:
-        found = importlib.metadata.entry_points(group=COMMANDS_GROUP)
-        return {ep.name: ep for ep in found if ep.name not in self.commands}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._installed()})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        entry = self._installed().get(cmd_name) if command is None else None
-        if entry is None:
-            return command
-        distribution = entry.dist.name if entry.dist is not None else "?"
-        try:
-            loaded = entry.load()
-        except Exception as exc:
-            error = PluginError(
-                f"the command {cmd_name!r} ({entry.value}, from {distribution}) does not load: "
-                f"{type(exc).__name__}: {exc}; reinstall {distribution}",
-                code=ErrorCode.PLUGIN_LOAD_FAILED,
-            )
-            _fail(error)
-        if not isinstance(loaded, click.Command):
-            _fail(
-                PluginError(
-                    f"the command {cmd_name!r} ({entry.value}, from {distribution}) is a "
-                    f"{type(loaded).__name__}, not a click command",
-                    code=ErrorCode.PLUGIN_INCOMPATIBLE,
-                )
-            )
-        return loaded
-
-
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=InstalledCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="floe-core", prog_name="floe")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -227,21 +165,21 @@ def ingest(
         runner = Runner(manifest, _registry(), metrics=metrics)
         # progress lines only where they do not mix with JSON: a terminal showing text logs
         show = _terminal() and _log_format(manifest) == "console" and not as_json
-        on_event = progress(_err()) if show else None
+        on_event = progress(err_console()) if show else None
         results = runner.run_sources(
             project, only=sources or None, on_event=on_event, workers=workers
         )
     except IngestionError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     except Exception as exc:
-        _fail(_unexpected(exc), as_json=as_json)
+        fail(unexpected(exc), as_json=as_json)
     finally:
         if exporters is not None:
             exporters.shutdown()  # the last export and the Pushgateway push
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
-        summary(_out(), results)
+        summary(out_console(), results)
     sys.exit(_exit_code(results))
 
 
@@ -285,16 +223,16 @@ def validate(
         runner = Runner(manifest, _registry())
         checked = runner.validate(project, only=sources or None, offline=offline)
     except IngestionError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     except Exception as exc:
-        _fail(_unexpected(exc), as_json=as_json)
+        fail(unexpected(exc), as_json=as_json)
     worst = EXIT_OK
     for _, error in checked:
         if error is not None:
             code = EXIT_CONFIG if error.category is ErrorCategory.CONFIGURATION else EXIT_FAILED
             worst = max(worst, code)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "valid": worst == EXIT_OK,
                 "sources": [checked_json(config, error) for config, error in checked],
@@ -342,7 +280,7 @@ def plugins(as_json: bool) -> None:
                 row["kind"] = "external" if info.is_external else "embedded"
         rows.append(row)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
     else:
         table = Table(title="floe ingestion plugins")
         for column in ("name", "version", "distribution", "kind", "status"):
@@ -352,9 +290,9 @@ def plugins(as_json: bool) -> None:
             table.add_row(
                 row["name"], row["version"] or "?", row["distribution"], row["kind"] or "?", status
             )
-        _out().print(table)
+        out_console().print(table)
     for failure in broken:
-        _err().print(f"[bold red]error[/] \\[{failure.code}] {escape(failure.message)}")
+        err_console().print(f"[bold red]error[/] \\[{failure.code}] {escape(failure.message)}")
     sys.exit(EXIT_FAILED if broken else EXIT_OK)
 
 
@@ -366,7 +304,7 @@ def sources(manifest_path: Path | None, as_json: bool) -> None:
     try:
         _, manifest = _load(None, manifest_path, None)
     except IngestionError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     registry = _registry()
     rows: list[dict[str, Any]] = []
     for name in registry.names():
@@ -377,7 +315,7 @@ def sources(manifest_path: Path | None, as_json: bool) -> None:
             message = str(getattr(exc, "message", exc))
             rows.append({"plugin": name, "error": {"code": code, "message": message}})
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     table = Table(title="floe source types")
     table.add_column("plugin")
@@ -388,7 +326,7 @@ def sources(manifest_path: Path | None, as_json: bool) -> None:
             table.add_row(row["plugin"], f"[red]{error['code']}[/]: {escape(error['message'])}")
         else:
             table.add_row(row["plugin"], ", ".join(row["source_types"]))
-    _out().print(table)
+    out_console().print(table)
 
 
 def _source_types(registry: PluginRegistry, manifest: PlatformManifest, name: str) -> list[str]:
@@ -410,16 +348,16 @@ def health(manifest_path: Path | None, timeout: float, as_json: bool) -> None:
         with runner.create_plugin(read_only=True) as plugin:
             status = plugin.health_check(timeout)
     except IngestionError as exc:
-        _fail(exc, as_json=as_json)
+        fail(exc, as_json=as_json)
     except Exception as exc:
-        _fail(_unexpected(exc), as_json=as_json)
+        fail(unexpected(exc), as_json=as_json)
     details = dict(status.details)
     missing = runner.catalog_not_created()
     if missing:
         details["catalog_not_created"] = f"{', '.join(missing)} (the first floe ingest creates it)"
     code = EXIT_FAILED if status.state is HealthState.UNHEALTHY else EXIT_OK
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "plugin": plugin.name,
                 "state": status.state.value,
@@ -429,7 +367,9 @@ def health(manifest_path: Path | None, timeout: float, as_json: bool) -> None:
         )
         sys.exit(code)
     colour = {"healthy": "green", "degraded": "yellow"}.get(status.state.value, "red")
-    _out().print(f"{plugin.name}: [{colour}]{status.state.value}[/] {escape(status.message)}")
+    out_console().print(
+        f"{plugin.name}: [{colour}]{status.state.value}[/] {escape(status.message)}"
+    )
     for key, value in details.items():
-        _out().print(f"  {key}: {value}", markup=False)
+        out_console().print(f"  {key}: {value}", markup=False)
     sys.exit(code)

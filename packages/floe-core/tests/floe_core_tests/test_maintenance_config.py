@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import textwrap
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -116,7 +117,7 @@ def _entry_points(monkeypatch: pytest.MonkeyPatch, *points: EntryPoint) -> None:
         assert group == cli.COMMANDS_GROUP
         return list(points)
 
-    monkeypatch.setattr(cli.importlib.metadata, "entry_points", fake)
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake)
 
 
 def test_an_installed_command_joins_floe(monkeypatch: pytest.MonkeyPatch) -> None:
