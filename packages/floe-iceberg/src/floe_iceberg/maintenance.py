@@ -46,10 +46,11 @@ from floe_core.maintenance import MaintenanceConfig
 from floe_core.telemetry import record_error
 from floe_iceberg import _compact, _expire, _orphan
 from floe_iceberg._listing import location_key
+from floe_iceberg._maintenance_errors import maintenance_error
+from floe_iceberg._maintenance_lineage import compaction_lineage
 from floe_iceberg.identifier import split_table_name
 
 if TYPE_CHECKING:
-    from floe_core import IngestionError
     from floe_core.lineage import LineageEmitter
 
 __all__ = [
@@ -171,7 +172,7 @@ def _compact_step(
         if plan.skipped is not None or dry_run:
             estimate = math.ceil(plan.bytes / settings.target_file_size_bytes)
             return plan, (estimate if plan.files else 0), None
-        run_id = _lineage(lineage, "START", name, None)
+        run_id = compaction_lineage(lineage, "START", name, None)
         try:
             writer, written = _compact.write_compacted(
                 table, plan, target_file_bytes=settings.target_file_size_bytes
@@ -185,9 +186,9 @@ def _compact_step(
                 reload=lambda: catalog.load_table(identifier),
             )
         except BaseException as exc:
-            _lineage(lineage, "FAIL", name, run_id, error=exc)
+            compaction_lineage(lineage, "FAIL", name, run_id, error=exc)
             raise
-        _lineage(lineage, "COMPLETE", name, run_id)
+        compaction_lineage(lineage, "COMPLETE", name, run_id)
         current.set_attribute("maintenance.files_written", len(written))
         current.set_attribute("maintenance.snapshot_id", snapshot_id)
         log.info(
@@ -379,60 +380,6 @@ def find_stray_files(
     return found
 
 
-def _lineage(
-    emitter: LineageEmitter | None,
-    state: str,
-    table: str,
-    run_id: str | None,
-    *,
-    error: BaseException | None = None,
-) -> str | None:
-    """Emit one OpenLineage event of the compaction job; never fails the compaction."""
-    if emitter is None:
-        return None
-    from openlineage.client.event_v2 import (
-        InputDataset,
-        Job,
-        OutputDataset,
-        Run,
-        RunEvent,
-        RunState,
-    )
-    from openlineage.client.facet_v2 import error_message_run, job_type_job
-    from openlineage.client.uuid import generate_new_uuid
-
-    from floe_core.lineage import PRODUCER, dataset_namespace
-
-    run_id = run_id or str(generate_new_uuid())
-    facets: dict[str, Any] = {}
-    if error is not None:
-        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=str(error)[:500], programmingLanguage="python", producer=PRODUCER
-        )
-    namespace = dataset_namespace(emitter.catalog)
-    job_type = job_type_job.JobTypeJobFacet(
-        processingType="BATCH", integration="FLOE", jobType="MAINTENANCE", producer=PRODUCER
-    )
-    event = RunEvent(
-        eventType=RunState[state],
-        eventTime=dt.datetime.now(dt.UTC).isoformat(),
-        run=Run(runId=run_id, facets=facets),
-        job=Job(
-            namespace=emitter.namespace,
-            name=f"maintenance.compact.{table}",
-            facets={"jobType": job_type},
-        ),
-        inputs=[InputDataset(namespace=namespace, name=table)],
-        outputs=[OutputDataset(namespace=namespace, name=table)],
-        producer=PRODUCER,
-    )
-    try:
-        emitter.client.emit(event)
-    except Exception as exc:
-        log.warning("lineage_emit_failed", table=table, error=f"{type(exc).__name__}: {exc}")
-    return run_id
-
-
 def destination_tables(catalog: Catalog, destination: str) -> list[str]:
     """Return the tables a source's destination names, as maintenance treats them.
 
@@ -454,32 +401,3 @@ def destination_tables(catalog: Catalog, destination: str) -> list[str]:
         return sorted(".".join(i) for i in catalog.list_tables(namespace))
     except NoSuchNamespaceError:
         return []
-
-
-def maintenance_error(exc: Exception) -> IngestionError:
-    """Translate a maintenance failure into floe's taxonomy (the one boundary).
-
-    Args:
-        exc: What :func:`maintain_table` or :func:`find_stray_files` raised.
-
-    Returns:
-        ``exc`` itself when it is an :class:`~floe_core.IngestionError`; COMMIT_CONFLICT for
-        a lost commit race, DESTINATION_UNAVAILABLE for storage, else an IngestionError.
-    """
-    from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-    from floe_core import DestinationWriteError, ErrorCode, IngestionError
-
-    if isinstance(exc, IngestionError):
-        return exc
-    if isinstance(exc, CommitFailedException | ValidationException):
-        return DestinationWriteError(
-            f"a concurrent commit won ({type(exc).__name__}: {exc}); run maintenance again",
-            code=ErrorCode.COMMIT_CONFLICT,
-        )
-    if isinstance(exc, OSError):
-        return DestinationWriteError(
-            f"storage failed ({type(exc).__name__}: {exc})",
-            code=ErrorCode.DESTINATION_UNAVAILABLE,
-        )
-    return IngestionError(f"unexpected {type(exc).__name__}: {exc}")
