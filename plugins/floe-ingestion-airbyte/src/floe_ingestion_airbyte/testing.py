@@ -23,12 +23,20 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from floe_ingestion_airbyte._fakes import (
+    FakeClock,
+    FakeConnection,
+    FakeJob,
+    State,
+    job_state,
+    problem,
+)
 from floe_ingestion_airbyte.plugin import AirbyteIngestionPlugin
 
 __all__ = [
@@ -46,154 +54,7 @@ FAKE_BASE_URL = "http://127.0.0.1:8000/api/public/v1"
 FAKE_CLIENT_ID = "0da998a2-0d7b-49c7-bb6e-9f7eb9cc68a0"
 FAKE_CLIENT_SECRET = "fake-client-secret-not-a-real-one"
 
-_START_TIME = "2023-03-25T01:30:50Z"
-_ENDED_AT = "2023-03-25T01:40:50Z"
-_PROBLEMS: dict[str, tuple[int, str, str]] = {
-    # kind: (status, type, title) from Airbyte's problems.yaml
-    "invalid-api-key": (
-        401,
-        "https://reference.airbyte.com/reference/errors#invalid-api-key",
-        "invalid-api-key",
-    ),
-    "forbidden": (403, "https://reference.airbyte.com/reference/errors#forbidden", "forbidden"),
-    "resource-not-found": (
-        404,
-        "https://reference.airbyte.com/reference/errors#resource-not-found",
-        "resource-not-found",
-    ),
-    "try-again-later": (
-        409,
-        "https://reference.airbyte.com/reference/errors#try-again-later",
-        "try-again-later",
-    ),
-    "state-conflict": (
-        409,
-        "https://reference.airbyte.com/reference/errors#409-state-conflict",
-        "state-conflict",
-    ),
-    "locked": (409, "error:connection/locked", "Connection is locked"),
-    "unprocessable-entity": (
-        422,
-        "https://reference.airbyte.com/reference/errors#unprocessable-entity",
-        "unprocessable-entity",
-    ),
-    "unexpected-problem": (
-        500,
-        "https://reference.airbyte.com/reference/errors",
-        "unexpected-problem",
-    ),
-}
-
 Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
-State = str | Mapping[str, Any]
-
-
-def problem(kind: str, detail: str, *, headers: Mapping[str, str] | None = None) -> httpx.Response:
-    """Build a problem response as Airbyte sends it.
-
-    Args:
-        kind: ``invalid-api-key``, ``forbidden``, ``resource-not-found``, ``try-again-later``,
-            ``state-conflict``, ``locked``, ``unprocessable-entity`` or ``unexpected-problem``.
-        detail: The human detail.
-        headers: Extra headers.
-
-    Returns:
-        The response.
-    """
-    status, type_, title = _PROBLEMS[kind]
-    body = {"status": status, "type": type_, "title": title, "detail": detail}
-    return httpx.Response(
-        status,
-        json=body,
-        headers={"content-type": "application/problem+json", **(headers or {})},
-    )
-
-
-class FakeClock:
-    """A monotonic clock that only moves when :meth:`sleep` is called (or :meth:`advance`)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        """Return the current fake time."""
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Record the wait and move time forward instead of waiting."""
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward without recording a sleep."""
-        self.now += seconds
-
-
-@dataclass
-class FakeJob:
-    """A job in the fake, walking through its script one ``GET`` at a time."""
-
-    job_id: int
-    connection_id: str
-    script: list[dict[str, Any]]
-    position: int = 0
-    cancelled: bool = False
-    gets: int = 0
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """The job's current fields."""
-        if self.cancelled:
-            return {**self.script[self.position], "status": "cancelled"}
-        return self.script[self.position]
-
-    @property
-    def status(self) -> str:
-        """The current status."""
-        return str(self.state["status"])
-
-    def advance(self) -> None:
-        """Move to the next state of the script, staying on the last one."""
-        if not self.cancelled:
-            self.position = min(self.position + 1, len(self.script) - 1)
-
-    def body(self) -> dict[str, Any]:
-        """The ``JobResponse`` JSON."""
-        return {
-            "jobId": self.job_id,
-            "jobType": "sync",
-            "startTime": _START_TIME,
-            "connectionId": self.connection_id,
-            **self.state,
-        }
-
-
-@dataclass
-class _Connection:
-    connection_id: str
-    name: str
-    status: str
-    script: list[dict[str, Any]]
-    status_reason: str | None = None
-    status_after_failure: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "connectionId": self.connection_id,
-            "name": self.name,
-            "sourceId": "9924bcd0-99be-453d-ba47-c2c9766f7da5",
-            "destinationId": "744cc0ed-7f05-4949-9e60-2a814f90c035",
-            "workspaceId": "18dccc91-0ab1-4f72-9ed7-0b8fc27c5826",
-            "status": self.status,
-            "schedule": {"scheduleType": "manual"},
-            "configurations": {"streams": [{"name": "orders", "syncMode": "incremental_append"}]},
-            "createdAt": 1687450500000,
-            "tags": [],
-        }
-        if self.status_reason:
-            body["statusReason"] = self.status_reason
-        return body
 
 
 @dataclass
@@ -235,7 +96,7 @@ class FakeAirbyte:
         self.token_lifetime = token_lifetime
         self.base_url = base_url.rstrip("/")
         self._prefix = httpx.URL(self.base_url).path.rstrip("/")
-        self.connections: dict[str, _Connection] = {}
+        self.connections: dict[str, FakeConnection] = {}
         self.jobs: dict[int, FakeJob] = {}
         self.tokens: dict[str, float] = {}
         self.requests: list[httpx.Request] = []
@@ -275,12 +136,12 @@ class FakeAirbyte:
             The connection id.
         """
         connection_id = connection_id or str(uuid.uuid4())
-        self.connections[connection_id] = _Connection(
+        self.connections[connection_id] = FakeConnection(
             connection_id=connection_id,
             name=name,
             status=status,
             status_reason=status_reason,
-            script=[_state(s, rows=rows, bytes_synced=bytes_synced) for s in script],
+            script=[job_state(s, rows=rows, bytes_synced=bytes_synced) for s in script],
             status_after_failure=status_after_failure,
         )
         return connection_id
@@ -295,7 +156,7 @@ class FakeAirbyte:
         Returns:
             The job.
         """
-        job = FakeJob(next(self._job_ids), connection_id, [_state(s) for s in script])
+        job = FakeJob(next(self._job_ids), connection_id, [job_state(s) for s in script])
         self.jobs[job.job_id] = job
         return job
 
@@ -513,22 +374,6 @@ class FakeAirbyte:
         ]
         limit = int(params.get("limit", "20"))
         return httpx.Response(200, json={"data": [j.body() for j in jobs[:limit]]})
-
-
-def _state(state: State, *, rows: int = 1000, bytes_synced: int = 20480) -> dict[str, Any]:
-    if not isinstance(state, str):
-        return dict(state)
-    if state == "succeeded":
-        return {
-            "status": state,
-            "lastUpdatedAt": _ENDED_AT,
-            "duration": "PT10M",
-            "rowsSynced": rows,
-            "bytesSynced": bytes_synced,
-        }
-    if state in ("failed", "cancelled"):
-        return {"status": state, "lastUpdatedAt": _ENDED_AT, "duration": "PT10M"}
-    return {"status": state}
 
 
 def _not_found(what: str, ident: str) -> httpx.Response:
