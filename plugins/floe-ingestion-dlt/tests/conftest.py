@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 
 import pytest
-from dlt_test_helpers import Api, handler_for, silent_port
+from dlt_test_helpers import Api, handler_for, silent_port, sql_engine
 
 
 @pytest.fixture
@@ -83,3 +83,30 @@ def mysql_dsn() -> str:
 def unique() -> str:
     """A short unique suffix for table/schema names in the shared databases."""
     return "floe_dlt_" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def pg_schema(postgres_dsn: str, unique: str) -> Iterator[str]:
+    """A PostgreSQL schema of the test's own, dropped (with its tables) after it."""
+    engine = sql_engine(postgres_dsn)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {unique}")
+    try:
+        yield unique
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")  # a held lock fails, not hangs
+            conn.exec_driver_sql(f"DROP SCHEMA {unique} CASCADE")
+        engine.dispose()
+
+
+@pytest.fixture
+def maria_table(mysql_dsn: str, unique: str) -> Iterator[str]:
+    """A MariaDB table name of the test's own, dropped after it."""
+    engine = sql_engine(mysql_dsn)
+    try:
+        yield unique
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {unique}")
+        engine.dispose()

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+import sqlalchemy as sa
+
 from floe_core import IngestionConfig
 
 
@@ -44,6 +47,18 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+BACKENDS = pytest.mark.parametrize("backend", ["pyarrow", "connectorx"])
+"""Run a SQL test once per ``sql_database`` backend."""
+
+
+def sql_engine(dsn: str) -> sa.Engine:
+    """A SQLAlchemy engine on a test database, with the driver the plugin would use."""
+    from floe_ingestion_dlt.sources._sql_connect import _driver
+
+    url = sa.engine.make_url(dsn)
+    return sa.create_engine(url.set(drivername=_driver(url.drivername)))
 
 
 def make_sqlite(path: Path, rows: int, *, start: int = 0) -> Path:

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from dlt_test_helpers import BACKENDS, sql_engine
 
 from floe_core import CatalogConfig, ErrorCategory, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.sources._sql_connect import _driver
 from floe_testing.readback import read_table as _read
 
 BIG = 9223372036854775807
 SMALL = -9223372036854775808
 UTF = "žluťoučký kůň 🐎 日本語"
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
-
-
-def _engine(dsn: str) -> sa.Engine:
-    url = sa.engine.make_url(dsn)
-    return sa.create_engine(url.set(drivername=_driver(url.drivername)))
 
 
 def _run(catalog: CatalogConfig, config: IngestionConfig) -> IngestionResult:
@@ -55,21 +49,6 @@ def _sql_config(
     )
 
 
-@pytest.fixture
-def pg_schema(postgres_dsn: str, unique: str) -> Iterator[str]:
-    engine = _engine(postgres_dsn)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {unique}"))
-    try:
-        yield unique
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))  # a held lock fails, not hangs
-            conn.execute(sa.text(f"DROP SCHEMA {unique} CASCADE"))
-        engine.dispose()
-
-
-BACKENDS = pytest.mark.parametrize("backend", ["pyarrow", "connectorx"])
 UNKNOWN_TYPE_WARNING = pytest.mark.filterwarnings(
     "ignore:Did not recognize type:sqlalchemy.exc.SAWarning"  # xml: selected as text
 )
@@ -81,7 +60,7 @@ UNKNOWN_TYPE_WARNING = pytest.mark.filterwarnings(
 def test_postgres_types_round_trip(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -159,23 +138,12 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-@pytest.fixture
-def maria_table(mysql_dsn: str, unique: str) -> Iterator[str]:
-    engine = _engine(mysql_dsn)
-    try:
-        yield unique
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {unique}"))
-        engine.dispose()
-
-
 @pytest.mark.mariadb
 @BACKENDS
 def test_mariadb_types_round_trip(
     mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
-    engine = _engine(mysql_dsn)
+    engine = sql_engine(mysql_dsn)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -302,7 +270,7 @@ def test_connectorx_panic_is_permanent_source_read_failed(postgres_dsn: str) -> 
 def test_postgres_auto_loads_types_connectorx_cannot_read(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -338,7 +306,7 @@ def test_postgres_auto_loads_types_connectorx_cannot_read(
 def test_postgres_numeric_nan_names_the_column(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.execute(
             sa.text(f"CREATE TABLE {pg_schema}.nan (id int PRIMARY KEY, v numeric(10, 2))")
@@ -359,7 +327,7 @@ def test_a_load_failing_mid_extraction_releases_the_source_connection(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
     """The writer fails on row 5 of 10: the table must be droppable at once, not at gc."""
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {pg_schema}.src (id int, v text)"))
         conn.execute(

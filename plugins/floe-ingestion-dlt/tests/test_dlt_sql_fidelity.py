@@ -9,29 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dlt_test_helpers import BACKENDS, sql_engine
 
 from floe_core import CatalogConfig, IngestionConfig
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.sources._sql_connect import _driver
 
-BACKENDS = pytest.mark.parametrize("backend", ["pyarrow", "connectorx"])
 UTC = dt.UTC
 
 
 def _f32(value: float) -> float:
     """The float32 nearest ``value``, as Python reads it back (widened exactly)."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
-
-
-def _engine(dsn: str) -> sa.Engine:
-    url = sa.engine.make_url(dsn)
-    return sa.create_engine(url.set(drivername=_driver(url.drivername)))
 
 
 def _load(
@@ -58,20 +51,6 @@ def _load(
     return types, rows
 
 
-@pytest.fixture
-def pg_schema(postgres_dsn: str, unique: str) -> Iterator[str]:
-    engine = _engine(postgres_dsn)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {unique}")
-    try:
-        yield unique
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
-            conn.exec_driver_sql(f"DROP SCHEMA {unique} CASCADE")
-        engine.dispose()
-
-
 PG_TYPES = {
     "id": "int",
     "s": "int",
@@ -93,7 +72,7 @@ PG_TYPES = {
 def test_postgres_floats_and_json_are_exact(
     postgres_dsn: str, pg_schema: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             f"""CREATE TABLE {pg_schema}.fid (id int PRIMARY KEY, s smallint NOT NULL, i int,
@@ -161,17 +140,6 @@ def test_postgres_floats_and_json_are_exact(
     assert rows[1]["tstz"] == dt.datetime(2024, 2, 29, 11, 14, 15, 123456, tzinfo=UTC)
 
 
-@pytest.fixture
-def maria_table(mysql_dsn: str, unique: str) -> Iterator[str]:
-    engine = _engine(mysql_dsn)
-    try:
-        yield unique
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {unique}")
-        engine.dispose()
-
-
 MARIA_TYPES = {
     "id": "int",
     "ti": "int",
@@ -197,7 +165,7 @@ MARIA_TYPES = {
 def test_mariadb_numbers_bits_json_and_timestamps_are_exact(
     mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig, backend: str
 ) -> None:
-    engine = _engine(mysql_dsn)
+    engine = sql_engine(mysql_dsn)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             f"""CREATE TABLE {maria_table} (id int PRIMARY KEY, ti tinyint NOT NULL,
@@ -268,7 +236,7 @@ def test_not_null_columns_are_required_and_the_merge_key_is_the_identifier(
 ) -> None:
     from floe_iceberg import load_catalog
 
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             f"CREATE TABLE {pg_schema}.keyed (id int PRIMARY KEY, name text NOT NULL, "
@@ -320,7 +288,7 @@ def test_mariadb_timestamp_cursor_compares_instants_in_a_zone_west_of_utc(
     mysql_dsn: str, maria_table: str, embedded_catalog: CatalogConfig
 ) -> None:
     """The loader's session is at -05:00: a cursor of 11:00 UTC must not mean 16:00 UTC."""
-    engine = _engine(mysql_dsn)
+    engine = sql_engine(mysql_dsn)
 
     def insert(rows: str) -> None:
         with engine.begin() as conn:

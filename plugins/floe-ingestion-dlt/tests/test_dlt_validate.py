@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 from click.testing import CliRunner, Result
-from dlt_test_helpers import closed_port
+from dlt_test_helpers import closed_port, sql_engine
 
 from floe_core import ErrorCategory, ErrorCode, IngestionConfig, PipelineConfigurationError
 from floe_core.cli import main
@@ -171,26 +171,18 @@ def test_an_unreachable_database_is_transient_not_a_config_error(workdir: Path) 
 
 @pytest.mark.postgres
 def test_postgres_columns_are_reflected_in_the_schema(
-    workdir: Path, postgres_dsn: str, unique: str
+    workdir: Path, postgres_dsn: str, pg_schema: str
 ) -> None:
-    from floe_ingestion_dlt.sources._sql_connect import _driver
-
-    url = sa.engine.make_url(postgres_dsn)
-    engine = sa.create_engine(url.set(drivername=_driver(url.drivername)))
+    engine = sql_engine(postgres_dsn)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {unique}")
-        conn.exec_driver_sql(f"CREATE TABLE {unique}.ev (id int PRIMARY KEY, at timestamptz)")
-    try:
-        config = f'{{connection_string: "{postgres_dsn}", schema: {unique}, tables: [ev]}}'
-        good = "destination: {table: bronze.ev}\n  incremental: {cursor_field: at}"
-        result, _ = _validate(workdir, _source(config, good))
-        assert result.exit_code == 0, result.output
-        bad = "destination: {table: bronze.ev}\n  incremental: {cursor_field: ts}"
-        result, path = _validate(workdir, _source(config, bad))
-        assert result.exit_code == 2, result.output
-        assert f"{path}: ingestion.sources[0].incremental.cursor_field: " in result.stderr
-        assert "'ts' is not a column of table 'ev'; columns are id, at" in result.stderr
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {unique} CASCADE")
-        engine.dispose()
+        conn.exec_driver_sql(f"CREATE TABLE {pg_schema}.ev (id int PRIMARY KEY, at timestamptz)")
+    engine.dispose()
+    config = f'{{connection_string: "{postgres_dsn}", schema: {pg_schema}, tables: [ev]}}'
+    good = "destination: {table: bronze.ev}\n  incremental: {cursor_field: at}"
+    result, _ = _validate(workdir, _source(config, good))
+    assert result.exit_code == 0, result.output
+    bad = "destination: {table: bronze.ev}\n  incremental: {cursor_field: ts}"
+    result, path = _validate(workdir, _source(config, bad))
+    assert result.exit_code == 2, result.output
+    assert f"{path}: ingestion.sources[0].incremental.cursor_field: " in result.stderr
+    assert "'ts' is not a column of table 'ev'; columns are id, at" in result.stderr

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from dlt_test_helpers import Api, rest_config
+from dlt_test_helpers import Api, rest_config, sql_engine
 
 from floe_core import CatalogConfig, IngestionConfig, LoadWindow
 from floe_iceberg import load_catalog, read_table_state
@@ -98,11 +98,8 @@ def test_postgres_window_is_a_where_on_the_column(
 ) -> None:
     import sqlalchemy as sa
 
-    from floe_ingestion_dlt.sources._sql_connect import _driver
-
     table = f"win_{uuid.uuid4().hex[:8]}"
-    url = sa.engine.make_url(postgres_dsn)
-    engine = sa.create_engine(url.set(drivername=_driver(url.drivername)))
+    engine = sql_engine(postgres_dsn)
     try:
         with engine.begin() as conn:
             conn.execute(
