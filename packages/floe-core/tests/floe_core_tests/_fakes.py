@@ -16,8 +16,12 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+from click.testing import CliRunner, Result
 from pydantic import BaseModel, ConfigDict
 
 from floe_core import (
@@ -36,6 +40,8 @@ from floe_core import (
     TableResult,
     default_category,
 )
+from floe_core.cli import main
+from floe_core.registry import PluginRegistry
 
 
 class FakeConfig(BaseModel):
@@ -334,3 +340,32 @@ class KeyedFakePlugin(FakePlugin):
 
     def source_supplies_primary_key(self, source_type: str) -> bool:
         return source_type == "sql_database"
+
+
+QUIET_MANIFEST = (
+    "plugins: {ingestion: {type: fake, retry: {max_attempts: 1}}}\n"
+    "observability: {logs: {format: json, level: WARNING}}\n"
+)
+"""A manifest choosing the fake plugin, one attempt per load, warnings only."""
+
+
+def fake_registry(plugin: type[IngestionPlugin] = FakePlugin) -> PluginRegistry:
+    """A registry holding only ``plugin``, registered as ``fake``."""
+    registry = PluginRegistry(entry_points=[])
+    registry.register("fake", plugin)
+    return registry
+
+
+def run_project(
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    project: str,
+    *args: str,
+    plugin: type[IngestionPlugin] = FakePlugin,
+    manifest: str = QUIET_MANIFEST,
+) -> Result:
+    """Write floe.yaml and the manifest in ``folder``; run ``floe <args> floe.yaml`` there."""
+    monkeypatch.chdir(folder)
+    (folder / "platform-manifest.yaml").write_text(manifest)
+    (folder / "floe.yaml").write_text(textwrap.dedent(project))
+    return CliRunner().invoke(main, [*args, "floe.yaml"], obj={"registry": fake_registry(plugin)})

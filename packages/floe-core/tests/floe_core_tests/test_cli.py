@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from floe_core.cli import main
 from floe_core.registry import PluginRegistry
-from floe_core_tests._fakes import FakePlugin
+from floe_core_tests._fakes import FakePlugin, fake_registry
 
 MANIFEST = """
 plugins:
@@ -58,8 +58,7 @@ def write(folder: Path, text: str, name: str = "floe.yaml") -> Path:
 
 def invoke(*args: str, registry: PluginRegistry | None = None) -> Result:
     if registry is None:
-        registry = PluginRegistry(entry_points=[])
-        registry.register("fake", FakePlugin)
+        registry = fake_registry()
     return CliRunner().invoke(main, list(args), obj={"registry": registry})
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from floe_core.cli import main
-from floe_core.registry import PluginRegistry
-from floe_core_tests._fakes import FakePlugin, KeyedFakePlugin
+from floe_core_tests._fakes import FakePlugin, KeyedFakePlugin, run_project
 
 PROJECT = """
 ingestion:
@@ -34,15 +31,7 @@ def _reset() -> Iterator[None]:
 
 
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin: type, *args: str) -> Result:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "platform-manifest.yaml").write_text(
-        "plugins: {ingestion: {type: fake, retry: {max_attempts: 1}}}\n"
-        "observability: {logs: {format: json, level: WARNING}}\n"
-    )
-    (tmp_path / "floe.yaml").write_text(textwrap.dedent(PROJECT))
-    registry = PluginRegistry(entry_points=[])
-    registry.register("fake", plugin)
-    return CliRunner().invoke(main, [*args, "floe.yaml"], obj={"registry": registry})
+    return run_project(tmp_path, monkeypatch, PROJECT, *args, plugin=plugin)
 
 
 @pytest.mark.parametrize("command", ["validate", "ingest"])

@@ -10,8 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from floe_core.cli import main
-from floe_core.registry import PluginRegistry
-from floe_core_tests._fakes import FakePlugin
+from floe_core_tests._fakes import FakePlugin, fake_registry
 
 SOURCES = """
 ingestion:
@@ -28,9 +27,7 @@ ingestion:
 
 
 def invoke(*args: str) -> Result:
-    registry = PluginRegistry(entry_points=[])
-    registry.register("fake", FakePlugin)
-    return CliRunner().invoke(main, list(args), obj={"registry": registry})
+    return CliRunner().invoke(main, list(args), obj={"registry": fake_registry()})
 
 
 @pytest.fixture
