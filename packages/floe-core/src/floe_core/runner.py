@@ -28,22 +28,27 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from floe_core._loader import ConfigFileError, Problem
-from floe_core._location import check_merge_key, check_source_type, check_window, point_at
-from floe_core._preflight import check_catalog_driver, check_table_depth, read_only_catalog
-from floe_core.catalog import CatalogConfig
+from floe_core._plugin_calls import (
+    as_error,
+    call_hook,
+    check_source_at,
+    create_pipeline_at,
+    create_plugin_at,
+    destination_config_at,
+    internal_error,
+    log_result,
+    run_once,
+)
+from floe_core._preflight import check_catalog_driver, read_only_catalog
 from floe_core.errors import (
-    ErrorCategory,
-    ErrorCode,
     IngestionError,
     PipelineConfigurationError,
-    PluginError,
 )
 from floe_core.ingestion import IngestionConfig, IngestionResult
 from floe_core.log import configure_logging, get_logger
 from floe_core.manifest import PlatformManifest
 from floe_core.metric import IngestionMetrics
-from floe_core.plugin import CONFIG_FIELD, IngestionPipeline, IngestionPlugin
+from floe_core.plugin import IngestionPlugin
 from floe_core.project import FloeProject
 from floe_core.registry import PluginRegistry
 from floe_core.retry import RetryAttempt, RetryPolicy
@@ -128,22 +133,8 @@ class Runner:
                 field ``plugins.ingestion.type``).
             ConfigFileError: ``plugins.ingestion.config`` does not match the plugin's schema.
         """
-        section = self.manifest.plugins.ingestion
-        where = str(self.manifest.file or "(default platform manifest)")
         catalog = read_only_catalog(self.catalog)[0] if read_only else self.catalog
-        try:
-            return self.registry.create(section.type, section.config, catalog=catalog)
-        except PluginError as exc:
-            raise PluginError(
-                f"{where}: plugins.ingestion.type: {exc.message}",
-                code=exc.code,
-                details={**exc.details, "file": where, "field": "plugins.ingestion.type"},
-            ) from exc
-        except PipelineConfigurationError as exc:
-            problems = [
-                Problem(p["field"], p["message"]) for p in exc.details.get("problems", [])
-            ] or [Problem(".".join(CONFIG_FIELD), exc.message)]
-            raise ConfigFileError.of(where, problems, code=exc.code) from exc
+        return create_plugin_at(self.registry, self.manifest, catalog)
 
     def catalog_not_created(self) -> list[str]:
         """Return the catalog's SQLite file / warehouse folder paths that do not exist yet.
@@ -171,26 +162,7 @@ class Runner:
             IngestionError: Another failure; INTERNAL_ERROR when the plugin raised something
                 outside the taxonomy.
         """
-        try:
-            return plugin.get_destination_config(self.catalog)
-        except IngestionError as exc:
-            if exc.category is not ErrorCategory.CONFIGURATION:
-                raise
-            field = str(exc.details.get("field") or "")
-            if not field.startswith(("catalog", "storage")):
-                field = "catalog"
-            where = str(self.manifest.file or "(default platform manifest)")
-            problem = Problem(field, exc.message)
-            # A CONFIGURATION category on another class's code: keep the class-code rule.
-            code = exc.code if isinstance(exc, PipelineConfigurationError) else None
-            code = ErrorCode.DESTINATION_CONFIG_ERROR if isinstance(exc, PluginError) else code
-            if exc.message.startswith(field):  # "catalog.uri for type 'sql' must be ..."
-                raise ConfigFileError(
-                    f"{where}: {exc.message}", file=where, problems=[problem], code=code
-                ) from exc
-            raise ConfigFileError.of(where, [problem], code=code) from exc
-        except Exception as exc:
-            raise _internal(plugin, "get_destination_config", exc) from exc
+        return destination_config_at(plugin, self.catalog, self.manifest.file)
 
     def configs(
         self, project: FloeProject, only: Collection[str] | None = None
@@ -250,21 +222,21 @@ class Runner:
                 lineage.close()
         checked: list[tuple[IngestionConfig, IngestionError | None]] = []
         try:
-            startup_error = _call(plugin.startup)
+            startup_error = call_hook(plugin.startup)
             if startup_error is not None:
                 raise startup_error
             for config in configs:
                 try:
-                    pipeline = _create(plugin, config, project, self.catalog)
+                    pipeline = create_pipeline_at(plugin, config, project, self.catalog)
                     if not offline:
-                        _check_source(plugin, pipeline, project, timeout)
+                        check_source_at(plugin, pipeline, project, timeout)
                     checked.append((config, None))
                 except IngestionError as exc:
                     checked.append((config, exc))
                 except Exception as exc:
-                    checked.append((config, _internal(plugin, "create_pipeline", exc)))
+                    checked.append((config, internal_error(plugin, "create_pipeline", exc)))
         finally:
-            _call(plugin.shutdown)
+            call_hook(plugin.shutdown)
         return checked
 
     def run_sources(
@@ -302,7 +274,7 @@ class Runner:
         lineage = self.lineage if self.lineage is not None else self._own_lineage()
         results: list[IngestionResult] = []
         try:
-            startup_error = _call(plugin.startup)
+            startup_error = call_hook(plugin.startup)
 
             def one(config: IngestionConfig) -> IngestionResult:
                 return self._run_source(
@@ -315,7 +287,7 @@ class Runner:
             else:
                 results.extend(one(config) for config in configs)
         finally:
-            shutdown_error = _call(plugin.shutdown)
+            shutdown_error = call_hook(plugin.shutdown)
             if shutdown_error is not None:
                 _log.warning(
                     "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
@@ -349,12 +321,12 @@ class Runner:
         self.check_destination(plugin)
         lineage = self.lineage if self.lineage is not None else self._own_lineage()
         try:
-            startup_error = _call(plugin.startup)
+            startup_error = call_hook(plugin.startup)
             return self._run_source(
                 plugin, config, project, lambda event: None, startup_error, lineage, retry=retry
             )
         finally:
-            shutdown_error = _call(plugin.shutdown)
+            shutdown_error = call_hook(plugin.shutdown)
             if shutdown_error is not None:
                 _log.warning(
                     "plugin_shutdown_failed", plugin=plugin.name, error=str(shutdown_error)
@@ -422,11 +394,11 @@ class Runner:
             current.set_attribute("ingestion.duration_seconds", result.duration_seconds)
             current.set_attribute("ingestion.attempts", result.attempts)
             if not result.success:
-                record_error(current, _as_error(result))
+                record_error(current, as_error(result))
             self.metrics.record_result(result, source_type=config.source_type)
             if lineage is not None and run_id is not None:
                 lineage.finish(run_id, config, result)
-            _log_result(log, result)
+            log_result(log, result)
             notify(SourceEvent("finished", config.name, result.attempts, result))
             return result
 
@@ -443,14 +415,14 @@ class Runner:
     ) -> IngestionResult:
         started = time.monotonic()
         try:
-            pipeline = _create(plugin, config, project, self.catalog)
+            pipeline = create_pipeline_at(plugin, config, project, self.catalog)
         except IngestionError as exc:
             return IngestionPlugin.failure(config, exc, started=started)
         except Exception as exc:
-            return IngestionPlugin.failure(config, _internal(plugin, "create_pipeline", exc))
+            return IngestionPlugin.failure(config, internal_error(plugin, "create_pipeline", exc))
         extra = {"workers": workers} if workers is not None else {}
         if not retry:
-            return _run_once(plugin, pipeline, **extra)
+            return run_once(plugin, pipeline, **extra)
 
         def on_retry(attempt: RetryAttempt) -> None:
             first = attempt.result.errors[0]
@@ -472,133 +444,4 @@ class Runner:
         policy = RetryPolicy(
             self.manifest.plugins.ingestion.retry, sleep=self._sleep, on_retry=on_retry
         )
-        return policy.call(lambda: _run_once(plugin, pipeline, **extra))
-
-
-def _create(
-    plugin: IngestionPlugin, config: IngestionConfig, project: FloeProject, catalog: CatalogConfig
-) -> IngestionPipeline:
-    """``create_pipeline``, its CONFIGURATION errors naming the floe.yaml file and field.
-
-    A ``type`` the plugin does not list, and a table the catalog cannot hold, are reported
-    here, without asking the plugin.
-    """
-    file = project.file or "floe.yaml"
-    index = project.index_of(config.name)
-    try:
-        available = plugin.list_available_sources()
-    except Exception:  # the plugin's own create_pipeline check still applies
-        available = None
-    if isinstance(available, list):
-        wrong = check_source_type(
-            config.name,
-            config.source_type,
-            available,
-            plugin=plugin.name,
-            file=file,
-            index=index,
-        )
-        if wrong is not None:
-            raise wrong
-    keyless = check_merge_key(
-        config, plugin.source_supplies_primary_key(config.source_type), file=file, index=index
-    )
-    if keyless is not None:
-        raise keyless
-    unwindowed = check_window(
-        config,
-        project.sources[index].partitions is not None,
-        plugin.supports_window(config.source_type),
-        plugin=plugin.name,
-        file=file,
-        index=index,
-    )
-    if unwindowed is not None:
-        raise unwindowed
-    try:
-        check_table_depth(config, catalog)
-        return plugin.create_pipeline(config)
-    except IngestionError as exc:
-        raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
-
-
-def _check_source(
-    plugin: IngestionPlugin, pipeline: IngestionPipeline, project: FloeProject, timeout: float
-) -> None:
-    """``check_source``, its CONFIGURATION errors naming the floe.yaml file and field."""
-    file = project.file or "floe.yaml"
-    index = project.index_of(pipeline.config.name)
-    try:
-        plugin.check_source(pipeline, timeout)
-    except IngestionError as exc:
-        raise point_at(exc, file, index)  # noqa: B904 - the plugin's own error, located
-    except Exception as exc:
-        raise _internal(plugin, "check_source", exc) from exc
-
-
-def _run_once(
-    plugin: IngestionPlugin, pipeline: IngestionPipeline, **kwargs: Any
-) -> IngestionResult:
-    """One attempt; a plugin that breaks the never-raise contract still yields a result."""
-    try:
-        result = plugin.run(pipeline, **kwargs)
-    except IngestionError as exc:
-        return IngestionPlugin.failure(pipeline.config, exc)
-    except Exception as exc:
-        return IngestionPlugin.failure(pipeline.config, _internal(plugin, "run", exc))
-    if not isinstance(result, IngestionResult):
-        error = IngestionError(
-            f"plugin {plugin.name!r} run() returned {type(result).__name__}, not IngestionResult",
-            code=ErrorCode.INTERNAL_ERROR,
-        )
-        return IngestionPlugin.failure(pipeline.config, error)
-    return result
-
-
-def _internal(plugin: IngestionPlugin, method: str, exc: Exception) -> IngestionError:
-    return IngestionError(
-        f"plugin {plugin.name!r} {method}() raised {type(exc).__name__}: {exc}",
-        code=ErrorCode.INTERNAL_ERROR,
-        details={"plugin": plugin.name, "method": method},
-    )
-
-
-def _call(hook: Callable[[], None]) -> IngestionError | None:
-    try:
-        hook()
-    except IngestionError as exc:
-        return exc
-    except Exception as exc:
-        name = getattr(hook, "__name__", "hook")
-        return IngestionError(
-            f"plugin {name}() raised {type(exc).__name__}: {exc}", code=ErrorCode.INTERNAL_ERROR
-        )
-    return None
-
-
-def _as_error(result: IngestionResult) -> IngestionError:
-    if result.errors:
-        return IngestionError.from_detail(result.errors[0])
-    return IngestionError("the load failed without reporting an error")
-
-
-def _log_result(log: Any, result: IngestionResult) -> None:
-    fields = {
-        "rows_loaded": result.rows_loaded,
-        "bytes_written": result.bytes_written,
-        "tables": [t.table for t in result.tables],
-        "duration_seconds": round(result.duration_seconds, 3),
-        "attempts": result.attempts,
-    }
-    if result.success:
-        log.info("source_finished", **fields)
-        return
-    first = result.errors[0] if result.errors else None
-    log.error(
-        "source_failed",
-        **fields,
-        code=str(first.code) if first else None,
-        category=str(first.category) if first else None,
-        error=first.message if first else None,
-        errors=len(result.errors),
-    )
+        return policy.call(lambda: run_once(plugin, pipeline, **extra))
