@@ -12,6 +12,7 @@ from pyiceberg.table import Table
 
 from floe_core import MergeStrategy, WriteMode
 from floe_iceberg import TableWrite, write_table
+from floe_iceberg._pyiceberg import split_by_partition
 
 UTC = dt.UTC
 
@@ -83,7 +84,7 @@ MOVES = [
 def test_keys_moving_between_partitions_read_back_as_copy_on_write(
     sql_catalog: Catalog, table_name: str, partition_by: tuple[str, ...]
 ) -> None:
-    cow, mor = f"{table_name}_cow", f"{table_name}_mor"
+    cow, mor, pcow = f"{table_name}_cow", f"{table_name}_mor", f"{table_name}_pcow"
     for day, rows in enumerate(MOVES, start=1):
         rows = rows.set_column(
             2,
@@ -95,9 +96,19 @@ def test_keys_moving_between_partitions_read_back_as_copy_on_write(
         )  # each load's rows land on other days: a key's day changes too
         write_table(sql_catalog, _spec(cow, MergeStrategy.COPY_ON_WRITE), [rows])
         write_table(sql_catalog, _spec(mor, MergeStrategy.MERGE_ON_READ, partition_by), [rows])
+        # copy-on-write into the partitioned table too: its rewrites keep their partitions
+        write_table(sql_catalog, _spec(pcow, MergeStrategy.COPY_ON_WRITE, partition_by), [rows])
         assert _scan(sql_catalog, mor) == _scan(sql_catalog, cow)
+        assert _scan(sql_catalog, pcow) == _scan(sql_catalog, cow)
     table = sql_catalog.load_table(mor)
     assert len(table.spec().fields) == len(partition_by)
+    rewritten = sql_catalog.load_table(pcow)
+    assert rewritten.inspect.delete_files().num_rows == 0
+    for task in rewritten.scan().plan_files():  # every rewritten file is in its rows' partition
+        with rewritten.io.new_input(task.file.file_path).open() as stream:
+            rows = pa.Table.from_batches(pq.read_table(stream).to_batches())
+        parts = split_by_partition(rewritten.spec(), rewritten.schema(), rows)
+        assert {key.partition for key, _ in parts} == {task.file.partition}
     final = {r["id"]: (r["region"], r["v"]) for r in _scan(sql_catalog, mor)}
     assert final[2] == ("eu", "c2") and final[3] == ("eu", "c3") and final[7] == ("us", "e7")
     assert _deletes_keep_their_partition(table) >= 3
