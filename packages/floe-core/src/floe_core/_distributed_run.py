@@ -6,7 +6,7 @@ manifest's plugin, starts it, builds the source's pipeline from the config the c
 in *its* process (secrets included: they never travel in the plan), runs one plugin method of
 :class:`~floe_core.parts.DistributedLoading` under a ``floe.ingestion.*`` span, and shuts the
 plugin down. Lineage START is emitted when the load is planned (its run id travels in the
-plan), COMPLETE or FAIL when it is committed, ABORT when it is abandoned; metrics and the
+plan), COMPLETE or FAIL when it is committed or a part fails for good; metrics and the
 ``source_finished`` / ``source_failed`` log line come with the commit, as for
 :meth:`Runner.run_one <floe_core.runner.Runner.run_one>`.
 """
@@ -200,17 +200,24 @@ class DistributedRun:
         return result
 
     def abandon(
-        self, config: IngestionConfig, plan: PartsPlan, outcomes: Sequence[PartOutcome]
+        self,
+        config: IngestionConfig,
+        plan: PartsPlan,
+        outcomes: Sequence[PartOutcome],
+        result: IngestionResult | None = None,
     ) -> list[str]:
-        """Remove the files of a load that will not be committed (emits lineage ABORT).
+        """Remove the files of a load that will not be committed.
 
         Best effort: never raises for a failure to delete (the files stay listed for
-        ``floe maintain``).
+        ``floe maintain``). A table the load did commit is left alone.
 
         Args:
             config: The source, secrets resolved in this process.
             plan: The load's plan.
             outcomes: The outcomes known.
+            result: The failure that ends the load when nothing reported it yet (a part's):
+                recorded in the metrics and emitted as lineage FAIL. None: already reported
+                (by :meth:`commit`).
 
         Returns:
             The paths listed.
@@ -220,8 +227,10 @@ class DistributedRun:
             with self._started() as plugin, self._lineage() as lineage:
                 pipeline = _create(plugin, config, self.project, self.runner.catalog)
                 listed = plugin.abandon_parts(pipeline, plan, outcomes)
-                if lineage is not None and plan.lineage_run_id is not None:
-                    lineage.abort(plan.lineage_run_id, config)
+                if result is not None:
+                    self.runner.metrics.record_result(result, source_type=config.source_type)
+                    if lineage is not None and plan.lineage_run_id is not None:
+                        lineage.finish(plan.lineage_run_id, config, result)
         except Exception as exc:
             _log.warning(
                 "parts_abandon_failed", source=config.name, error=f"{type(exc).__name__}: {exc}"
