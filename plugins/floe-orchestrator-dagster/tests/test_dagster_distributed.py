@@ -52,9 +52,7 @@ class FailingParts(DltIngestionPlugin):
     PERMANENT: ClassVar[bool] = False
     RUNS: ClassVar[dict[int, int]] = {}
 
-    def run_part(
-        self, pipeline: IngestionPipeline, plan: PartsPlan, part: PartSpec
-    ) -> PartOutcome:
+    def run_part(self, pipeline: IngestionPipeline, plan: PartsPlan, part: PartSpec) -> PartOutcome:
         runs = FailingParts.RUNS.get(part.index, 0)
         FailingParts.RUNS[part.index] = runs + 1
         outcome = super().run_part(pipeline, plan, part)
@@ -200,7 +198,8 @@ def test_postgres_parts_land_as_one_snapshot_equal_to_a_one_step_load(
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    f"INSERT INTO {table} SELECT g, 1.25, 'new', g FROM generate_series(3001, 3500) g"
+                    f"INSERT INTO {table} SELECT g, 1.25, 'new', g "
+                    "FROM generate_series(3001, 3500) g"
                 )
             )
         again = _materialize(project, only="li")

@@ -60,7 +60,7 @@ from floe_core.project import SourceSpec
 from floe_dagster._report import Loaded, check_specs, materialization
 from floe_dagster._table import read_facts
 from floe_dagster.failure import failure_for, raise_for
-from floe_dagster.translator import FloeAsset, FloeTranslator
+from floe_dagster.translator import GROUP, FloeAsset, FloeTranslator
 
 if TYPE_CHECKING:
     from floe_dagster.asset import SourceAssets
@@ -249,7 +249,7 @@ def build_distributed_assets(
             for a in assets
         },
         check_specs=checks,
-        partitions_def=None,
+        group_name=GROUP,  # graph_multi_asset does not take it from the AssetOut's spec
         can_subset=False,
     )
     def _source() -> Any:
