@@ -33,7 +33,7 @@ from floe_core import (
     PluginRegistry,
     Runner,
 )
-from floe_dagster import build_source_definitions
+from floe_dagster import build_definitions, build_source_definitions
 from floe_ingestion_dlt import DltIngestionPlugin
 
 PARTS = {"column": "id", "partitions": 3}
@@ -216,15 +216,18 @@ def test_postgres_parts_land_as_one_snapshot_equal_to_a_one_step_load(
 
 
 def test_a_part_that_fails_once_is_retried_alone_and_leaves_no_file(tmp_path: Path) -> None:
+    """Run through the ``ingestion`` job of ``build_definitions`` (the graph asset is in it)."""
     dsn = _sqlite(tmp_path / "src", 2000)
     project = make_project(
         tmp_path / "p", [_source(dsn, "items", "items", PARTS)], plugin="failing_parts"
     )
     FailingParts.FAIL, FailingParts.PERMANENT, FailingParts.RUNS = {1: 1}, False, {}
+    defs = build_definitions(project.floe_yaml, project.manifest, runner_factory=_failing(project))
 
-    result = _materialize(project, _failing(project))
+    result = defs.resolve_job_def("ingestion").execute_in_process(raise_on_error=False)
 
     assert result.success, [e.step_failure_data for e in result.get_step_failure_events()]
+    assert materialized(result)["ingestion__items__items"]["dagster/row_count"] == 2000
     retried = _steps(result, "STEP_UP_FOR_RETRY")
     assert retried == ["ingestion__items.ingestion__items_part[t0_p1]"]
     assert FailingParts.RUNS == {0: 1, 1: 2, 2: 1, 3: 1}
