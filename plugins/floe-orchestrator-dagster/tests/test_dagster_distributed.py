@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +26,7 @@ from floe_core import (
     ErrorCode,
     ErrorDetail,
     IngestionPipeline,
+    IngestionResult,
     PartOutcome,
     PartSpec,
     PartsPlan,
@@ -266,3 +267,66 @@ def test_a_part_that_fails_for_good_stops_the_load_before_the_commit(tmp_path: P
     # every file the parts wrote was removed or is listed for floe maintain
     leftover = _stored_parquet(project, "bronze.items") - _referenced(project, "bronze.items")
     assert leftover <= _listed(project, "bronze.items")
+
+
+class RacedParts(DltIngestionPlugin):
+    """The dlt plugin; another load of the same source commits just before the parts' commit."""
+
+    name = "raced_parts"
+
+    def commit_parts(
+        self, pipeline: IngestionPipeline, plan: PartsPlan, outcomes: Sequence[PartOutcome]
+    ) -> IngestionResult:
+        concurrent = self.run(self.create_pipeline(pipeline.config))  # lands first
+        assert concurrent.success, concurrent.errors
+        return super().commit_parts(pipeline, plan, outcomes)
+
+
+def test_a_commit_that_loses_the_race_fails_cleanly_and_the_other_load_stands(
+    tmp_path: Path,
+) -> None:
+    dsn = _sqlite(tmp_path / "src", 1200)
+    project = make_project(
+        tmp_path / "p", [_source(dsn, "items", "items", PARTS)], plugin="raced_parts"
+    )
+    registry = PluginRegistry()
+    registry.register("raced_parts", RacedParts)
+
+    def runner() -> Runner:
+        return Runner(PlatformManifest.load(project.manifest), registry)
+
+    result = _materialize(project, runner)
+
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "ingestion__items.ingestion__items_commit"
+    metadata = failure.step_failure_data.user_failure_data.metadata
+    assert metadata["floe/code"].value == "COMMIT_CONFLICT"
+    assert _steps(result, "STEP_UP_FOR_RETRY") == []  # a pinned plan cannot land: no retry
+    loaded = project.catalog().load_table("bronze.items")
+    assert len(loaded.metadata.snapshots) == 1  # the other load's snapshot only: never a mix
+    assert sorted(loaded.scan().to_arrow()["id"].to_pylist()) == list(range(1, 1201))
+    leftover = _stored_parquet(project, "bronze.items") - _referenced(project, "bronze.items")
+    assert leftover <= _listed(project, "bronze.items")
+
+
+def test_a_merge_in_parts_updates_rows_once_and_keeps_keys_unique(tmp_path: Path) -> None:
+    dsn = _sqlite(tmp_path / "src", 900)
+    source = _source(dsn, "items", "items", PARTS)
+    source["destination"] = {"table": "bronze.items", "write_disposition": "merge"}
+    project = make_project(tmp_path / "p", [source])
+    assert _materialize(project).success
+    engine = sa.create_engine(dsn)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE items SET v = 'changed', n = n + 1000 WHERE id % 100 = 0"))
+        conn.execute(sa.text("INSERT INTO items VALUES (901, 'new', 2000)"))
+    engine.dispose()
+
+    again = _materialize(project)
+
+    assert again.success
+    assert checks(again)["ingestion__items__items:primary_key_unique"] is True
+    rows = project.catalog().load_table("bronze.items").scan().to_arrow()
+    assert sorted(rows["id"].to_pylist()) == list(range(1, 902))
+    assert pc.sum(pc.equal(rows["v"], "changed")).as_py() == 9
+    assert materialized(again)["ingestion__items__items"]["dagster/row_count"] == 10
