@@ -230,16 +230,25 @@ def build_distributed_assets(
         catalog = _catalog(runner)
         selected = set(context.selected_asset_check_keys)
         received = [json.loads(o) for o in outcomes]
-        for number, plan in enumerate(_PLANS.validate_json(plans)):
-            asset = asset_of(plan)
-            config = _config(context, runner, project, translator, asset, policy)
-            mine = [
+        loads = _PLANS.validate_json(plans)
+
+        def outcomes_of(number: int) -> list[PartOutcome]:
+            return [
                 PartOutcome.model_validate(o["outcome"]) for o in received if o["plan"] == number
             ]
-            result = committer.commit(config, plan, mine)
-            if not result.success:
-                committer.abandon(config, plan, mine)
+
+        for number, plan in enumerate(loads):
+            asset = asset_of(plan)
+            config = _config(context, runner, project, translator, asset, policy)
+            result = committer.commit(config, plan, outcomes_of(number))
+            if not result.success:  # this table's load and every later one end here
+                for later in range(number, len(loads)):
+                    later_config = _config(
+                        context, runner, project, translator, asset_of(loads[later]), policy
+                    )
+                    committer.abandon(later_config, loads[later], outcomes_of(later))
                 raise failure_for(result, attempt=attempt, allow_retries=False)
+            mine = outcomes_of(number)
             yield from _materialize(context, asset, config, result, catalog, selected, plan, mine)
 
     @dg.graph_multi_asset(
@@ -288,8 +297,8 @@ def _materialize(
     )
     metadata: dict[str, Any] = dict(reported.metadata or {})
     metadata["floe/parts"] = dg.MetadataValue.int(len(plan.parts))
-    metadata["floe/part_rows"] = ", ".join(
-        str(o.rows) for o in sorted(outcomes, key=lambda o: o.index)
-    )
+    if len(outcomes) <= 64:  # the rows of each part, in part order
+        ordered = sorted(outcomes, key=lambda o: o.index)
+        metadata["floe/part_rows"] = ", ".join(str(o.rows) for o in ordered)
     yield dg.Output(None, output_name=_output_name(asset), metadata=metadata)
     yield from reported.check_results or []
