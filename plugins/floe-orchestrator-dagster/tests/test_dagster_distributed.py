@@ -330,3 +330,19 @@ def test_a_merge_in_parts_updates_rows_once_and_keeps_keys_unique(tmp_path: Path
     assert sorted(rows["id"].to_pylist()) == list(range(1, 902))
     assert pc.sum(pc.equal(rows["v"], "changed")).as_py() == 9
     assert materialized(again)["ingestion__items__items"]["dagster/row_count"] == 10
+
+
+def test_a_plan_that_fails_on_its_configuration_runs_no_part(tmp_path: Path) -> None:
+    dsn = _sqlite(tmp_path / "src", 10)
+    project = make_project(tmp_path / "p", [_source(dsn, "items", "items", {"column": "nope"})])
+
+    result = _materialize(project)
+
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "ingestion__items.ingestion__items_plan"
+    metadata = failure.step_failure_data.user_failure_data.metadata
+    assert metadata["floe/code"].value == "INVALID_CONFIG"
+    assert metadata["floe/category"].value == "CONFIGURATION"
+    assert _steps(result) == ["ingestion__items.ingestion__items_plan"]  # not retried, no part
+    assert not project.catalog().table_exists("bronze.items")

@@ -168,23 +168,25 @@ def build_distributed_assets(
         policy = RetryPolicy(runner.manifest.plugins.ingestion.retry)
         attempt = context.retry_number + 1
         planner = DistributedRun(runner, project)
-        plans: list[PartsPlan] = []
+        plans: list[tuple[IngestionConfig, PartsPlan]] = []
         for asset in assets:
             config = _config(context, runner, project, translator, asset, policy)
             try:
                 plan = planner.plan(config)
+                if plan is None:
+                    raise IngestionError(
+                        f"plugin {plugin!r} said source {config.name!r} loads in parts, then "
+                        "planned none",
+                        code=ErrorCode.INTERNAL_ERROR,
+                    )
             except IngestionError as exc:
-                raise_for(_failed(config.name, exc), policy, attempt=attempt)
-            if plan is None:
-                error = IngestionError(
-                    f"plugin {plugin!r} said source {config.name!r} loads in parts, then "
-                    "planned none",
-                    code=ErrorCode.INTERNAL_ERROR,
-                )
-                raise failure_for(_failed(config.name, error), attempt=attempt, allow_retries=False)
-            plans.append(plan)
-        wire = _PLANS.dump_json(plans).decode()
-        parts = [(n, p) for n, plan in enumerate(plans) for p in plan.parts]
+                failed = _failed(config.name, exc)
+                for earlier, planned in plans:  # their lineage START gets its FAIL
+                    planner.abandon(earlier, planned, [], failed)
+                raise_for(failed, policy, attempt=attempt)
+            plans.append((config, plan))
+        wire = _PLANS.dump_json([plan for _, plan in plans]).decode()
+        parts = [(n, p) for n, (_, plan) in enumerate(plans) for p in plan.parts]
         yield dg.Output(
             wire, "plans", metadata={"floe/parts": len(parts), "floe/plan_bytes": len(wire)}
         )
