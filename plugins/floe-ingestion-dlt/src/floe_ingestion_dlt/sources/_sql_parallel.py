@@ -85,9 +85,12 @@ def plan_table(
 
     Raises:
         PipelineConfigurationError: No usable split column.
+        IngestionError: The source failed while splitting (translated as the source's).
     """
     from floe_iceberg import plan_load
+    from floe_ingestion_dlt._errors import translate
     from floe_ingestion_dlt.sources._sql_connect import engine_for, release, sql_url
+    from floe_ingestion_dlt.sources._sql_errors import sql_errors
 
     parallel: ParallelConfig = source.parallel
     column = parallel.column
@@ -100,13 +103,18 @@ def plan_table(
                 details={"field": "parallel.column", "table": resource},
             )
         column = primary_key[0]
-    engine = engine_for(sql_url(source, config.name))
     try:
-        ranges = part_ranges(
-            engine, resource, source.schema_, column, parallel.count(workers), parallel.split
-        )
-    finally:
-        release(engine)
+        engine = engine_for(sql_url(source, config.name))
+        try:
+            ranges = part_ranges(
+                engine, resource, source.schema_, column, parallel.count(workers), parallel.split
+            )
+        finally:
+            release(engine)
+    except (IngestionError, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # the split reads the source: its failures are the source's
+        raise translate(exc, side="source", source=config.name, source_errors=sql_errors) from exc
     plan = plan_load(catalog, spec)
     log.info(
         "parallel_load_planned",
