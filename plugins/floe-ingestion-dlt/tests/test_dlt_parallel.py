@@ -262,3 +262,24 @@ def test_parallel_parts_create_not_null_columns_required_and_the_key_as_identifi
     assert {f.name: f.required for f in schema.fields} == {"id": True, "v": True, "n": False}
     assert schema.identifier_field_names() == {"id"}
     assert [r["id"] for r in _sorted(embedded_catalog, "bronze.strict")] == list(range(1, 101))
+
+
+@pytest.mark.postgres
+def test_a_split_the_source_refuses_is_a_source_error(
+    postgres_dsn: str, unique: str, embedded_catalog: CatalogConfig
+) -> None:
+    engine = _engine(postgres_dsn)
+    table = f"{unique}_doc"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {table} (id int PRIMARY KEY, doc json)"))
+        conn.execute(sa.text(f"INSERT INTO {table} VALUES (1, '{{}}')"))
+    try:  # json has no min(): the split's query fails on the server
+        result = _run(embedded_catalog, _config(postgres_dsn, table, "doc", {"column": "doc"}))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+        engine.dispose()
+
+    assert not result.success
+    assert result.errors[0].code is ErrorCode.SOURCE_READ_FAILED
+    assert "min(json)" in result.errors[0].message

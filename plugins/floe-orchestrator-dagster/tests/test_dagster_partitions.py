@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 import uuid
 from pathlib import Path
@@ -155,30 +154,6 @@ def test_hourly_and_monthly_windows(
     assert partitions.get_first_partition_key() == first
     span = partitions.time_window_for_partition_key(first)
     assert (span.start, span.end - span.start) == (dt.datetime(2026, 3, 1, tzinfo=UTC), window)
-
-
-@pytest.fixture
-def postgres_dsn() -> str:
-    import sqlalchemy as sa
-
-    dsn = os.environ.get("FLOE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        engine = sa.create_engine(
-            dsn.replace("postgresql://", "postgresql+psycopg2://", 1),
-            connect_args={"connect_timeout": 3},
-        )
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:
-        reason = (
-            f"PostgreSQL not reachable ({type(exc).__name__}); start it at 127.0.0.1:5432 or "
-            "set FLOE_TEST_POSTGRES_DSN to enable this test"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return dsn
 
 
 def test_postgres_partitions_backfill_and_rerun(tmp_path: Path, postgres_dsn: str) -> None:

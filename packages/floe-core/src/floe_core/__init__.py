@@ -37,6 +37,7 @@ from floe_core.ingestion import (
     WriteMode,
 )
 from floe_core.manifest import PlatformManifest, RetryConfig
+from floe_core.parts import DistributedLoading, PartOutcome, PartSpec, PartsPlan, TablePlan
 from floe_core.plugin import (
     FLOE_API_VERSION,
     HealthState,
@@ -53,12 +54,14 @@ from floe_core.retry import RetryPolicy
 from floe_core.secret import SecretRef
 
 if TYPE_CHECKING:
+    from floe_core._distributed_run import DistributedRun
     from floe_core.lineage import LineageEmitter
     from floe_core.log import configure_logging, get_logger
     from floe_core.metric import IngestionMetrics
     from floe_core.runner import Runner, SourceEvent
 
 _LAZY = {
+    "DistributedRun": "floe_core._distributed_run",
     "IngestionMetrics": "floe_core.metric",
     "LineageEmitter": "floe_core.lineage",
     "Runner": "floe_core.runner",
@@ -73,6 +76,8 @@ __all__ = [
     "CatalogConfig",
     "ConfigFileError",
     "DestinationWriteError",
+    "DistributedLoading",
+    "DistributedRun",
     "ErrorCategory",
     "ErrorCode",
     "ErrorDetail",
@@ -89,7 +94,10 @@ __all__ = [
     "LineageEmitter",
     "LoadWindow",
     "MergeStrategy",
+    "PartOutcome",
+    "PartSpec",
     "PartialLoadError",
+    "PartsPlan",
     "PipelineConfigurationError",
     "PlatformManifest",
     "PluginEntry",
@@ -109,6 +117,7 @@ __all__ = [
     "SourceEvent",
     "StorageConfig",
     "SyncError",
+    "TablePlan",
     "TableResult",
     "WriteMode",
     "configure_logging",

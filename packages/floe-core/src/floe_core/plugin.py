@@ -7,7 +7,8 @@ surface is what every plugin truly must do: :meth:`~PluginMetadata.health_check`
 attributes ``name`` and ``floe_api_version``. Conveniences are concrete: ``version`` (the
 distribution's), ``is_external`` (False), :meth:`~PluginMetadata.get_config_schema` (no settings),
 :meth:`~IngestionPlugin.source_supplies_primary_key` (False), :meth:`IngestionPlugin.ingest`, the
-startup/shutdown hooks and the context manager.
+startup/shutdown hooks, the context manager and the distributed-load methods of
+:class:`~floe_core.parts.DistributedLoading` (not supported).
 
 Lifecycle: ``plugin = Plugin(config, catalog=...)`` → ``startup()`` → ``create_pipeline(cfg)``
 → ``run(pipeline)`` → ``shutdown()``. ``create_pipeline`` raises
@@ -37,6 +38,7 @@ from floe_core.errors import (
     PipelineConfigurationError,
 )
 from floe_core.ingestion import IngestionConfig, IngestionResult
+from floe_core.parts import DistributedLoading
 
 __all__ = [
     "CONFIG_FIELD",
@@ -215,8 +217,11 @@ class IngestionPipeline:
     config: IngestionConfig
 
 
-class IngestionPlugin(PluginMetadata):
+class IngestionPlugin(PluginMetadata, DistributedLoading):
     """Loads data from a source into Bronze Iceberg tables.
+
+    Optionally, in parts run by separate processes (:class:`~floe_core.parts.DistributedLoading`:
+    ``supports_parts``, ``plan_parts``, ``run_part``, ``commit_parts``, ``abandon_parts``).
 
     Args:
         config: The plugin's own configuration (``plugins.ingestion.config``), validated

@@ -9,7 +9,7 @@ table, together with the resource's incremental state. dlt's own normalize/load 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -27,6 +27,9 @@ from floe_core import (
     IngestionPipeline,
     IngestionPlugin,
     IngestionResult,
+    PartOutcome,
+    PartSpec,
+    PartsPlan,
     TableResult,
     WriteMode,
 )
@@ -138,6 +141,43 @@ class DltIngestionPlugin(IngestionPlugin):
         """
         kind = REGISTRY.get(source_type)
         return kind is not None and kind.supports_window
+
+    @override
+    def supports_parts(self, config: IngestionConfig) -> bool:
+        """Whether the source loads in parts: ``sql_database`` with ``parallel``, no window."""
+        from floe_ingestion_dlt._parts import supports_parts
+
+        return supports_parts(config)
+
+    @override
+    def plan_parts(
+        self, pipeline: IngestionPipeline, *, workers: int | None = None
+    ) -> PartsPlan | None:
+        from floe_ingestion_dlt._parts import plan_parts
+
+        return plan_parts(self, pipeline, workers)
+
+    @override
+    def run_part(self, pipeline: IngestionPipeline, plan: PartsPlan, part: PartSpec) -> PartOutcome:
+        from floe_ingestion_dlt._parts import run_part
+
+        return run_part(self, pipeline, plan, part)
+
+    @override
+    def commit_parts(
+        self, pipeline: IngestionPipeline, plan: PartsPlan, outcomes: Sequence[PartOutcome]
+    ) -> IngestionResult:
+        from floe_ingestion_dlt._parts import commit_parts
+
+        return commit_parts(self, pipeline, plan, outcomes)
+
+    @override
+    def abandon_parts(
+        self, pipeline: IngestionPipeline, plan: PartsPlan, outcomes: Sequence[PartOutcome]
+    ) -> list[str]:
+        from floe_ingestion_dlt._parts import abandon_parts
+
+        return abandon_parts(self, pipeline, plan, outcomes)
 
     @override
     def create_pipeline(self, config: IngestionConfig) -> DltPipeline:
@@ -357,115 +397,37 @@ class DltIngestionPlugin(IngestionPlugin):
         details: dict[str, Any],
         workers: int = 1,
     ) -> TableResult:
-        from floe_iceberg import TableWrite, read_table_state
+        from floe_iceberg import read_table_state
+        from floe_ingestion_dlt._table_load import load_parallel_table, table_result, table_spec
 
         config = pipeline.config
-        key = state_key(config)
+        saved = None
         if config.window is not None:
             # A window is its own bounded extract: it neither reads nor advances the cursor
             # state, and replaces only its slice, so windows may commit in any order at once.
             state = ResourceState(extract.resource, None)
-            spec = TableWrite(
-                table=extract.table,
-                write_mode=config.write_mode,
-                schema_contract=config.schema_contract,
-                snapshot_properties=config.snapshot_properties,
-                required_columns=extract.required,
-                replace_window=config.window,
-                partition_by=config.partition_by,
-                sort_by=config.sort_by,
-                merge_strategy=config.merge_strategy,
-            )
         else:
             with _side("destination", config.name):
-                saved = read_table_state(catalog, extract.table, key)
+                saved = read_table_state(catalog, extract.table, state_key(config))
             state = ResourceState(extract.resource, saved.state)
-            spec = TableWrite(
-                table=extract.table,
-                write_mode=config.write_mode,
-                primary_key=extract.primary_key,
-                schema_contract=config.schema_contract,
-                state_key=key,
-                based_on=saved,  # the rows extracted depend on it: commit on that version only
-                snapshot_properties=config.snapshot_properties,
-                required_columns=extract.required,
-                partition_by=config.partition_by,
-                sort_by=config.sort_by,
-                merge_strategy=config.merge_strategy,
-            )
+        spec = table_spec(config, extract, saved)
         parallel = getattr(pipeline.source, "parallel", None)
-        if pipeline.kind.load_parallel is not None and parallel and config.window is None:
-            committed, cursors = self._load_parallel(
-                catalog, pipeline, extract, spec, saved, workers
+        if pipeline.kind.load_parallel is not None and parallel and saved is not None:
+            committed, cursors = load_parallel_table(
+                self, catalog, pipeline, extract, spec, saved, workers
             )
         else:
             committed = self._write(catalog, pipeline, extract, spec, state)
             cursors = state.cursors()
-        details["tables"][extract.table] = {
-            **extract.details,
-            "cursors": cursors,
-            "rows_discarded": committed.rows_discarded,
-            "files_written": committed.files_written,
-            "primary_key": list(extract.primary_key),
-        }
-        log.info(
-            "table_committed",
-            source=config.name,
-            table=extract.table,
-            rows=committed.rows_loaded,
-            snapshot_id=committed.snapshot_id,
+        return table_result(
+            config,
+            extract.table,
+            committed,
+            cursors=cursors,
+            primary_key=extract.primary_key,
+            extra=extract.details,
+            details=details,
         )
-        return TableResult(
-            table=extract.table,
-            rows_loaded=committed.rows_loaded,
-            bytes_written=committed.bytes_written,
-            snapshot_id=committed.snapshot_id,
-            write_mode=config.write_mode,
-        )
-
-    def _load_parallel(
-        self,
-        catalog: Any,
-        pipeline: DltPipeline,
-        extract: Extract,
-        spec: Any,
-        saved: Any,
-        workers: int,
-    ) -> tuple[Any, dict[str, Any]]:
-        config = pipeline.config
-        assert pipeline.kind.load_parallel is not None
-        merged: dict[str, Any] = {}
-
-        def keep(state: dict[str, Any] | None, facts: dict[str, Any]) -> None:
-            merged.update((state or {}).get("cursors", {}))
-            extract.details["parallel"] = facts
-
-        with (
-            span(
-                "load",
-                destination_table=extract.table,
-                pipeline_name=config.name,
-                write_mode=config.write_mode.value,
-            ) as current,
-            _side("destination", config.name),
-        ):
-            committed = pipeline.kind.load_parallel(
-                catalog,
-                catalog_config=self.catalog,
-                plugin=self.settings,
-                config=config,
-                source=pipeline.source,
-                resource=extract.name,
-                primary_key=extract.primary_key,
-                spec=spec,
-                saved=saved.state,
-                workers=workers,
-                on_done=keep,
-                pool=self._workers() if workers > 1 else None,
-            )
-            current.set_attribute("ingestion.rows_loaded", committed.rows_loaded)
-            current.set_attribute("ingestion.parallel_workers", workers)
-        return committed, merged
 
     def _write(
         self, catalog: Any, pipeline: DltPipeline, extract: Extract, spec: Any, state: Any

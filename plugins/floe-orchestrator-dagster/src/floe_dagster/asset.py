@@ -194,8 +194,15 @@ def build_source_assets(
         make_runner: Builds the runner in the step's process.
 
     Returns:
-        The source's assets.
+        The source's assets: a graph-backed asset (plan, parts, commit) when the plugin loads
+        the source in parts (:mod:`floe_dagster.distributed`).
     """
+    from floe_dagster.distributed import build_distributed_assets, loads_in_parts
+
+    if loads_in_parts(make_runner, project, spec):
+        return build_distributed_assets(
+            project, spec, plugin=plugin, translator=translator, make_runner=make_runner
+        )
     config = spec.to_ingestion_config()
     assets = translator.assets(config)
     pool = translator.pool(spec, config)
