@@ -8,11 +8,12 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
-from test_dlt_databases import _engine, _read
+from dlt_test_helpers import sql_engine
 
 from floe_core import CatalogConfig, ErrorCode, IngestionConfig, IngestionResult
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.sources._sql_ranges import PartRange, merge_states, part_ranges
+from floe_testing.readback import read_table as _read
 
 
 def _config(
@@ -154,7 +155,7 @@ def test_merge_states_takes_the_maximum_cursor_and_unites_its_hashes() -> None:
 def test_postgres_two_workers_merge_like_one_worker(
     postgres_dsn: str, unique: str, embedded_catalog: CatalogConfig
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     table = f"{unique}_li"
     with engine.begin() as conn:
         conn.execute(
@@ -268,7 +269,7 @@ def test_parallel_parts_create_not_null_columns_required_and_the_key_as_identifi
 def test_a_split_the_source_refuses_is_a_source_error(
     postgres_dsn: str, unique: str, embedded_catalog: CatalogConfig
 ) -> None:
-    engine = _engine(postgres_dsn)
+    engine = sql_engine(postgres_dsn)
     table = f"{unique}_doc"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {table} (id int PRIMARY KEY, doc json)"))
