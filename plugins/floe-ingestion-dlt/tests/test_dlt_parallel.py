@@ -81,6 +81,26 @@ def test_even_ranges_and_a_null_part_cover_every_row_once(tmp_path: Path) -> Non
     engine.dispose()
 
 
+def test_a_not_null_column_has_no_null_part_and_its_ranges_load_every_row(
+    tmp_path: Path, embedded_catalog: CatalogConfig
+) -> None:
+    dsn = f"sqlite:///{tmp_path / 'nn.db'}"
+    engine = sa.create_engine(dsn)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE nn (id INTEGER NOT NULL PRIMARY KEY, v TEXT)"))
+        conn.execute(
+            sa.text("INSERT INTO nn VALUES (:id, :v)"), [{"id": i, "v": f"v{i}"} for i in range(60)]
+        )
+    parts = part_ranges(engine, "nn", None, "id", 3, "even")
+    engine.dispose()
+    assert parts == [PartRange("id", None, 20), PartRange("id", 20, 40), PartRange("id", 40, None)]
+
+    result = _run(embedded_catalog, _config(dsn, "nn", "nn", {"column": "id", "partitions": 3}))
+    assert result.success, result.errors
+    assert result.details["tables"]["bronze.nn"]["parallel"]["parts"] == 3
+    assert [r["id"] for r in _sorted(embedded_catalog, "bronze.nn")] == list(range(60))
+
+
 def test_parallel_parts_load_the_same_table_as_one_stream_and_the_cursor_goes_on(
     tmp_path: Path, embedded_catalog: CatalogConfig
 ) -> None:

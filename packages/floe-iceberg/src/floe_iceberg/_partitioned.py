@@ -15,6 +15,13 @@ own pace) and a key may arrive in two partitions (its partition column changed),
 carries its arrival number until its file is written, and :meth:`PartitionedRoller.finish`
 drops the rows a later arrival of the same key superseded (rewriting those files): the part's
 files then hold each key once.
+
+The one-field split cuts a batch into zero-copy slices of one sorted copy, and a slice keeps
+that whole copy alive: a partition that gathers slow (an edge month) would otherwise pin every
+batch it has a slice of. So once :data:`COMPACT_BYTES` of batches have been sliced, every
+gathering partition's slices are copied into one batch of their own and the sliced batches
+are freed; a file's rows are handed to the writer as one batch (each batch costs the file
+writer a schema conversion of its own, and thousands of small ones dominated the load).
 """
 
 from __future__ import annotations
@@ -34,60 +41,89 @@ from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._partition import sort_rows
 from floe_iceberg._pyiceberg import split_by_partition
 
-__all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_OPEN", "PartitionedRoller", "write_rows"]
+__all__ = [
+    "COMPACT_BYTES",
+    "DEFAULT_MAX_BUFFERED_BYTES",
+    "DEFAULT_MAX_OPEN",
+    "PartitionedRoller",
+    "write_rows",
+]
 
-DEFAULT_MAX_OPEN = 128
-"""Partitions gathering rows at once before the largest one is rolled into a file."""
+DEFAULT_MAX_OPEN = 4096
+"""Partitions gathering rows at once before the largest one is rolled into a file (the byte cap
+bounds memory; this bounds the bookkeeping: 128 wrote one tiny file per day per batch)."""
 DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
 """Arrow bytes gathered across partitions before the largest one is rolled into a file."""
 _ONE_FILE = 1 << 62
 """A target no rewrite reaches: :func:`write_rows` writes one file per partition."""
 _SEQ = "__floe_seq"
 """A merge row's arrival number in the load, until its file is written."""
+COMPACT_BYTES = 64 * 1024 * 1024
+"""Arrow bytes of batches split into slices before the gathered slices are copied (freed)."""
 
 
 @dataclass
 class _Open:
     key: PartitionKey | None
     batches: list[pa.RecordBatch] = field(default_factory=list)
+    slices: list[pa.RecordBatch] = field(default_factory=list)
+    """Zero-copy slices of a split batch, not yet copied into one batch of their own."""
     bytes: int = 0
     rows: int = 0
 
+    def compact(self) -> None:
+        """Copy the slices into one batch (freeing the batches they were cut from)."""
+        if self.slices:
+            self.batches.append(pa.concat_batches(self.slices))  # copies, even just one
+            self.slices = []
+
 
 def _split(
-    spec: PartitionSpec, schema: Schema, rows: pa.Table
-) -> Iterable[tuple[PartitionKey, pa.Table]]:
+    spec: PartitionSpec, schema: Schema, batch: pa.RecordBatch
+) -> tuple[list[tuple[PartitionKey, pa.RecordBatch]], bool]:
     """Split rows by a one-field spec with one sort and slices; pyiceberg's split otherwise.
 
     pyiceberg's split filters the whole batch once per partition present (a month-partitioned
     batch spanning 80 months is scanned 80 times); one transform, one sort and run-end
     encoding do it in one pass.
+
+    Returns:
+        The ``(partition key, rows)`` pairs, and whether the rows are slices of one sorted
+        copy of the batch (which they keep alive until copied, see :meth:`_Open.compact`).
     """
-    if len(spec.fields) != 1:
-        return split_by_partition(spec, schema, rows)
-    (field,) = spec.fields
-    name = schema.find_column_name(field.source_id)
-    if name is None or "." in name:
-        return split_by_partition(spec, schema, rows)
+    field = spec.fields[0] if len(spec.fields) == 1 else None
+    name = schema.find_column_name(field.source_id) if field is not None else None
+    if field is None or name is None or "." in name:
+        rows = pa.Table.from_batches([batch])
+        return [
+            (key, piece)
+            for key, table in split_by_partition(spec, schema, rows)
+            for piece in table.to_batches()
+        ], False
     source = schema.find_field(field.source_id)
-    values = field.transform.pyarrow_transform(source.field_type)(rows.column(name))
+    values = field.transform.pyarrow_transform(source.field_type)(batch.column(name))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     order = pc.sort_indices(values)
-    ordered, keys = rows.take(order), pc.take(values, order)
-    runs = pc.run_end_encode(keys)
-    if isinstance(runs, pa.ChunkedArray):
-        runs = runs.combine_chunks()
+    runs = pc.run_end_encode(pc.take(values, order))
     ends = runs.run_ends.to_pylist()
-    parts = []
-    start = 0
-    for end, value in zip(ends, runs.values.to_pylist(), strict=True):
-        key = PartitionKey(
+
+    def key(value: object) -> PartitionKey:
+        return PartitionKey(
             field_values=[PartitionFieldValue(field=field, value=value)],
             partition_spec=spec,
             schema=schema,
         )
-        parts.append((key, ordered.slice(start, end - start)))
+
+    if len(ends) == 1:  # one partition (e.g. rows ordered by time): no copy at all
+        return [(key(runs.values[0].as_py()), batch)], False
+    ordered = batch.take(order)
+    parts = []
+    start = 0
+    for end, value in zip(ends, runs.values.to_pylist(), strict=True):
+        parts.append((key(value), ordered.slice(start, end - start)))
         start = end
-    return parts
+    return parts, True
 
 
 class PartitionedRoller:
@@ -138,6 +174,7 @@ class PartitionedRoller:
         self._sort_by = sort_by
         self._open: dict[tuple[object, ...], _Open] = {}
         self._buffered = 0
+        self._sliced = 0  # bytes of split batches whose slices may still be gathering
         self.futures: list[Future[WrittenFile]] = []
         self.rows = 0
         self.deduplicated = 0
@@ -157,27 +194,28 @@ class PartitionedRoller:
         if batch.num_rows == 0:
             return
         spec = self.metadata.spec()
-        schema = self.metadata.schema()
-        rows_in = pa.Table.from_batches([batch])
         if self._arrivals is not None:
             arrival = pa.array(range(self._seq, self._seq + batch.num_rows), pa.int64())
-            rows_in = rows_in.append_column(_SEQ, arrival)
+            batch = batch.append_column(_SEQ, arrival)
             self._seq += batch.num_rows
-        parts: Iterable[tuple[PartitionKey | None, pa.Table]] = (
-            [(None, rows_in)] if spec.is_unpartitioned() else _split(spec, schema, rows_in)
-        )
-        for key, rows in parts:
+        parts: Iterable[tuple[PartitionKey | None, pa.RecordBatch]]
+        if spec.is_unpartitioned():
+            parts, sliced = [(None, batch)], False
+        else:
+            parts, sliced = _split(spec, self.metadata.schema(), batch)
+        if sliced:
+            self._sliced += batch.nbytes
+        for key, piece in parts:
             values = tuple(v.value for v in key.field_values) if key is not None else ()
             current = self._open.get(values)
             if current is None:
                 while len(self._open) >= self._max_open:
                     self._roll_largest()
                 current = self._open[values] = _Open(key)
-            for piece in rows.to_batches():
-                current.batches.append(piece)
-                current.bytes += piece.nbytes
-                current.rows += piece.num_rows
-                self._buffered += piece.nbytes
+            (current.slices if sliced else current.batches).append(piece)
+            current.bytes += piece.nbytes
+            current.rows += piece.num_rows
+            self._buffered += piece.nbytes
             full = current.bytes >= self._target_bytes or (
                 self._target_rows is not None and current.rows >= self._target_rows
             )
@@ -185,6 +223,10 @@ class PartitionedRoller:
                 self._write(values)
             while self._buffered > self._max_buffered and self._open:
                 self._roll_largest()
+        if self._sliced >= COMPACT_BYTES:
+            for gathering in self._open.values():
+                gathering.compact()
+            self._sliced = 0
 
     def _roll_largest(self) -> None:
         largest = max(self._open, key=lambda v: self._open[v].bytes)
@@ -193,14 +235,20 @@ class PartitionedRoller:
     def _write(self, values: tuple[object, ...]) -> None:
         current = self._open.pop(values)
         self._buffered -= current.bytes
-        if not current.batches:
+        batches = current.batches + current.slices
+        current.batches, current.slices = [], []
+        if not batches:
             return
-        table = pa.Table.from_batches(current.batches)
+        table = pa.Table.from_batches(batches)
+        del batches
         if self._arrivals is not None:
-            table, dropped = _merge.dedupe(table, self._primary_key)  # arrival order: last wins
+            # copied slices and whole batches gather apart: restore arrival order, last wins
+            table = table.take(pc.sort_indices(table[_SEQ]))
+            table, dropped = _merge.dedupe(table, self._primary_key)
             self.deduplicated += dropped
         self.rows += table.num_rows
-        table = sort_rows(table, self._sort_by)
+        # One batch per file: the file writer converts each batch to the file schema on its own.
+        table = sort_rows(table, self._sort_by).combine_chunks()
         step = self._target_rows or table.num_rows
         for start in range(0, table.num_rows, step):
             part = table.slice(start, step)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -233,3 +234,57 @@ def test_nulls_and_identity_values_land_in_their_own_partitions(catalog: Catalog
     )
     assert parts == [("", 2), ("eu", 2), ("us", 1)]
     assert _sorted(table.scan().to_arrow()) == _sorted(data)
+
+
+def _interleaved(days: int, per_day: int) -> pa.Table:
+    """Events whose every few rows span every day (each batch touches every partition)."""
+    data = _events(days=days, per_day=per_day)
+    order = pa.array(sorted(range(data.num_rows), key=lambda i: (i % per_day, i)))
+    return data.take(order)
+
+
+def test_gathered_slices_are_copied_and_free_their_batch(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a slice of a split batch keeps the whole sorted batch alive until it is copied: after
+    # COMPACT_BYTES of split batches, no gathering partition may hold more than its own rows
+    monkeypatch.setattr("floe_iceberg._partitioned.COMPACT_BYTES", 1)
+    held: list[tuple[int, int]] = []
+    original = PartitionedRoller.add
+
+    def add(self: PartitionedRoller, batch: pa.RecordBatch) -> None:
+        original(self, batch)
+        for gathering in self._open.values():
+            assert not gathering.slices
+            total = sum(b.get_total_buffer_size() for b in gathering.batches)
+            held.append((total, gathering.bytes))
+
+    monkeypatch.setattr(PartitionedRoller, "add", add)
+    data = _interleaved(days=8, per_day=50)
+    spec = TableWrite("bronze.slices", WriteMode.APPEND, partition_by=("day(ts)",))
+    result = write_table(catalog, spec, data.to_batches(max_chunksize=80))
+    assert held and all(total <= own + 64 * 3 for total, own in held)  # 3 columns' padding
+    assert result.files_written == 8
+    table = catalog.load_table("bronze.slices")
+    assert _sorted(table.scan().to_arrow()) == _sorted(data)
+
+
+def test_each_partition_file_is_written_from_one_batch(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe_iceberg._files import FileWriter
+
+    batches_per_file: list[int] = []
+    original = FileWriter.submit
+
+    def submit(self: FileWriter, metadata: Any, batches: list[pa.RecordBatch], **kw: Any) -> Any:
+        batches_per_file.append(len(batches))
+        return original(self, metadata, batches, **kw)
+
+    monkeypatch.setattr(FileWriter, "submit", submit)
+    data = _interleaved(days=4, per_day=60)
+    spec = TableWrite("bronze.one", WriteMode.APPEND, partition_by=("day(ts)",))
+    result = write_table(catalog, spec, data.to_batches(max_chunksize=16))
+    assert result.files_written == 4
+    assert batches_per_file == [1, 1, 1, 1]  # 15 slices each, handed over as one
+    assert _sorted(catalog.load_table("bronze.one").scan().to_arrow()) == _sorted(data)

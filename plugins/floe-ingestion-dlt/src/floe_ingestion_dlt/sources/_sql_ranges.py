@@ -2,8 +2,10 @@
 
 ``parallel: {column: id, partitions: 8}`` splits the table into ranges of ``column`` (even
 ranges between its min and max; ``split: quantiles`` asks the server for the boundaries with
-``NTILE``, for skewed keys); rows with NULL in the column are a part of their own, and the first
-and last ranges are open-ended, so every row is in exactly one part. ``partitions: auto`` (and
+``NTILE``, for skewed keys); rows with NULL in the column are a part of their own (none for a
+NOT NULL column, such as a primary key: that part would cost a worker a reflection, a
+connection and a query for no row), and the first and last ranges are open-ended, so every row
+is in exactly one part. ``partitions: auto`` (and
 an omitted ``column``) uses the single numeric primary key and one part per worker. The loads
 of the parts are in :mod:`._sql_parallel`.
 """
@@ -95,7 +97,7 @@ def _even(low: Any, high: Any, n: int, where: str) -> list[Any]:
 def part_ranges(
     engine: Any, table: str, schema: str | None, column: str, n: int, split: str
 ) -> list[PartRange]:
-    """Split a table into ``n`` ranges of ``column`` and a part for its NULLs.
+    """Split a table into ``n`` ranges of ``column`` and a part for its NULLs (if it may hold any).
 
     Args:
         engine: The source's SQLAlchemy engine.
@@ -138,6 +140,8 @@ def part_ranges(
             bounds = [] if low is None else _even(low, high, n, where)
     edges: list[Any] = [None, *bounds, None]
     parts = [PartRange(column, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    if not col.nullable:  # NOT NULL as the database declares it: no row for a NULL part
+        return parts
     return [*parts, PartRange(column, nulls=True)]
 
 
