@@ -21,11 +21,13 @@ __all__ = [
     "IngestionConfig",
     "IngestionResult",
     "LoadWindow",
+    "MergeStrategy",
     "PartitionField",
     "SchemaContract",
     "SortField",
     "TableResult",
     "WriteMode",
+    "merge_strategy_problem",
     "parse_partition_field",
     "parse_sort_field",
 ]
@@ -41,6 +43,18 @@ class WriteMode(StrEnum):
     APPEND = "append"
     REPLACE = "replace"
     MERGE = "merge"
+
+
+class MergeStrategy(StrEnum):
+    """How ``merge`` replaces the existing rows of incoming keys (ADR-0028).
+
+    - ``copy_on_write``: rewrite every data file that holds an incoming key, without those rows.
+    - ``merge_on_read``: leave existing data files alone and write Iceberg position delete
+      files for the replaced rows (readers apply them); a format-version 2 table.
+    """
+
+    COPY_ON_WRITE = "copy_on_write"
+    MERGE_ON_READ = "merge_on_read"
 
 
 class SchemaContract(StrEnum):
@@ -93,6 +107,22 @@ class LoadWindow(BaseModel):
         if self.end <= self.start:
             raise ValueError(f"window end {self.end} is not after its start {self.start}")
         return self
+
+
+def merge_strategy_problem(write_mode: WriteMode) -> str:
+    """Say why ``merge_on_read`` does not go with a write mode other than ``merge``.
+
+    Args:
+        write_mode: The configured write mode.
+
+    Returns:
+        The message (one rule for IngestionConfig and floe.yaml).
+    """
+    return (
+        f"merge_strategy 'merge_on_read' applies to write_mode 'merge' only, not "
+        f"{write_mode.value!r}: append and replace write no delete files (remove the "
+        "merge_strategy or use merge)"
+    )
 
 
 PARTITION_TRANSFORMS = ("identity", "year", "month", "day", "hour", "bucket", "truncate")
@@ -225,6 +255,11 @@ class IngestionConfig(BaseModel):
     destination_table: str = Field(description="'namespace.table', or 'namespace.*'.")
     write_mode: WriteMode = WriteMode.APPEND
     primary_key: tuple[str, ...] = ()
+    merge_strategy: MergeStrategy = Field(
+        default=MergeStrategy.COPY_ON_WRITE,
+        description="How 'merge' replaces existing rows: copy_on_write (rewrite their files) "
+        "or merge_on_read (position delete files); merge_on_read needs write_mode 'merge'.",
+    )
     schema_contract: SchemaContract = SchemaContract.EVOLVE
     incremental: IncrementalConfig | None = None
     window: LoadWindow | None = Field(
@@ -276,6 +311,14 @@ class IngestionConfig(BaseModel):
                 raise ValueError(f"{parsed.text!r} is listed twice")
             seen.add(key)
         return tuple(f.text for f in fields)
+
+    @model_validator(mode="after")
+    def _check_merge_strategy(self) -> IngestionConfig:
+        if self.merge_strategy is MergeStrategy.MERGE_ON_READ and self.write_mode is not (
+            WriteMode.MERGE
+        ):
+            raise ValueError(merge_strategy_problem(self.write_mode))
+        return self
 
     @field_validator("name")
     @classmethod

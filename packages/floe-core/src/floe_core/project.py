@@ -37,7 +37,14 @@ from floe_core._loader import (
     validate_file,
 )
 from floe_core.errors import ErrorCode, PipelineConfigurationError
-from floe_core.ingestion import IncrementalConfig, IngestionConfig, SchemaContract, WriteMode
+from floe_core.ingestion import (
+    IncrementalConfig,
+    IngestionConfig,
+    MergeStrategy,
+    SchemaContract,
+    WriteMode,
+    merge_strategy_problem,
+)
 from floe_core.maintenance import MaintenanceOverride
 from floe_core.secret import SecretRef, default_secrets_dir
 
@@ -81,6 +88,11 @@ class DestinationSpec(BaseModel):
     table: str = Field(description="'namespace.table', or 'namespace.*' for one per resource.")
     write_disposition: WriteMode = WriteMode.APPEND
     primary_key: tuple[str, ...] = ()
+    merge_strategy: MergeStrategy = Field(
+        default=MergeStrategy.COPY_ON_WRITE,
+        description="How 'merge' replaces existing rows: copy_on_write (rewrite their data "
+        "files, the default) or merge_on_read (write position delete files).",
+    )
     partition_by: tuple[str, ...] = Field(
         default=(),
         description="Iceberg partition transforms: c, year(c), month(c), day(c), hour(c), "
@@ -117,6 +129,17 @@ class DestinationSpec(BaseModel):
     @classmethod
     def _one_key_is_a_list(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_merge_strategy(self) -> DestinationSpec:
+        merge_on_read = self.merge_strategy is MergeStrategy.MERGE_ON_READ
+        if merge_on_read and self.write_disposition is not WriteMode.MERGE:
+            raise PydanticCustomError(
+                "merge_strategy",
+                merge_strategy_problem(self.write_disposition),
+                {"field": ("merge_strategy",)},
+            )
+        return self
 
 
 class PartitionsSpec(BaseModel):
@@ -247,6 +270,7 @@ class SourceSpec(BaseModel):
             destination_table=self.destination.table,
             write_mode=self.destination.write_disposition,
             primary_key=self.destination.primary_key,
+            merge_strategy=self.destination.merge_strategy,
             partition_by=self.destination.partition_by,
             sort_by=self.destination.sort_by,
             schema_contract=self.schema_contract,

@@ -56,6 +56,7 @@ from floe_iceberg._pyiceberg import (
     SnapshotProducer,
     clean_uncommitted,
     never_rebase,
+    row_delta_producer,
     staged_location_provider,
 )
 from floe_iceberg._spec import TableWrite
@@ -150,6 +151,7 @@ class SnapshotCommit:
         *,
         files: Sequence[WrittenFile],
         removed: Sequence[DataFile],
+        deletes: Sequence[DataFile] = (),
         properties: Mapping[str, str] | None,
         state: tuple[str, str] | None = None,
         rebase: bool = True,
@@ -163,6 +165,8 @@ class SnapshotCommit:
             io: The table's FileIO.
             files: Data files to add.
             removed: Data files to delete (``replace`` and ``merge``: an overwrite).
+            deletes: Position delete files to add (``merge_on_read``: an overwrite that
+                writes them into a DELETES manifest, Iceberg's RowDelta).
             properties: The snapshot summary's properties, or None to commit no snapshot
                 (only schema changes, or the creation of an empty table).
             state: ``(state_key, state JSON)`` to store in the summary (a large state goes
@@ -189,8 +193,15 @@ class SnapshotCommit:
                     locations = staged_location_provider(tx)
                     value, self.state_file = summary_value(text, io, locations)
                     summary[state_property(state_key)] = value
-                update = tx.update_snapshot(snapshot_properties=summary)
-                producer = update.overwrite() if removed else update.fast_append()
+                producer: SnapshotProducer
+                if deletes:
+                    delta = row_delta_producer(tx, io, summary)
+                    for delete_file in deletes:
+                        delta.add_delete_file(delete_file)
+                    producer = delta
+                else:
+                    update = tx.update_snapshot(snapshot_properties=summary)
+                    producer = update.overwrite() if removed else update.fast_append()
                 self.producer = producer
                 with producer:
                     for data_file in removed:
@@ -205,7 +216,9 @@ class SnapshotCommit:
             self.committed = True  # from here on, never delete a file of this load
             current.set_attribute("ingestion.rows_loaded", rows)
             current.set_attribute(
-                "ingestion.bytes_written", sum(w.data_file.file_size_in_bytes for w in files)
+                "ingestion.bytes_written",
+                sum(w.data_file.file_size_in_bytes for w in files)
+                + sum(d.file_size_in_bytes for d in deletes),
             )
             if snapshot_id is not None:
                 current.set_attribute("ingestion.snapshot_id", snapshot_id)

@@ -152,6 +152,19 @@ class FileWriter:
             self._pending.popleft().result()
         return streamed
 
+    @property
+    def io(self) -> FileIO:
+        """The table's FileIO the files are written through."""
+        return self._io
+
+    def track(self, path: str) -> None:
+        """Record a file the load writes itself (a delete file), before it is created.
+
+        Args:
+            path: The file's location; :meth:`discard` deletes it if the load fails.
+        """
+        self._record(path)
+
     def _record(self, path: str) -> None:
         if self._on_path is not None:
             self._on_path(path)

@@ -37,6 +37,7 @@ from floe_iceberg._files import FileWriter, WrittenFile
 
 _POS = "__floe_pos"
 _FILE = "__floe_file"
+_ORD = "__floe_ord"
 
 
 def check_keys(batch: pa.RecordBatch, primary_key: Sequence[str], *, table: str) -> None:
@@ -99,17 +100,24 @@ class KeyIndex:
         self.keys = list(keys)
         self._parts: list[pa.Table] = []
 
-    def add(self, file_no: int, table: pa.Table) -> None:
+    def add(self, file_no: int, table: pa.Table, order: pa.ChunkedArray | None = None) -> None:
         """Record the keys of one written file.
 
         Args:
             file_no: The file's number in the load.
             table: The file's rows (already deduplicated).
+            order: Each row's arrival number in the load, when files are not written in
+                arrival order (per partition); by default a later file's rows come later.
         """
         n = table.num_rows
         part = table.select(self.keys)
         part = part.append_column(_FILE, pa.array([file_no] * n, pa.int32()))
         part = part.append_column(_POS, pa.array(range(n), pa.int64()))
+        if order is None:
+            first = pa.scalar(file_no << 32, pa.int64())
+            part = part.append_column(_ORD, pc.add(part[_POS], first))
+        else:
+            part = part.append_column(_ORD, pc.cast(order, pa.int64()))
         self._parts.append(part)
 
     def tables(self) -> list[pa.Table]:
@@ -131,16 +139,11 @@ class KeyIndex:
             return pa.table({}), {}
         table = pa.concat_tables(self._parts)
         self._parts = [table]
-        ordinal = pc.add(
-            pc.multiply(pc.cast(table[_FILE], pa.int64()), pa.scalar(1 << 32, pa.int64())),
-            table[_POS],
-        )
-        table = table.append_column("__floe_ord", ordinal)
-        winners = table.group_by(self.keys, use_threads=False).aggregate([("__floe_ord", "max")])
+        winners = table.group_by(self.keys, use_threads=False).aggregate([(_ORD, "max")])
         keys = winners.select(self.keys)
         if winners.num_rows == table.num_rows:
             return keys, {}
-        is_winner = pc.is_in(table["__floe_ord"], value_set=winners["__floe_ord_max"])
+        is_winner = pc.is_in(table[_ORD], value_set=winners[f"{_ORD}_max"])
         losers = table.filter(pc.invert(is_winner))
         out: dict[int, pa.Array] = {}
         for file_no in pc.unique(losers[_FILE]).to_pylist():
@@ -193,7 +196,16 @@ def read_file(metadata: TableMetadata, io: FileIO, data_file: DataFile, schema: 
     ).to_table([FileScanTask(data_file)])
 
 
-def _without(table: pa.Table, positions: pa.Array) -> pa.Table:
+def without(table: pa.Table, positions: pa.Array) -> pa.Table:
+    """Return ``table`` without the rows at ``positions``.
+
+    Args:
+        table: Rows in file order.
+        positions: Row positions to drop.
+
+    Returns:
+        The remaining rows, in order.
+    """
     everything = pa.array(range(table.num_rows), pa.int64())
     return table.filter(pc.invert(pc.is_in(everything, value_set=positions)))
 
@@ -218,14 +230,23 @@ def drop_rows(
         The pending replacement, or None when no row is left.
     """
     task = FileScanTask(written.data_file)
-    kept = _without(_read(metadata, io, task, None), positions)
+    kept = without(_read(metadata, io, task, None), positions)
     writer.delete(written.data_file.file_path)
     if kept.num_rows == 0:
         return None
     return writer.submit(metadata, kept.to_batches())
 
 
-def _key_range(keys: pa.Table, names: Sequence[str]) -> BooleanExpression:
+def key_range(keys: pa.Table, names: Sequence[str]) -> BooleanExpression:
+    """Return the scan filter that keeps files whose key stats may hold one of ``keys``.
+
+    Args:
+        keys: Distinct incoming keys.
+        names: Primary-key columns (those of an integer, string or date type are bounded).
+
+    Returns:
+        ``min <= key <= max`` per bounded column, or AlwaysTrue.
+    """
     parts: list[BooleanExpression] = []
     for name in names:
         column = keys[name]
@@ -270,7 +291,7 @@ def delete_matching(
     """
     if keys.num_rows == 0 or metadata.current_snapshot() is None:
         return [], [], 0
-    scan = DataScan(table_metadata=metadata, io=io, row_filter=_key_range(keys, names))
+    scan = DataScan(table_metadata=metadata, io=io, row_filter=key_range(keys, names))
     removed: list[DataFile] = []
     rewritten: list[Future[WrittenFile]] = []
     deleted = 0
@@ -286,7 +307,7 @@ def delete_matching(
         removed.append(task.file)
         deleted += hits.num_rows
         if hits.num_rows < existing.num_rows:
-            kept = _without(_read(metadata, io, task, None), hits[_POS].combine_chunks())
+            kept = without(_read(metadata, io, task, None), hits[_POS].combine_chunks())
             rewritten.append(writer.submit(metadata, kept.to_batches()))
     return removed, rewritten, deleted
 

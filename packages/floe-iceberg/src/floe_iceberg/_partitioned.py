@@ -8,7 +8,13 @@ bounded: at most ``max_open`` partitions gather rows at once and their rows toge
 ``max_buffered_bytes``; past either cap the largest gathering partition is written as a smaller
 file (rolled) rather than growing. With a sort order (``sort_by``) each file's rows are sorted
 before it is written; an unpartitioned sorted table goes through here too (one partition).
-Append and replace only: a merge into a partitioned table is not supported yet.
+
+A merge (``primary_key``, merge-on-read, :mod:`._mor`) de-duplicates each file's rows on the
+key before it is written. Files are not written in arrival order (each partition fills at its
+own pace) and a key may arrive in two partitions (its partition column changed), so every row
+carries its arrival number until its file is written, and :meth:`PartitionedRoller.finish`
+drops the rows a later arrival of the same key superseded (rewriting those files): the part's
+files then hold each key once.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pyiceberg.partitioning import PartitionFieldValue, PartitionKey, PartitionS
 from pyiceberg.schema import Schema
 from pyiceberg.table.metadata import TableMetadata
 
+from floe_iceberg import _merge
 from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._partition import sort_rows
 from floe_iceberg._pyiceberg import split_by_partition
@@ -33,6 +40,8 @@ DEFAULT_MAX_OPEN = 128
 """Partitions gathering rows at once before the largest one is rolled into a file."""
 DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
 """Arrow bytes gathered across partitions before the largest one is rolled into a file."""
+_SEQ = "__floe_seq"
+"""A merge row's arrival number in the load, until its file is written."""
 
 
 @dataclass
@@ -82,7 +91,7 @@ def _split(
 class PartitionedRoller:
     """Cuts a stream of conformed batches into data files, one partition per file.
 
-    The same surface as :class:`._roll.FileRoller` for append and replace.
+    The same surface as :class:`._roll.FileRoller`.
 
     Args:
         writer: The load's file writer.
@@ -94,12 +103,14 @@ class PartitionedRoller:
         max_buffered_bytes: Arrow bytes gathered across partitions
             (:data:`DEFAULT_MAX_BUFFERED_BYTES`).
         sort_by: The table's sort order: each file's rows are sorted by it.
+        primary_key: The merge key; empty for append and replace.
 
     Attributes:
-        rows: Rows handed to files so far.
-        deduplicated: Always 0 (no merge).
+        rows: Rows handed to files so far (after de-duplication).
+        deduplicated: Rows dropped because a later row had the same key (merge).
         futures: One pending result per data file, in order.
-        keys: Always None (no merge).
+        keys: The merge's incoming keys by file, as :meth:`finish` returns the files (None for
+            append and replace).
     """
 
     def __init__(
@@ -112,6 +123,7 @@ class PartitionedRoller:
         max_open: int | None = None,
         max_buffered_bytes: int | None = None,
         sort_by: tuple[str, ...] = (),
+        primary_key: tuple[str, ...] = (),
     ) -> None:
         self.writer = writer
         self.metadata = metadata
@@ -127,7 +139,12 @@ class PartitionedRoller:
         self.futures: list[Future[WrittenFile]] = []
         self.rows = 0
         self.deduplicated = 0
-        self.keys = None
+        self._primary_key = tuple(primary_key)
+        self.keys: _merge.KeyIndex | None = None
+        self._arrivals = _merge.KeyIndex(primary_key) if primary_key else None
+        self._seq = 0
+        self._file_keys: list[PartitionKey | None] = []
+        self._key_tables: list[pa.Table] = []
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Add conformed rows, writing a partition's file whenever it is full.
@@ -140,6 +157,10 @@ class PartitionedRoller:
         spec = self.metadata.spec()
         schema = self.metadata.schema()
         rows_in = pa.Table.from_batches([batch])
+        if self._arrivals is not None:
+            arrival = pa.array(range(self._seq, self._seq + batch.num_rows), pa.int64())
+            rows_in = rows_in.append_column(_SEQ, arrival)
+            self._seq += batch.num_rows
         parts: Iterable[tuple[PartitionKey | None, pa.Table]] = (
             [(None, rows_in)] if spec.is_unpartitioned() else _split(spec, schema, rows_in)
         )
@@ -172,11 +193,20 @@ class PartitionedRoller:
         self._buffered -= current.bytes
         if not current.batches:
             return
-        self.rows += current.rows
-        table = sort_rows(pa.Table.from_batches(current.batches), self._sort_by)
+        table = pa.Table.from_batches(current.batches)
+        if self._arrivals is not None:
+            table, dropped = _merge.dedupe(table, self._primary_key)  # arrival order: last wins
+            self.deduplicated += dropped
+        self.rows += table.num_rows
+        table = sort_rows(table, self._sort_by)
         step = self._target_rows or table.num_rows
         for start in range(0, table.num_rows, step):
             part = table.slice(start, step)
+            if self._arrivals is not None:
+                self._arrivals.add(len(self.futures), part, order=part[_SEQ])
+                self._key_tables.append(part.select(list(self._primary_key)))
+                self._file_keys.append(current.key)
+                part = part.drop_columns([_SEQ])
             self.futures.append(
                 self.writer.submit(self.metadata, part.to_batches(), partition_key=current.key)
             )
@@ -197,7 +227,39 @@ class PartitionedRoller:
         """
         self.flush()
         self.writer.wait()
-        return [f.result() for f in self.futures]
+        written: list[WrittenFile | None] = [f.result() for f in self.futures]
+        if self._arrivals is not None:
+            written = self._drop_superseded(written)
+        return written
+
+    def _drop_superseded(self, written: list[WrittenFile | None]) -> list[WrittenFile | None]:
+        """Rewrite the files holding a row a later arrival of its key superseded."""
+        assert self._arrivals is not None
+        _, losers = self._arrivals.resolve()
+        for file_no, positions in losers.items():
+            old = written[file_no]
+            assert old is not None
+            rows = _merge.read_file(
+                self.metadata, self.writer.io, old.data_file, self.metadata.schema()
+            )
+            kept = _merge.without(rows, positions)
+            self.writer.delete(old.data_file.file_path)
+            self.deduplicated += len(positions)
+            self.rows -= len(positions)
+            self._key_tables[file_no] = _merge.without(self._key_tables[file_no], positions)
+            written[file_no] = (
+                self.writer.submit(
+                    self.metadata, kept.to_batches(), partition_key=self._file_keys[file_no]
+                ).result()
+                if kept.num_rows
+                else None
+            )
+        self.keys = _merge.KeyIndex(self._primary_key)
+        kept_files: list[WrittenFile | None] = [w for w in written if w is not None]
+        tables = [t for w, t in zip(written, self._key_tables, strict=True) if w is not None]
+        for file_no, table in enumerate(tables):
+            self.keys.add(file_no, table)
+        return kept_files
 
     def cancel(self) -> None:
         """Drop the gathered rows (the load failed; its files are deleted)."""

@@ -25,10 +25,12 @@ from floe_core import (
     DestinationWriteError,
     ErrorCode,
     LoadWindow,
+    MergeStrategy,
     PipelineConfigurationError,
     SchemaContract,
     WriteMode,
 )
+from floe_core.ingestion import merge_strategy_problem
 from floe_iceberg._spec import TableWrite
 from floe_iceberg.identifier import split_table_name
 from floe_iceberg.state import StateRead, check_based_on
@@ -70,6 +72,8 @@ class LoadPlan:
             files split by it, the commit creates or evolves the table's spec.
         sort_by: The sort order (:attr:`TableWrite.sort_by`): workers sort each file by it,
             the commit sets it on the table.
+        merge_strategy: How the commit replaces existing rows of a merge
+            (:attr:`TableWrite.merge_strategy`).
     """
 
     load_id: str
@@ -88,11 +92,17 @@ class LoadPlan:
     replace_window: LoadWindow | None = None
     partition_by: tuple[str, ...] = ()
     sort_by: tuple[str, ...] = ()
+    merge_strategy: MergeStrategy = MergeStrategy.COPY_ON_WRITE
 
     @property
     def merging(self) -> bool:
         """Whether the load is a merge."""
         return self.write_mode is WriteMode.MERGE
+
+    @property
+    def merge_on_read(self) -> bool:
+        """Whether the load is a merge that writes position delete files."""
+        return self.merging and self.merge_strategy is MergeStrategy.MERGE_ON_READ
 
     @property
     def base(self) -> StateRead | None:
@@ -115,6 +125,7 @@ class LoadPlan:
             replace_window=self.replace_window,
             partition_by=self.partition_by,
             sort_by=self.sort_by,
+            merge_strategy=self.merge_strategy,
         )
 
     def to_json(self) -> str:
@@ -142,6 +153,7 @@ class LoadPlan:
             ),
             "partition_by": list(self.partition_by),
             "sort_by": list(self.sort_by),
+            "merge_strategy": self.merge_strategy.value,
         }
         return json.dumps(value, separators=(",", ":"))
 
@@ -169,6 +181,9 @@ class LoadPlan:
                 "replace_window": None if window is None else LoadWindow.model_validate(window),
                 "partition_by": tuple(value.get("partition_by", ())),
                 "sort_by": tuple(value.get("sort_by", ())),
+                "merge_strategy": MergeStrategy(
+                    value.get("merge_strategy", MergeStrategy.COPY_ON_WRITE.value)
+                ),
             }
         )
 
@@ -203,12 +218,21 @@ def _check_spec(spec: TableWrite, table: Table | None) -> None:
     partitioned = bool(spec.partition_by) or (
         table is not None and not table.spec().is_unpartitioned()
     )
-    if spec.write_mode is WriteMode.MERGE and partitioned:  # floe: partitions
+    if spec.merge_strategy is MergeStrategy.MERGE_ON_READ and spec.write_mode is not (
+        WriteMode.MERGE
+    ):
+        raise PipelineConfigurationError(
+            f"table {spec.table!r}: {merge_strategy_problem(spec.write_mode)}",
+            code=ErrorCode.INVALID_CONFIG,
+            details={"field": "merge_strategy"},
+        )
+    copy_on_write = spec.merge_strategy is MergeStrategy.COPY_ON_WRITE
+    if spec.write_mode is WriteMode.MERGE and partitioned and copy_on_write:  # floe: partitions
         raise DestinationWriteError(  # copy-on-write rewrites keep no partition
-            f"table {spec.table!r}: merge into a partitioned table is not supported "
-            "yet; use append or replace, or an unpartitioned table",
+            f"table {spec.table!r}: copy-on-write merge into a partitioned table is not "
+            "supported; set merge_strategy: merge_on_read, or use an unpartitioned table",
             code=ErrorCode.DESTINATION_WRITE_FAILED,
-            details={"table": spec.table},
+            details={"table": spec.table, "field": "merge_strategy"},
         )
 
 
@@ -262,6 +286,7 @@ def plan_with_table(catalog: Catalog, spec: TableWrite) -> tuple[LoadPlan, Table
         replace_window=spec.replace_window,
         partition_by=tuple(spec.partition_by),
         sort_by=tuple(spec.sort_by),
+        merge_strategy=spec.merge_strategy,
     )
     return plan, table
 
@@ -281,6 +306,6 @@ def plan_load(catalog: Catalog, spec: TableWrite) -> LoadPlan:
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without a primary key (INVALID_CONFIG).
         DestinationWriteError: COMMIT_CONFLICT when the table is not at ``spec.based_on``;
-            DESTINATION_WRITE_FAILED for a merge into a partitioned table.
+            DESTINATION_WRITE_FAILED for a copy-on-write merge into a partitioned table.
     """
     return plan_with_table(catalog, spec)[0]

@@ -34,6 +34,7 @@ What is used, and why:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -42,7 +43,19 @@ from pyiceberg.io.pyarrow import (
     _pyarrow_to_schema_without_ids,
     _to_requested_schema,
 )
-from pyiceberg.table.snapshots import Operation, Summary
+from pyiceberg.manifest import (
+    ManifestContent,
+    ManifestEntry,
+    ManifestEntryStatus,
+    ManifestFile,
+    ManifestWriterV2,
+)
+from pyiceberg.table.snapshots import (
+    Operation,
+    SnapshotSummaryCollector,
+    Summary,
+    update_snapshot_summaries,
+)
 from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
 
 if TYPE_CHECKING:
@@ -58,12 +71,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SUPPORTED_PYICEBERG",
+    "RowDelta",
     "SnapshotProducer",
     "arrow_to_schema",
     "clean_uncommitted",
     "ensure_spec_id",
     "never_rebase",
     "rewrite_producer",
+    "row_delta_producer",
     "split_by_partition",
     "staged_io",
     "staged_location_provider",
@@ -230,3 +245,128 @@ def split_by_partition(
     """
     for part in _determine_partitions(spec, schema, table):
         yield part.partition_key, part.arrow_table_partition
+
+
+class _DeleteManifestWriter(ManifestWriterV2):
+    """A v2 manifest writer whose manifest holds delete files (``content = deletes``)."""
+
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+class _RowDelta(_OverwriteFiles):
+    """An overwrite that also adds position delete files (see :func:`row_delta_producer`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._added_delete_files: list[DataFile] = []
+
+    def add_delete_file(self, delete_file: DataFile) -> _RowDelta:
+        """Add one position delete file to the snapshot.
+
+        Args:
+            delete_file: A DataFile with content POSITION_DELETES, the partition (and spec id)
+                of the data file its rows point into.
+
+        Returns:
+            The producer.
+        """
+        self._added_delete_files.append(delete_file)
+        return self
+
+    def _process_manifests(self, manifests: list[ManifestFile]) -> list[ManifestFile]:
+        return [*super()._process_manifests(manifests), *self._delete_manifests()]
+
+    def _delete_manifests(self) -> list[ManifestFile]:
+        by_spec: dict[int, list[DataFile]] = defaultdict(list)
+        for delete_file in self._added_delete_files:
+            by_spec[delete_file.spec_id].append(delete_file)
+        written: list[ManifestFile] = []
+        for spec_id, files in sorted(by_spec.items()):
+            with _DeleteManifestWriter(
+                spec=self.spec(spec_id),
+                schema=self.schema(),
+                output_file=self.new_manifest_output(),
+                snapshot_id=self._snapshot_id,
+                avro_compression=self._compression,
+            ) as writer:
+                for delete_file in files:
+                    writer.add(
+                        ManifestEntry.from_args(
+                            status=ManifestEntryStatus.ADDED,
+                            snapshot_id=self._snapshot_id,
+                            sequence_number=None,
+                            file_sequence_number=None,
+                            data_file=delete_file,
+                        )
+                    )
+            written.append(writer.to_manifest_file())
+        return written
+
+    def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
+        from pyiceberg.table import TableProperties
+
+        metadata = self._transaction.table_metadata
+        schema = metadata.schema()
+        specs = metadata.specs()
+        limit = int(
+            metadata.properties.get(
+                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT,
+                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT,
+            )
+        )
+        collector = SnapshotSummaryCollector(partition_summary_limit=limit)
+        for data_file in self._added_data_files:
+            collector.add_file(data_file, schema=schema, partition_spec=metadata.spec())
+        for delete_file in self._added_delete_files:
+            collector.add_file(
+                delete_file, schema=schema, partition_spec=specs[delete_file.spec_id]
+            )
+        for data_file in self._deleted_data_files:
+            collector.remove_file(data_file, schema=schema, partition_spec=specs[data_file.spec_id])
+        previous = (
+            metadata.snapshot_by_id(self._parent_snapshot_id)
+            if self._parent_snapshot_id is not None
+            else None
+        )
+        return update_snapshot_summaries(
+            summary=Summary(
+                operation=self._operation, **collector.build(), **(snapshot_properties or {})
+            ),
+            previous_summary=previous.summary if previous is not None else None,
+        )
+
+
+RowDelta = _RowDelta
+"""What :func:`row_delta_producer` returns: a snapshot producer with ``add_delete_file``."""
+
+
+def row_delta_producer(
+    tx: Transaction, io: FileIO, snapshot_properties: dict[str, str]
+) -> RowDelta:
+    """Return a snapshot producer that adds data files and position delete files at once.
+
+    Iceberg's ``RowDelta``: ``append_data_file`` adds data files (a DATA manifest, as an
+    overwrite), ``add_delete_file`` adds position delete files (a DELETES manifest per
+    partition spec), ``delete_data_file`` removes data files; the summary counts all of them
+    (``added-position-delete-files``, ``added-position-deletes``, the totals). The table must
+    be format version 2 (a v1 manifest list refuses delete manifests).
+
+    Args:
+        tx: The table transaction (a table with a current snapshot).
+        io: The table's FileIO.
+        snapshot_properties: Extra summary entries.
+
+    Returns:
+        The producer (use it as a context manager, like ``overwrite()``).
+    """
+    return _RowDelta(
+        operation=Operation.OVERWRITE,
+        transaction=tx,
+        io=io,
+        snapshot_properties=snapshot_properties,
+    )

@@ -5,7 +5,8 @@ moved), re-applies the schema changes the workers made (each file set carries it
 columns are unioned in part order under the plan's contract), rewrites the files of a set whose
 field ids disagree with the committed schema (two workers that each found a different new
 column), settles a merge once over every part's keys (a later part's row wins a key, then the
-copy-on-write rewrite of the table's files), and commits data, schema and state in one snapshot
+copy-on-write rewrite of the table's files, or merge-on-read's position delete files,
+:mod:`._mor`), and commits data, schema and state in one snapshot
 (:class:`~floe_iceberg._commit.SnapshotCommit`). On failure it deletes every file of the load
 (unless the commit's outcome is unknown) and leaves the workers' abandoned-files records.
 """
@@ -24,7 +25,7 @@ from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table, Transaction
 
 from floe_core import SchemaContract, SchemaContractViolation, WriteMode
-from floe_iceberg import _merge
+from floe_iceberg import _merge, _mor
 from floe_iceberg._abandoned import PartRecord, delete_records, record_path
 from floe_iceberg._commit import SnapshotCommit, current_data_files, snapshot_summary
 from floe_iceberg._contract import conform, plan_contract
@@ -142,6 +143,10 @@ class _Settle:
             schema_changed = True
         if apply_sort_order(tx, plan.sort_by, plan.table):
             schema_changed = True
+        if plan.merge_on_read and tx.table_metadata.format_version < 2:  # delete files need v2
+            tx.upgrade_table_version(2)
+            log.info("table_format_upgraded", table=plan.table, format_version=2)
+            schema_changed = True
         metadata = tx.table_metadata
         if records:
             self.record = PartRecord(plan.location, plan.load_id, COMMITTER_PART)
@@ -170,13 +175,18 @@ class _Settle:
         rows = sum(w.rows for w in written if w is not None)
         removed: list[DataFile] = []
         rewrites: list[WrittenFile] = []
+        deletes: list[DataFile] = []
         if plan.merging:
             index = _merge.KeyIndex(plan.primary_key)
             for file_no, file_keys in enumerate(keys):
                 index.add(file_no, file_keys)
-            removed, rewrites, superseded = _merge.plan_merge(
-                self.writer, metadata, self.io, index, written
-            )
+            if plan.merge_on_read:
+                planned = _mor.plan_merge_on_read(self.writer, metadata, self.io, index, written)
+                deletes, superseded = planned.delete_files, planned.superseded
+            else:
+                removed, rewrites, superseded = _merge.plan_merge(
+                    self.writer, metadata, self.io, index, written
+                )
             discarded += superseded
             rows -= superseded
         elif plan.replace_window is not None:  # floe: windows
@@ -186,7 +196,9 @@ class _Settle:
         elif plan.write_mode is WriteMode.REPLACE:
             removed = current_data_files(metadata, self.io)
         files = [w for w in written if w is not None] + rewrites
-        return self._commit(tx, files, removed, state, rows, discarded, existed, schema_changed)
+        return self._commit(
+            tx, files, removed, deletes, state, rows, discarded, existed, schema_changed
+        )
 
     def _relax(self, tx: Transaction, file_set: FileSet) -> bool:
         """Make optional the required fields a part brought a null in (or lacked).
@@ -258,6 +270,7 @@ class _Settle:
         tx: Transaction,
         files: list[WrittenFile],
         removed: list[DataFile],
+        deletes: list[DataFile],
         state: dict[str, Any] | None,
         rows: int,
         discarded: int,
@@ -278,7 +291,7 @@ class _Settle:
             stored = stored_state_value(tx.table_metadata, plan.state_key)
             if new_text is None or same_state(stored, new_text):
                 new_text, carried = None, stored
-        needs_snapshot = bool(files or removed or new_text is not None or not existed)
+        needs_snapshot = bool(files or removed or deletes or new_text is not None or not existed)
         if not needs_snapshot and not schema_changed:
             self.writer.close()
             log.info("load_skipped", table=plan.table, reason="nothing to commit")
@@ -296,9 +309,11 @@ class _Settle:
             self.io,
             files=files,
             removed=removed,
+            deletes=deletes,
             properties=summary,
             state=(key, new_text) if key is not None and new_text is not None else None,
-            rebase=not plan.pinned,
+            # merge-on-read's deletes point at the rows it read: never re-applied elsewhere
+            rebase=not plan.pinned and not plan.merge_on_read,
             rows=rows,
             span_attributes={
                 "write_mode": plan.write_mode.value,
@@ -310,9 +325,11 @@ class _Settle:
             table=plan.table,
             snapshot_id=snapshot_id,
             rows_loaded=rows,
-            bytes_written=sum(w.data_file.file_size_in_bytes for w in files),
+            bytes_written=sum(w.data_file.file_size_in_bytes for w in files)
+            + sum(d.file_size_in_bytes for d in deletes),
             rows_discarded=discarded,
             files_written=len(files),
+            delete_files_written=len(deletes),
         )
         log.info(
             "load_committed",
@@ -320,6 +337,7 @@ class _Settle:
             rows=result.rows_loaded,
             snapshot_id=snapshot_id,
             files=result.files_written,
+            delete_files=result.delete_files_written,
             bytes=result.bytes_written,
             rows_discarded=result.rows_discarded,
             write_mode=plan.write_mode.value,

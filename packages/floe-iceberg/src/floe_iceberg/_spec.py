@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from floe_core import LoadWindow, SchemaContract, WriteMode
+from floe_core import LoadWindow, MergeStrategy, SchemaContract, WriteMode
 from floe_iceberg.state import StateRead
 
 __all__ = ["CommittedWrite", "TableWrite"]
@@ -41,6 +41,9 @@ class TableWrite:
             replace only.
         sort_by: The table's sort order (``ts desc``, ``id asc nulls last``, ...), set or
             changed in the load's commit; each data file is written sorted by it.
+        merge_strategy: How ``merge`` replaces existing rows: ``copy_on_write`` rewrites the
+            files holding incoming keys; ``merge_on_read`` writes position delete files for
+            them instead (:mod:`._mor`), the only way to merge into a partitioned table.
     """
 
     table: str
@@ -54,6 +57,7 @@ class TableWrite:
     replace_window: LoadWindow | None = None
     partition_by: tuple[str, ...] = ()
     sort_by: tuple[str, ...] = ()
+    merge_strategy: MergeStrategy = MergeStrategy.COPY_ON_WRITE
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class CommittedWrite:
         bytes_written: Bytes of data files written (including files rewritten by merge).
         rows_discarded: Rows dropped by ``discard_row`` or superseded by a later duplicate key.
         files_written: Data files written (including rewrites).
+        delete_files_written: Position delete files written (``merge_on_read``).
     """
 
     table: str
@@ -76,3 +81,4 @@ class CommittedWrite:
     bytes_written: int
     rows_discarded: int = 0
     files_written: int = 0
+    delete_files_written: int = 0

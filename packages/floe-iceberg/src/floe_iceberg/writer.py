@@ -16,7 +16,8 @@ single snapshot through the catalog (:mod:`._commit`):
 - ``append``: one fast-append of the new files;
 - ``replace``: one overwrite that removes every current data file and adds the new ones;
 - ``merge``: one overwrite that drops or rewrites the files holding incoming keys (see
-  :mod:`._merge`) and adds the new ones.
+  :mod:`._merge`) and adds the new ones; with ``merge_on_read`` it adds the new files and
+  position delete files for the replaced rows instead, rewriting nothing (:mod:`._mor`).
 
 Schema changes (new columns, promotions) are staged in the same transaction, and a table that
 does not exist is created by the same commit as its first data, so a failed load leaves the
@@ -180,7 +181,8 @@ class _Load:
                 self.metadata,
                 target_file_bytes=self.target_file_bytes,
                 target_file_rows=self.target_file_rows,
-                sort_by=self.plan.sort_by,
+                sort_by=() if self.merging else self.plan.sort_by,
+                primary_key=self.plan.primary_key if self.merging else (),  # merge-on-read
             )
             return
         self.roller = FileRoller(
@@ -407,10 +409,12 @@ def write_table(
             under the other contracts (:mod:`.schema`).
         DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take,
             a merge key value that does not coerce, or a nested value against a scalar column;
-            DESTINATION_WRITE_FAILED for a partitioned table (not supported); COMMIT_CONFLICT
+            DESTINATION_WRITE_FAILED for a copy-on-write merge into a partitioned table (not
+            supported; merge-on-read is); COMMIT_CONFLICT
             (before anything is read or written) when the table is not at ``spec.based_on``.
-        PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
-            without (or with a missing) primary key (INVALID_CONFIG).
+        PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR), a merge
+            without (or with a missing) primary key, or ``merge_on_read`` without ``merge``
+            (INVALID_CONFIG).
     """
     started = time.monotonic()
     plan, table = plan_with_table(catalog, spec)

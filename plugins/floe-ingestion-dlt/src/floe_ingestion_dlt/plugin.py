@@ -374,6 +374,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 replace_window=config.window,
                 partition_by=config.partition_by,
                 sort_by=config.sort_by,
+                merge_strategy=config.merge_strategy,
             )
         else:
             with _side("destination", config.name):
@@ -390,6 +391,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 required_columns=extract.required,
                 partition_by=config.partition_by,
                 sort_by=config.sort_by,
+                merge_strategy=config.merge_strategy,
             )
         parallel = getattr(pipeline.source, "parallel", None)
         if pipeline.kind.load_parallel is not None and parallel and config.window is None:
