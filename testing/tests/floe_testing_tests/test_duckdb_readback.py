@@ -24,7 +24,7 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from floe_core import WriteMode
+from floe_core import MergeStrategy, WriteMode
 from floe_iceberg import TableWrite, write_table
 from floe_testing import readback
 from floe_testing.readback import read_with_duckdb
@@ -172,3 +172,54 @@ def test_the_connection_does_not_autoload_extensions() -> None:
         "autoload_known_extensions": "false",
     }
     assert {"iceberg", "avro"} <= loaded
+
+
+def _changes(ids: list[int], name: str) -> pa.Table:
+    rows = pa.concat_tables([_typed_rows(i, 1) for i in ids])
+    return rows.set_column(2, "name", pa.array([name] * len(ids)))
+
+
+def _rows_of(table: Table) -> list[dict[str, object]]:
+    return table.scan().to_arrow().sort_by("id").to_pylist()  # type: ignore[no-any-return]
+
+
+def test_merge_on_read_reads_like_copy_on_write_after_merges_in_a_row(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    cow = TableWrite(f"{table_name}_cow", WriteMode.MERGE, primary_key=("id",))
+    mor = TableWrite(
+        f"{table_name}_mor",
+        WriteMode.MERGE,
+        primary_key=("id",),
+        merge_strategy=MergeStrategy.MERGE_ON_READ,
+    )
+    changes = [
+        _changes([*range(0, 400, 10), *range(400, 420)], "first"),  # spread + new keys
+        # 0..50 and 400..404 a second time: their rows from the first merge are deleted now
+        _changes([*range(0, 55, 5), *range(400, 405), *range(420, 430)], "second"),
+        _changes([10, 400, *range(200, 211)], "third"),  # 10 and 400: a third version
+    ]
+    for spec in (cow, mor):
+        write_table(sql_catalog, spec, [_typed_rows(0, 400)], target_file_rows=100)
+    for number, change in enumerate(changes, 1):
+        for spec in (cow, mor):
+            write_table(sql_catalog, spec, [change], target_file_rows=100)
+        copied = sql_catalog.load_table(cow.table)
+        merged = sql_catalog.load_table(mor.table)
+        tasks = list(merged.scan().plan_files())
+        assert any(task.delete_files for task in tasks), f"merge {number} wrote no deletes"
+        assert _rows_of(merged) == _rows_of(copied)
+        assert assert_same_rows(merged, "id").num_rows == (420 if number == 1 else 430)
+
+    rows = {r["id"]: r["name"] for r in _rows_of(sql_catalog.load_table(mor.table))}
+    assert (rows[10], rows[400], rows[5], rows[401], rows[60], rows[1]) == (
+        "third",
+        "third",
+        "second",
+        "second",
+        "first",
+        "n1",
+    )
+    # no base file was rewritten: merge-on-read only added files
+    summaries = [s.summary for s in sql_catalog.load_table(mor.table).snapshots()]
+    assert all(int(s.get("deleted-data-files") or 0) == 0 for s in summaries if s is not None)
