@@ -26,6 +26,7 @@ _INGESTION_CONFIG_FIELDS = {
     "primary_key": ("destination", "primary_key"),
     "partition_by": ("destination", "partition_by"),
     "sort_by": ("destination", "sort_by"),
+    "merge_strategy": ("destination", "merge_strategy"),
     "schema_contract": ("schema_contract",),
     "incremental": ("incremental",),
     "window": ("partitions",),

@@ -328,3 +328,56 @@ def test_sort_by_is_normalised_and_checked(tmp_path: Path) -> None:
     err = load_error(tmp_path, bad)
     assert err.field == "ingestion.sources[1].destination.sort_by"
     assert "is not a sort field" in err.message
+
+
+def test_merge_strategy_defaults_to_copy_on_write_and_reaches_the_ingestion_config(
+    tmp_path: Path,
+) -> None:
+    from floe_core import MergeStrategy
+
+    project = FloeProject.load(write(tmp_path, GOOD), environ={})
+    assert project.sources[0].to_ingestion_config().merge_strategy is MergeStrategy.COPY_ON_WRITE
+    text = GOOD.replace(
+        "write_disposition: merge, primary_key: [id]}",
+        "write_disposition: merge, primary_key: [id], merge_strategy: merge_on_read}",
+    )
+    config = FloeProject.load(write(tmp_path, text), environ={}).sources[0].to_ingestion_config()
+    assert config.merge_strategy is MergeStrategy.MERGE_ON_READ
+
+
+@pytest.mark.parametrize(
+    ("destination", "needle"),
+    [
+        (
+            "{table: bronze.events, merge_strategy: merge_on_read}",
+            "applies to write_mode 'merge' only, not 'append'",
+        ),
+        (
+            "{table: bronze.events, write_disposition: replace, merge_strategy: merge_on_read}",
+            "not 'replace'",
+        ),
+        (
+            "{table: bronze.events, write_disposition: merge, merge_strategy: on_read}",
+            "copy_on_write",
+        ),
+    ],
+)
+def test_bad_merge_strategy_names_the_field(tmp_path: Path, destination: str, needle: str) -> None:
+    text = GOOD.replace("{table: bronze.events, primary_key: id}", destination)
+    err = load_error(tmp_path, text)
+    assert err.field == "ingestion.sources[1].destination.merge_strategy"
+    assert needle in err.message
+
+
+def test_ingestion_config_refuses_merge_on_read_without_merge() -> None:
+    from pydantic import ValidationError
+
+    from floe_core import IngestionConfig, MergeStrategy
+
+    with pytest.raises(ValidationError, match="merge_strategy 'merge_on_read' applies to"):
+        IngestionConfig(
+            name="x",
+            source_type="x",
+            destination_table="a.b",
+            merge_strategy=MergeStrategy.MERGE_ON_READ,
+        )

@@ -70,9 +70,18 @@ def write_position_deletes(
     provider = load_location_provider(metadata.location, metadata.properties)
     path = provider.new_data_location(data_file_name=f"{uuid.uuid4()}-deletes.parquet")
     writer.track(path)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(rows, buffer, compression="zstd")
+    content = buffer.getvalue()
+    parquet = pq.read_metadata(pa.BufferReader(content))
+    sizes = {FILE_PATH_ID: 0, POS_ID: 0}
+    for group in range(parquet.num_row_groups):
+        row_group = parquet.row_group(group)
+        sizes[FILE_PATH_ID] += row_group.column(0).total_compressed_size
+        sizes[POS_ID] += row_group.column(1).total_compressed_size
     output = io.new_output(path)
     with output.create(overwrite=True) as stream:
-        pq.write_table(rows, stream, compression="zstd")
+        stream.write(content.to_pybytes())
     low, high = pc.min_max(pos).values()
     path_bytes = to_bytes(StringType(), data_file.file_path)
     delete_file = DataFile.from_args(
@@ -81,11 +90,11 @@ def write_position_deletes(
         file_format=FileFormat.PARQUET,
         partition=data_file.partition,
         record_count=n,
-        file_size_in_bytes=len(output),
-        column_sizes=None,
+        file_size_in_bytes=len(content),
+        column_sizes=sizes,
         value_counts={FILE_PATH_ID: n, POS_ID: n},
         null_value_counts={FILE_PATH_ID: 0, POS_ID: 0},
-        nan_value_counts=None,
+        nan_value_counts={},
         lower_bounds={FILE_PATH_ID: path_bytes, POS_ID: to_bytes(LongType(), low.as_py())},
         upper_bounds={FILE_PATH_ID: path_bytes, POS_ID: to_bytes(LongType(), high.as_py())},
         key_metadata=None,

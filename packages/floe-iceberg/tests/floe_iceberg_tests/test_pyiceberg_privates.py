@@ -261,6 +261,43 @@ def test_determine_partitions_splits_by_spec() -> None:
         assert all(key.partition[0] in {"eu", "us"} for key in keys)
 
 
+def test_row_delta_writes_delete_files_into_a_deletes_manifest_and_counts_them(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.manifest import ManifestContent
+
+    from floe_iceberg._deletes import write_position_deletes
+
+    table = _table(sql_catalog, table_name)
+    (old,) = [t.file for t in table.scan().plan_files()]
+    new = _data_file(table)
+    writer = FileWriter(table.io)
+    deletes = write_position_deletes(writer, table.metadata, table.io, old, pa.array([1]))
+    writer.close()
+    with _relied_on(
+        "_OverwriteFiles/_SnapshotProducer (_process_manifests, _summary, new_manifest_output, "
+        "_compression, _snapshot_id) and ManifestWriterV2 (content, _meta)"
+    ):
+        tx = table.transaction()
+        producer = _pyiceberg.row_delta_producer(tx, table.io, {"floe.x": "y"})
+        producer.add_delete_file(deletes)
+        with producer:
+            producer.append_data_file(new)
+        tx.commit_transaction()
+        table = sql_catalog.load_table(table_name)
+        snapshot = table.current_snapshot()
+        assert snapshot is not None and snapshot.summary is not None
+        summary = snapshot.summary
+        assert summary.operation.value == "overwrite" and summary["floe.x"] == "y"
+        assert summary["added-position-delete-files"] == "1"
+        assert summary["added-position-deletes"] == "1"
+        assert summary["total-delete-files"] == "1" and summary["total-data-files"] == "2"
+        contents = sorted(m.content for m in snapshot.manifests(table.io))
+        assert contents == [ManifestContent.DATA, ManifestContent.DATA, ManifestContent.DELETES]
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["id"], r["name"]))
+    assert rows == [{"id": 1, "name": "a"}, {"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+
+
 def test_replace_files_removes_delete_files_from_their_deletes_manifest(
     sql_catalog: Catalog, table_name: str
 ) -> None:
