@@ -310,7 +310,7 @@ def _rows_for(kind: str, rows: int, size: int, strategy: str, runs: list[_Series
         "all_seconds": [round(r.first_seconds, 3) for r in runs],
     }
     first.check = (
-        f"ok: {first_bytes / 2**20:,.1f} MiB written, {runs[0].first_data_files} data + "
+        f"ok: {first_bytes / 2**20:,.2f} MiB written, {runs[0].first_data_files} data + "
         f"{runs[0].first_delete_files} delete files added"
     )
     series.seconds = _median([sum(r.merge_seconds) for r in runs])

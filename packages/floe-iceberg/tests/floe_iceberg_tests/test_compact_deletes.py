@@ -125,6 +125,45 @@ def test_a_merge_after_compaction_still_reads_right(sql_catalog: Catalog, table_
     assert sorted(_rows(read_with_duckdb(table)), key=lambda r: r["id"]) == rows  # type: ignore[arg-type, return-value]
 
 
+def test_a_merge_on_read_landing_during_compaction_conflicts_and_a_rerun_folds_it(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from floe_core import DestinationWriteError, ErrorCode
+    from floe_iceberg import _compact
+
+    _merge_on_read_table(sql_catalog, table_name)
+    table = sql_catalog.load_table(table_name)
+    plan = _compact.plan_compaction(table, table_name, small_file_bytes=1 << 30)
+    writer, written = _compact.write_compacted(table, plan, target_file_bytes=1 << 30)
+    paths = [Path(w.data_file.file_path.removeprefix("file://")) for w in written]
+    assert paths and all(p.exists() for p in paths)
+    # a merge deletes rows of files being rewritten: committing would bring the old rows back
+    spec = TableWrite(
+        table_name, WriteMode.MERGE, primary_key=("id",), merge_strategy=MergeStrategy.MERGE_ON_READ
+    )
+    write_table(sql_catalog, spec, [_changes([0, 300], "e")])
+    merged = _rows(sql_catalog.load_table(table_name).scan().to_arrow())
+
+    with pytest.raises(DestinationWriteError) as caught:
+        _compact.commit_compaction(
+            table,
+            table_name,
+            plan,
+            written,
+            writer,
+            reload=lambda: sql_catalog.load_table(table_name),
+        )
+
+    assert caught.value.code is ErrorCode.COMMIT_CONFLICT
+    assert _rows(sql_catalog.load_table(table_name).scan().to_arrow()) == merged
+    assert not any(p.exists() for p in paths)  # its own files were deleted
+    rerun = maintain_table(sql_catalog, table_name, MaintenanceConfig())
+    assert rerun.compaction_snapshot_id is not None
+    assert _live(sql_catalog, table_name)[1] == []
+    assert _rows(sql_catalog.load_table(table_name).scan().to_arrow()) == merged
+    assert {r["id"]: r["name"] for r in merged if r["id"] in (0, 300)} == {0: "e0", 300: "e300"}
+
+
 # --- which delete files apply where, and which may go -------------------------------------------
 
 
