@@ -162,7 +162,8 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
     Args:
         table: The loaded table.
         name: ``namespace.table``.
-        small_file_bytes: Files smaller than this are rewritten.
+        small_file_bytes: Files smaller than this are rewritten (and, whatever their size,
+            the files a position delete applies to).
 
     Returns:
         The plan (``skipped`` says why there is nothing to do).
