@@ -13,6 +13,9 @@ changed row carries ``category = 'merged'``. Two rows per size and strategy:
 - ``merge-scale 10xC→N``: all ten merges (wall time: their sum), then a full pyiceberg scan
   of the table (every column, through the batch reader; median of 3), ``maintain_table`` with
   the default settings (compaction, expiry, orphans), and the same scan of the compacted table.
+  Beside each pyiceberg scan, the same full scan by DuckDB's iceberg extension (``SELECT *`` to
+  Arrow, median of 3; left out when the extension is not installed): the cost of applying
+  position deletes depends on the reader.
 
 The table is read back after the first merge, after the tenth and after maintenance: N + m C/2
 rows, unique ids, m C merged rows. A merge-on-read merge that adds no delete files (or a
@@ -158,6 +161,8 @@ class _Series:
     scan_seconds: float = 0.0
     maintain_seconds: float = 0.0
     compacted_scan_seconds: float = 0.0
+    duckdb_scan_seconds: float | None = None
+    duckdb_compacted_scan_seconds: float | None = None
     files_before: tuple[int, int] = (0, 0)
     files_after: tuple[int, int] = (0, 0)
     compaction: str = ""
@@ -186,6 +191,29 @@ def _scan_seconds(ref: dict[str, str], rows: int, times: int = 3) -> float:
         runs.append(time.perf_counter() - started)
         if seen != rows:
             raise _Failed("WRONG", f"the scan read {seen:,} rows, want {rows:,}")
+    return statistics.median(runs)
+
+
+def _duckdb_scan_seconds(ref: dict[str, str], rows: int, times: int = 3) -> float | None:
+    """Median seconds of DuckDB's full scan of the table, or None without the extension."""
+    try:
+        from floe_testing.readback import duckdb_connection
+
+        connection = duckdb_connection()
+    except (ImportError, RuntimeError):
+        return None
+    location = str(open_table(ref).metadata_location).removeprefix("file://")
+    query = f"SELECT * FROM iceberg_scan('{location}')"
+    runs = []
+    try:
+        for _ in range(times):
+            started = time.perf_counter()
+            seen = connection.execute(query).to_arrow_table().num_rows
+            runs.append(time.perf_counter() - started)
+            if seen != rows:
+                raise _Failed("WRONG", f"DuckDB read {seen:,} rows, want {rows:,}")
+    finally:
+        connection.close()
     return statistics.median(runs)
 
 
@@ -268,6 +296,7 @@ def _series(
         _check(ref, total, MERGES * size, f"after {MERGES} merges")
         out.files_before = _files(ref)
         out.scan_seconds = _scan_seconds(ref, total)
+        out.duckdb_scan_seconds = _duckdb_scan_seconds(ref, total)
         catalog = load_catalog(CatalogConfig.embedded(run.workdir / "floe"))
         started = time.perf_counter()
         done = maintain_table(catalog, ref["identifier"], MaintenanceConfig())
@@ -278,6 +307,7 @@ def _series(
         _check(ref, total, MERGES * size, "after maintenance")
         out.files_after = _files(ref)
         out.compacted_scan_seconds = _scan_seconds(ref, total)
+        out.duckdb_compacted_scan_seconds = _duckdb_scan_seconds(ref, total)
     finally:
         shutil.rmtree(run.workdir, ignore_errors=True)
     return out
@@ -329,6 +359,7 @@ def _rows_for(kind: str, rows: int, size: int, strategy: str, runs: list[_Series
         "maintain_s": round(_median([r.maintain_seconds for r in runs]), 3),
         "compacted_scan_s": round(compacted, 3),
         "scan_vs_compacted": round(ratio, 3),
+        **_duckdb_figures(runs),
         "files_before": last.files_before,
         "files_after": last.files_after,
         "compaction": last.compaction,
@@ -339,6 +370,21 @@ def _rows_for(kind: str, rows: int, size: int, strategy: str, runs: list[_Series
         f"{last.files_after[0]}+{last.files_after[1]}del"
     )
     return [first, series]
+
+
+def _duckdb_figures(runs: list[_Series]) -> dict[str, float]:
+    after = [r.duckdb_scan_seconds for r in runs if r.duckdb_scan_seconds is not None]
+    compacted = [
+        r.duckdb_compacted_scan_seconds for r in runs if r.duckdb_compacted_scan_seconds is not None
+    ]
+    if not after or not compacted:
+        return {}
+    scan, base = _median(after), _median(compacted)
+    return {
+        "duckdb_scan_s": round(scan, 3),
+        "duckdb_compacted_scan_s": round(base, 3),
+        "duckdb_scan_vs_compacted": round(scan / base if base else float("inf"), 3),
+    }
 
 
 def _failed_rows(kind: str, rows: int, size: int, strategy: str, error: _Failed) -> list[Row]:
@@ -444,5 +490,12 @@ def targets(rows: list[Row]) -> list[str]:
                     f"merges {row.extra['scan_s']:.2f} s vs compacted "
                     f"{row.extra['compacted_scan_s']:.2f} s: {ratio:.2f}x (target ≤{TARGET}x) "
                     f"{'PASS' if ratio <= TARGET else 'MISS'}"
+                    + (
+                        f"; DuckDB {row.extra['duckdb_scan_s']:.2f} s vs "
+                        f"{row.extra['duckdb_compacted_scan_s']:.2f} s: "
+                        f"{row.extra['duckdb_scan_vs_compacted']:.2f}x"
+                        if "duckdb_scan_s" in row.extra
+                        else ""
+                    )
                 )
     return out
