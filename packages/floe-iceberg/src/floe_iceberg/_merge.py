@@ -10,7 +10,7 @@ load's single overwrite snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import reduce
 from typing import Any
@@ -275,6 +275,8 @@ def delete_matching(
     io: FileIO,
     keys: pa.Table,
     names: Sequence[str],
+    *,
+    rewrite: Callable[[pa.Table], list[Future[WrittenFile]]] | None = None,
 ) -> tuple[list[DataFile], list[Future[WrittenFile]], int]:
     """Remove existing rows whose key is among ``keys`` (copy-on-write).
 
@@ -284,6 +286,8 @@ def delete_matching(
         io: The table's FileIO.
         keys: Distinct incoming keys (columns ``names``, table types).
         names: Primary-key columns.
+        rewrite: Writes the rows a hit file keeps (a partitioned table's split by partition,
+            :func:`._partitioned.write_rows`); by default one unpartitioned file.
 
     Returns:
         ``(removed, rewritten, rows_deleted)``: files to delete from the table, pending
@@ -308,7 +312,10 @@ def delete_matching(
         deleted += hits.num_rows
         if hits.num_rows < existing.num_rows:
             kept = without(_read(metadata, io, task, None), hits[_POS].combine_chunks())
-            rewritten.append(writer.submit(metadata, kept.to_batches()))
+            if rewrite is not None:
+                rewritten.extend(rewrite(kept))
+            else:
+                rewritten.append(writer.submit(metadata, kept.to_batches()))
     return removed, rewritten, deleted
 
 

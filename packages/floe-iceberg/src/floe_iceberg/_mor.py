@@ -16,6 +16,10 @@ Finding the rows to delete reads only the key columns of candidate files:
 - the positions earlier delete files already delete are left out (the scan task's delete
   files, read by :func:`._deletes.deleted_positions`), so a key updated twice is deleted once
   per version and a deleted row is never counted again.
+
+:func:`settle_merge` is the commit's one entry for a merge of either strategy; copy-on-write
+into a partitioned table rewrites hit files split by the current spec (their rows keep their
+partition) through :func:`._partitioned.write_rows`.
 """
 
 from __future__ import annotations
@@ -35,15 +39,19 @@ from pyiceberg.typedef import Record
 from floe_iceberg import _merge
 from floe_iceberg._deletes import deleted_positions, write_position_deletes
 from floe_iceberg._files import FileWriter, WrittenFile
-from floe_iceberg._partitioned import PartitionedRoller
+from floe_iceberg._partitioned import write_rows
 
-__all__ = ["MergeOnRead", "key_fixes_partition", "plan_merge_on_read"]
+__all__ = [
+    "MergeOnRead",
+    "SettledMerge",
+    "key_fixes_partition",
+    "plan_merge_on_read",
+    "settle_merge",
+]
 
 log = structlog.get_logger(__name__)
 
 _POS = "__floe_pos"
-_REWRITE_TARGET_BYTES = 1 << 62
-"""An incoming file rewritten without superseded rows stays one file."""
 
 
 @dataclass
@@ -61,6 +69,69 @@ class MergeOnRead:
     replaced: int
     superseded: int
     candidates: int
+
+
+@dataclass
+class SettledMerge:
+    """What a merge's commit changes besides adding the incoming data files.
+
+    Attributes:
+        removed: Existing data files to remove (copy-on-write).
+        rewrites: Their rewritten replacements (copy-on-write).
+        delete_files: Position delete files to add (merge-on-read).
+        superseded: Incoming rows a later duplicate key superseded.
+    """
+
+    removed: list[DataFile]
+    rewrites: list[WrittenFile]
+    delete_files: list[DataFile]
+    superseded: int
+
+
+def settle_merge(
+    writer: FileWriter,
+    metadata: TableMetadata,
+    io: FileIO,
+    *,
+    primary_key: Sequence[str],
+    merge_on_read: bool,
+    keys: Sequence[pa.Table],
+    written: list[WrittenFile | None],
+) -> SettledMerge:
+    """Settle a merge once every part's files are written, by either strategy.
+
+    Args:
+        writer: The committer's file writer.
+        metadata: The transaction's table metadata.
+        io: The table's FileIO.
+        primary_key: The merge key.
+        merge_on_read: Position delete files (True) or copy-on-write rewrites.
+        keys: The key columns of each incoming file, in load order.
+        written: The incoming files, in load order (superseded rows are dropped from them).
+
+    Returns:
+        The files to remove, rewrite and add.
+    """
+    index = _merge.KeyIndex(primary_key)
+    for file_no, file_keys in enumerate(keys):
+        index.add(file_no, file_keys)
+    if merge_on_read:
+        planned = plan_merge_on_read(writer, metadata, io, index, written)
+        return SettledMerge([], [], planned.delete_files, planned.superseded)
+    if metadata.spec().is_unpartitioned():
+        removed, rewrites, superseded = _merge.plan_merge(writer, metadata, io, index, written)
+        return SettledMerge(removed, rewrites, [], superseded)
+    # copy-on-write into a partitioned table: rewrites keep (re-split by) the current spec
+    distinct, superseded = drop_superseded(writer, metadata, io, index, written)
+    removed, pending, _ = _merge.delete_matching(
+        writer,
+        metadata,
+        io,
+        distinct,
+        index.keys,
+        rewrite=lambda rows: write_rows(writer, metadata, rows),
+    )
+    return SettledMerge(removed, [f.result() for f in pending], [], superseded)
 
 
 def key_fixes_partition(metadata: TableMetadata, names: Sequence[str]) -> bool:
@@ -97,13 +168,8 @@ def _rewrite_without(
     writer.delete(written.data_file.file_path)
     if kept.num_rows == 0:
         return None
-    roller = PartitionedRoller(
-        writer, metadata, target_file_bytes=_REWRITE_TARGET_BYTES, target_file_rows=None
-    )
-    for batch in kept.to_batches():
-        roller.add(batch)
-    (replacement,) = roller.finish()  # the rows of one file share one partition
-    return replacement
+    (replacement,) = write_rows(writer, metadata, kept)  # one file's rows: one partition
+    return replacement.result()
 
 
 def drop_superseded(

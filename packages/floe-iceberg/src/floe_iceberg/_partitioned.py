@@ -34,12 +34,14 @@ from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._partition import sort_rows
 from floe_iceberg._pyiceberg import split_by_partition
 
-__all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_OPEN", "PartitionedRoller"]
+__all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_OPEN", "PartitionedRoller", "write_rows"]
 
 DEFAULT_MAX_OPEN = 128
 """Partitions gathering rows at once before the largest one is rolled into a file."""
 DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
 """Arrow bytes gathered across partitions before the largest one is rolled into a file."""
+_ONE_FILE = 1 << 62
+"""A target no rewrite reaches: :func:`write_rows` writes one file per partition."""
 _SEQ = "__floe_seq"
 """A merge row's arrival number in the load, until its file is written."""
 
@@ -265,3 +267,25 @@ class PartitionedRoller:
         """Drop the gathered rows (the load failed; its files are deleted)."""
         self._open.clear()
         self._buffered = 0
+
+
+def write_rows(
+    writer: FileWriter, metadata: TableMetadata, rows: pa.Table
+) -> list[Future[WrittenFile]]:
+    """Start writing rows a merge rewrites: one file per partition of the table's spec.
+
+    Args:
+        writer: The load's file writer.
+        metadata: The table metadata (its default spec; the rows follow its schema).
+        rows: The rows (all of an existing or incoming file, less the rows a merge drops).
+
+    Returns:
+        The pending files (one for an unpartitioned table).
+    """
+    if metadata.spec().is_unpartitioned():
+        return [writer.submit(metadata, rows.to_batches())]
+    roller = PartitionedRoller(writer, metadata, target_file_bytes=_ONE_FILE, target_file_rows=None)
+    for batch in rows.to_batches():
+        roller.add(batch)
+    roller.flush()
+    return roller.futures

@@ -22,7 +22,6 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from floe_core import (
-    DestinationWriteError,
     ErrorCode,
     LoadWindow,
     MergeStrategy,
@@ -208,16 +207,13 @@ def ensure_namespace(catalog: Catalog, namespace: tuple[str, ...]) -> None:
             raise
 
 
-def _check_spec(spec: TableWrite, table: Table | None) -> None:
+def _check_spec(spec: TableWrite) -> None:
     if spec.write_mode is WriteMode.MERGE and not spec.primary_key:
         raise PipelineConfigurationError(
             f"table {spec.table!r}: write_mode 'merge' needs primary_key",
             code=ErrorCode.INVALID_CONFIG,
             details={"field": "primary_key"},
         )
-    partitioned = bool(spec.partition_by) or (
-        table is not None and not table.spec().is_unpartitioned()
-    )
     if spec.merge_strategy is MergeStrategy.MERGE_ON_READ and spec.write_mode is not (
         WriteMode.MERGE
     ):
@@ -225,14 +221,6 @@ def _check_spec(spec: TableWrite, table: Table | None) -> None:
             f"table {spec.table!r}: {merge_strategy_problem(spec.write_mode)}",
             code=ErrorCode.INVALID_CONFIG,
             details={"field": "merge_strategy"},
-        )
-    copy_on_write = spec.merge_strategy is MergeStrategy.COPY_ON_WRITE
-    if spec.write_mode is WriteMode.MERGE and partitioned and copy_on_write:  # floe: partitions
-        raise DestinationWriteError(  # copy-on-write rewrites keep no partition
-            f"table {spec.table!r}: copy-on-write merge into a partitioned table is not "
-            "supported; set merge_strategy: merge_on_read, or use an unpartitioned table",
-            code=ErrorCode.DESTINATION_WRITE_FAILED,
-            details={"table": spec.table, "field": "merge_strategy"},
         )
 
 
@@ -256,7 +244,7 @@ def plan_with_table(catalog: Catalog, spec: TableWrite) -> tuple[LoadPlan, Table
     except NoSuchTableError:
         table = None
     check_based_on(spec.based_on, spec.table, table)
-    _check_spec(spec, table)
+    _check_spec(spec)
     if table is not None:
         snapshot = table.current_snapshot()
         location = table.location()
@@ -305,7 +293,6 @@ def plan_load(catalog: Catalog, spec: TableWrite) -> LoadPlan:
     Raises:
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR) or a merge
             without a primary key (INVALID_CONFIG).
-        DestinationWriteError: COMMIT_CONFLICT when the table is not at ``spec.based_on``;
-            DESTINATION_WRITE_FAILED for a copy-on-write merge into a partitioned table.
+        DestinationWriteError: COMMIT_CONFLICT when the table is not at ``spec.based_on``.
     """
     return plan_with_table(catalog, spec)[0]

@@ -177,18 +177,18 @@ class _Settle:
         rewrites: list[WrittenFile] = []
         deletes: list[DataFile] = []
         if plan.merging:
-            index = _merge.KeyIndex(plan.primary_key)
-            for file_no, file_keys in enumerate(keys):
-                index.add(file_no, file_keys)
-            if plan.merge_on_read:
-                planned = _mor.plan_merge_on_read(self.writer, metadata, self.io, index, written)
-                deletes, superseded = planned.delete_files, planned.superseded
-            else:
-                removed, rewrites, superseded = _merge.plan_merge(
-                    self.writer, metadata, self.io, index, written
-                )
-            discarded += superseded
-            rows -= superseded
+            merged = _mor.settle_merge(
+                self.writer,
+                metadata,
+                self.io,
+                primary_key=plan.primary_key,
+                merge_on_read=plan.merge_on_read,
+                keys=keys,
+                written=written,
+            )
+            removed, rewrites, deletes = merged.removed, merged.rewrites, merged.delete_files
+            discarded += merged.superseded
+            rows -= merged.superseded
         elif plan.replace_window is not None:  # floe: windows
             removed, rewrites = plan_window_replace(
                 self.writer, metadata, self.io, plan.replace_window, table=plan.table

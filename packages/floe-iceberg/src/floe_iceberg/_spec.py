@@ -43,7 +43,7 @@ class TableWrite:
             changed in the load's commit; each data file is written sorted by it.
         merge_strategy: How ``merge`` replaces existing rows: ``copy_on_write`` rewrites the
             files holding incoming keys; ``merge_on_read`` writes position delete files for
-            them instead (:mod:`._mor`), the only way to merge into a partitioned table.
+            them instead (:mod:`._mor`).
     """
 
     table: str

@@ -409,9 +409,8 @@ def write_table(
             under the other contracts (:mod:`.schema`).
         DestinationWriteError: SCHEMA_CORRUPTION for a column name or type Iceberg cannot take,
             a merge key value that does not coerce, or a nested value against a scalar column;
-            DESTINATION_WRITE_FAILED for a copy-on-write merge into a partitioned table (not
-            supported; merge-on-read is); COMMIT_CONFLICT
-            (before anything is read or written) when the table is not at ``spec.based_on``.
+            COMMIT_CONFLICT (before anything is read or written) when the table is not at
+            ``spec.based_on``.
         PipelineConfigurationError: A bad table name (DESTINATION_CONFIG_ERROR), a merge
             without (or with a missing) primary key, or ``merge_on_read`` without ``merge``
             (INVALID_CONFIG).

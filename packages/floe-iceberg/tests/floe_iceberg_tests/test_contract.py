@@ -355,7 +355,7 @@ def test_required_columns_of_a_foreign_table_are_enforced(
     ]
 
 
-def test_foreign_partitioned_tables_keep_their_spec_and_refuse_merge(
+def test_foreign_partitioned_tables_keep_their_spec_and_take_merges_into_it(
     sql_catalog: Catalog, table_name: str
 ) -> None:
     from pyiceberg.partitioning import PartitionField, PartitionSpec
@@ -371,15 +371,15 @@ def test_foreign_partitioned_tables_keep_their_spec_and_refuse_merge(
             PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="id")
         ),
     )
-    merge = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",))
-    with pytest.raises(DestinationWriteError) as info:
-        write_table(sql_catalog, merge, [pa.table({"id": [1]})])
-    assert info.value.code is ErrorCode.DESTINATION_WRITE_FAILED
-    assert "partitioned" in info.value.message
-    assert sql_catalog.load_table(table_name).current_snapshot() is None
     # append (no partition_by given) writes into the table's own spec, one file per value
     write_table(sql_catalog, TableWrite(table_name, WriteMode.APPEND), [pa.table({"id": [1, 2]})])
     table = sql_catalog.load_table(table_name)
     assert [f.name for f in table.spec().fields] == ["id"]
     files = sorted((t.file.partition[0], t.file.record_count) for t in table.scan().plan_files())
     assert files == [(1, 1), (2, 1)]
+    merge = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",))  # so does merge
+    write_table(sql_catalog, merge, [pa.table({"id": [2, 3]})])
+    table = sql_catalog.load_table(table_name)
+    assert [f.name for f in table.spec().fields] == ["id"]
+    files = sorted((t.file.partition[0], t.file.record_count) for t in table.scan().plan_files())
+    assert files == [(1, 1), (2, 1), (3, 1)]

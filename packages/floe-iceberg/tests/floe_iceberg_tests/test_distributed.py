@@ -399,9 +399,27 @@ def test_parts_replace_exactly_their_window(sql_catalog: Catalog, table_name: st
     assert _snapshots(sql_catalog, table_name) == 2  # one overwrite for the whole window
 
 
-def test_a_merge_into_a_partitioned_table_is_refused_at_planning(
+def test_a_merge_into_a_partitioned_table_across_parts_matches_one_worker(
     sql_catalog: Catalog, table_name: str
 ) -> None:
-    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), partition_by=("day(ts)",))
-    with pytest.raises(DestinationWriteError, match="partitioned"):
-        plan_load(sql_catalog, spec)
+    def rows(ids: list[int], region: str) -> pa.Table:
+        return pa.table({"id": pa.array(ids, pa.int64()), "region": [region] * len(ids)})
+
+    first = rows([1, 2, 3, 4], "eu")
+    parts = [rows([2, 5], "us"), rows([5, 3], "ap")]  # 5 in both parts: the later one wins
+    spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), partition_by=("region",))
+    single = f"{table_name}_single"
+    one = TableWrite(single, WriteMode.MERGE, primary_key=("id",), partition_by=("region",))
+    for target in (spec, one):
+        write_table(sql_catalog, target, [first])
+    write_table(sql_catalog, one, parts)
+    plan = plan_load(sql_catalog, spec)
+    commit_load(sql_catalog, plan, _through_json(sql_catalog, plan, parts))
+    assert _rows(sql_catalog, table_name) == _rows(sql_catalog, single)
+    assert {r["id"]: r["region"] for r in _rows(sql_catalog, table_name)} == {
+        1: "eu",
+        2: "us",
+        3: "ap",
+        4: "eu",
+        5: "ap",
+    }

@@ -233,3 +233,14 @@ def test_the_two_phase_path_merges_on_read_like_one_worker(
     assert result.rows_discarded == 1 and result.delete_files_written >= 1
     table = sql_catalog.load_table(parted)
     assert len(_data_paths(table)) == 1 + result.files_written  # nothing old was rewritten
+
+
+def test_switching_strategy_on_a_table_keeps_the_rows_right(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    cow, mixed = f"{table_name}_cow", f"{table_name}_mixed"
+    strategies = [MOR, MOR, MergeStrategy.COPY_ON_WRITE, MOR, MergeStrategy.COPY_ON_WRITE]
+    for rows, strategy in zip(MERGES, strategies, strict=True):
+        write_table(sql_catalog, _merge(cow, MergeStrategy.COPY_ON_WRITE), [rows])
+        write_table(sql_catalog, _merge(mixed, strategy), [rows], target_file_rows=7)
+        assert _scan(sql_catalog, mixed) == _scan(sql_catalog, cow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from pyiceberg.table import Table
 
 from floe_core import MergeStrategy, WriteMode
 from floe_iceberg import TableWrite, write_table
+from floe_iceberg._pyiceberg import split_by_partition
 
 UTC = dt.UTC
 
@@ -83,7 +85,7 @@ MOVES = [
 def test_keys_moving_between_partitions_read_back_as_copy_on_write(
     sql_catalog: Catalog, table_name: str, partition_by: tuple[str, ...]
 ) -> None:
-    cow, mor = f"{table_name}_cow", f"{table_name}_mor"
+    cow, mor, pcow = f"{table_name}_cow", f"{table_name}_mor", f"{table_name}_pcow"
     for day, rows in enumerate(MOVES, start=1):
         rows = rows.set_column(
             2,
@@ -95,9 +97,19 @@ def test_keys_moving_between_partitions_read_back_as_copy_on_write(
         )  # each load's rows land on other days: a key's day changes too
         write_table(sql_catalog, _spec(cow, MergeStrategy.COPY_ON_WRITE), [rows])
         write_table(sql_catalog, _spec(mor, MergeStrategy.MERGE_ON_READ, partition_by), [rows])
+        # copy-on-write into the partitioned table too: its rewrites keep their partitions
+        write_table(sql_catalog, _spec(pcow, MergeStrategy.COPY_ON_WRITE, partition_by), [rows])
         assert _scan(sql_catalog, mor) == _scan(sql_catalog, cow)
+        assert _scan(sql_catalog, pcow) == _scan(sql_catalog, cow)
     table = sql_catalog.load_table(mor)
     assert len(table.spec().fields) == len(partition_by)
+    rewritten = sql_catalog.load_table(pcow)
+    assert rewritten.inspect.delete_files().num_rows == 0
+    for task in rewritten.scan().plan_files():  # every rewritten file is in its rows' partition
+        with rewritten.io.new_input(task.file.file_path).open() as stream:
+            rows = pa.Table.from_batches(pq.read_table(stream).to_batches())
+        parts = split_by_partition(rewritten.spec(), rewritten.schema(), rows)
+        assert {key.partition for key, _ in parts} == {task.file.partition}
     final = {r["id"]: (r["region"], r["v"]) for r in _scan(sql_catalog, mor)}
     assert final[2] == ("eu", "c2") and final[3] == ("eu", "c3") and final[7] == ("us", "e7")
     assert _deletes_keep_their_partition(table) >= 3
@@ -151,3 +163,50 @@ def test_deletes_into_files_of_an_older_spec_keep_that_spec(
     spec_ids = {t.file.spec_id for t in table.scan().plan_files()}
     assert len(spec_ids) == 2
     assert _deletes_keep_their_partition(table) >= 2
+
+
+_SOURCES = {
+    "d": pa.array([dt.date(2026, 1, 1 + i % 3) for i in range(12)], pa.date32()),
+    "ts": pa.array(
+        [dt.datetime(2026, 1, 1, i % 3, tzinfo=UTC) for i in range(12)], pa.timestamp("us", "UTC")
+    ),
+    "s": pa.array([f"k{i % 3}" for i in range(12)]),
+    "dec": pa.array([Decimal(f"{i % 3}.50") for i in range(12)], pa.decimal128(10, 2)),
+    "b": pa.array([i % 2 == 0 for i in range(12)]),
+}
+
+
+@pytest.mark.parametrize(
+    ("column", "transform"),
+    [
+        ("d", "d"),
+        ("ts", "ts"),
+        ("s", "s"),
+        ("dec", "dec"),
+        ("b", "b"),
+        ("ts", "day(ts)"),
+        ("ts", "hour(ts)"),
+        ("d", "month(d)"),
+        ("s", "truncate(1, s)"),
+        ("dec", "bucket(3, dec)"),
+    ],
+)
+def test_pruning_by_partition_matches_committed_partitions_of_every_type(
+    sql_catalog: Catalog, table_name: str, column: str, transform: str
+) -> None:
+    """The incoming files' partition tuples equal those read from the manifests, per type."""
+    base = pa.table(
+        {"id": pa.array(range(12), pa.int64()), column: _SOURCES[column], "v": ["a"] * 12}
+    )
+    spec = TableWrite(
+        table_name,
+        WriteMode.MERGE,
+        primary_key=("id", column),  # the key fixes the partition: candidates are pruned
+        merge_strategy=MergeStrategy.MERGE_ON_READ,
+        partition_by=(transform,),
+    )
+    write_table(sql_catalog, spec, [base])
+    write_table(sql_catalog, spec, [base.slice(2, 3).set_column(2, "v", pa.array(["z"] * 3))])
+    rows = sql_catalog.load_table(table_name).scan().to_arrow().to_pylist()
+    assert len(rows) == 12
+    assert sorted(r["id"] for r in rows if r["v"] == "z") == [2, 3, 4]

@@ -6,13 +6,13 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import GreaterThanOrEqual, LessThan
 
 from floe_core import (
     CatalogConfig,
-    DestinationWriteError,
     ErrorCode,
     PipelineConfigurationError,
     WriteMode,
@@ -138,12 +138,24 @@ def test_bad_partition_column_is_a_configuration_error(
     assert not catalog.table_exists("bronze.bad")
 
 
-def test_merge_into_a_partitioned_table_is_refused(catalog: Catalog) -> None:
+def test_copy_on_write_merge_into_a_partitioned_table_keeps_every_file_in_its_partition(
+    catalog: Catalog,
+) -> None:
     spec = TableWrite("bronze.m", WriteMode.MERGE, primary_key=("id",), partition_by=("day(ts)",))
-    with pytest.raises(DestinationWriteError) as info:
-        write_table(catalog, spec, [_events(1, 3)])
-    assert info.value.code is ErrorCode.DESTINATION_WRITE_FAILED
-    assert not catalog.table_exists("bronze.m")
+    first = _events(days=3, per_day=4)
+    write_table(catalog, spec, [first])
+    change = _events(days=1, per_day=2, start_id=5)  # ids 5, 6 move from day 2 to day 1
+    change = change.set_column(2, "region", pa.array(["xx", "xx"]))
+    result = write_table(catalog, spec, [change])
+    table = catalog.load_table("bronze.m")
+    expected = {r["id"]: r for r in first.to_pylist()} | {r["id"]: r for r in change.to_pylist()}
+    assert _sorted(table.scan().to_arrow()) == sorted(expected.values(), key=lambda r: r["id"])
+    assert result.files_written == 2  # the change (day 1) and day 2's file rewritten
+    for task in table.scan().plan_files():  # each file holds one day: its partition's
+        with table.io.new_input(task.file.file_path).open() as stream:
+            stamps = pq.read_table(stream, columns=["ts"])["ts"].to_pylist()
+        days = {(ts.date() - dt.date(1970, 1, 1)).days for ts in stamps}
+        assert days == {task.file.partition[0]}
 
 
 def test_buffered_bytes_cap_rolls_files(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
@@ -296,6 +297,42 @@ def test_row_delta_writes_delete_files_into_a_deletes_manifest_and_counts_them(
         assert contents == [ManifestContent.DATA, ManifestContent.DATA, ManifestContent.DELETES]
     rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["id"], r["name"]))
     assert rows == [{"id": 1, "name": "a"}, {"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+
+
+def test_manifest_writer_v2_subclass_writes_a_deletes_manifest(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.manifest import DataFileContent, ManifestContent
+
+    from floe_iceberg._deletes import write_position_deletes
+
+    table = _table(sql_catalog, table_name)
+    (old,) = [t.file for t in table.scan().plan_files()]
+    writer = FileWriter(table.io)
+    deletes = write_position_deletes(writer, table.metadata, table.io, old, pa.array([0, 1]))
+    writer.close()
+    with _relied_on("pyiceberg.manifest.ManifestWriterV2 (content(), _meta, add)"):
+        tx = table.transaction()
+        producer = _pyiceberg.row_delta_producer(tx, table.io, {})
+        producer.add_delete_file(deletes)
+        with producer:
+            pass
+        tx.commit_transaction()
+        table = sql_catalog.load_table(table_name)
+        snapshot = table.current_snapshot()
+        assert snapshot is not None
+        (manifest,) = [m for m in snapshot.manifests(table.io) if m.content != ManifestContent.DATA]
+        assert manifest.content == ManifestContent.DELETES
+        assert manifest.added_files_count == 1 and manifest.added_rows_count == 2
+        with AvroFile[Any](table.io.new_input(manifest.manifest_path)) as avro:
+            assert avro.header.meta["content"] == "deletes"
+            assert avro.header.meta["format-version"] == "2"
+        (entry,) = manifest.fetch_manifest_entry(table.io)
+        assert entry.data_file.content == DataFileContent.POSITION_DELETES
+        assert entry.data_file.file_path == deletes.file_path
+        assert entry.sequence_number == snapshot.sequence_number
+    assert table.scan().to_arrow().num_rows == 0  # both rows deleted
 
 
 def test_replace_files_removes_delete_files_from_their_deletes_manifest(
