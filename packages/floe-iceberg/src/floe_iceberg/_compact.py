@@ -200,13 +200,14 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
     ]
     with_deletes = [f for f in chosen if f.file_path in deletes.applied]
     if len(chosen) < 2 and not with_deletes:
-        plan.skipped = "fewer than two small files"
-        return plan
+        chosen = []  # nothing to rewrite; delete files naming only removed files may still go
     plan.files = chosen
     plan.applied = {f.file_path: deletes.applied[f.file_path] for f in with_deletes}
     plan.delete_files = deletes.removable(
         (f.file_path for f in chosen), (f.file_path for f in data)
     )
+    if not plan.files and not plan.delete_files:
+        plan.skipped = "fewer than two small files"
     return plan
 
 

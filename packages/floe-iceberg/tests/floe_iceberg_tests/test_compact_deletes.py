@@ -163,6 +163,37 @@ def test_a_merge_on_read_landing_during_compaction_conflicts_and_a_rerun_folds_i
     assert {r["id"]: r["name"] for r in merged if r["id"] in (0, 300)} == {0: "e0", 300: "e300"}
 
 
+def test_delete_files_left_by_a_copy_on_write_merge_go_without_rewriting_data(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    def merge(rows: pa.Table, strategy: MergeStrategy) -> None:
+        spec = TableWrite(table_name, WriteMode.MERGE, primary_key=("id",), merge_strategy=strategy)
+        write_table(sql_catalog, spec, [rows])
+
+    merge(source_rows(0, 100), MergeStrategy.COPY_ON_WRITE)
+    merge(_changes([5], "m"), MergeStrategy.MERGE_ON_READ)  # a delete file naming the base file
+    merge(_changes([6], "c"), MergeStrategy.COPY_ON_WRITE)  # rewrites the base file
+    data_before, deletes_before = _live(sql_catalog, table_name)
+    live = {f.file_path for f in data_before}
+    assert deletes_before and all(
+        not (referenced_paths(PyArrowFileIO(), d) & live) for d in deletes_before
+    )
+    rows = _rows(sql_catalog.load_table(table_name).scan().to_arrow())
+
+    result = maintain_table(
+        sql_catalog, table_name, MaintenanceConfig(small_file_threshold_bytes=1)
+    )
+
+    assert result.compaction_skipped is None and result.files_compacted == 0
+    data_after, deletes_after = _live(sql_catalog, table_name)
+    assert deletes_after == [] and {f.file_path for f in data_after} == live
+    table = sql_catalog.load_table(table_name)
+    assert _rows(table.scan().to_arrow()) == rows
+    assert {r["id"]: r["name"] for r in rows if r["id"] in (5, 6)} == {5: "m5", 6: "c6"}
+    again = maintain_table(sql_catalog, table_name, MaintenanceConfig(small_file_threshold_bytes=1))
+    assert again.compaction_skipped == "fewer than two small files"
+
+
 # --- which delete files apply where, and which may go -------------------------------------------
 
 
