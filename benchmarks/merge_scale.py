@@ -28,7 +28,6 @@ the time into the small one; bytes written proportional to the change, not the t
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import statistics
 import sys
 import time
@@ -36,11 +35,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from benchmarks import dataset
 from benchmarks.dataset import Source
+from benchmarks.merge_scale_data import MERGES, postgres_changes, sqlite_changes
 from benchmarks.path import Step, StepResult
 from benchmarks.report import Row
 from benchmarks.runner import open_table, run_in_child, verify
@@ -48,7 +45,6 @@ from benchmarks.workload import Settings, label_rows
 
 STRATEGIES = ("copy_on_write", "merge_on_read")
 SHORT = {"copy_on_write": "floe-cow", "merge_on_read": "floe-mor"}
-MERGES = 10
 TARGET = 1.5
 """Every merge-scale target is a ratio of at most this."""
 FULL = ((1_000_000, 10_000_000), 100_000)
@@ -57,84 +53,6 @@ QUICK = ((10_000, 100_000), 1_000)
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- the change sets ----------------------------------------------------------------------------
-
-
-def change_ids(rows: int, changes: int, k: int) -> tuple[pa.Array, pa.Array]:
-    """Return the ids change set ``k`` updates and the new ids it adds.
-
-    Args:
-        rows: The table's size N (ids 1..N).
-        changes: C, the rows of one change set.
-        k: The set's number, 0 .. ``MERGES`` - 1.
-
-    Returns:
-        C/2 existing ids (every 2N/C-th, offset by k) and C/2 new ones after the previous sets'.
-    """
-    half = changes // 2
-    step = rows // half
-    if step <= MERGES:
-        raise ValueError(f"{changes:,} changes are too many for {rows:,} rows")
-    updates = pa.array(range(1 + k, 1 + k + half * step, step), pa.int64())
-    new = pa.array(range(rows + k * half + 1, rows + (k + 1) * half + 1), pa.int64())
-    return updates, new
-
-
-def _change_batches(rows: int, changes: int, k: int) -> list[pa.Table]:
-    late = rows * 2 + k  # later than anything in the bulk table
-    return [dataset._batch(ids, merged=True, late=late) for ids in change_ids(rows, changes, k)]
-
-
-def _sqlite_changes(rows: int, changes: int) -> list[Source]:
-    dataset.DATA_DIR.mkdir(parents=True, exist_ok=True)
-    path = dataset.DATA_DIR / f"mscale_v{dataset._VERSION}_{rows}_{changes}.sqlite"
-    if not path.exists():
-        _say(f"  [data] generating {path.name}")
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        conn = sqlite3.connect(tmp)
-        columns = ", ".join(f"{n} {sqlite_type}" for n, sqlite_type, _ in dataset._COLUMNS)
-        marks = ", ".join("?" for _ in dataset._COLUMNS)
-        for k in range(MERGES):
-            conn.execute(f"CREATE TABLE bench_mscale_{k} ({columns})")
-            for batch in _change_batches(rows, changes, k):
-                cols = [
-                    (pc.cast(c, pa.string()) if pa.types.is_timestamp(c.type) else c).to_pylist()
-                    for c in batch.columns
-                ]
-                conn.executemany(
-                    f"INSERT INTO bench_mscale_{k} VALUES ({marks})", zip(*cols, strict=True)
-                )
-        conn.commit()
-        conn.close()
-        tmp.rename(path)
-    base = dataset.sqlite_sources(path, rows).bulk
-    return [base.with_table(f"bench_mscale_{k}") for k in range(MERGES)]
-
-
-def _postgres_changes(dsn: str, rows: int, changes: int) -> list[Source]:
-    import psycopg2  # type: ignore[import-untyped]
-
-    tables = [f"bench_mscale_{rows}_{changes}_{k}" for k in range(MERGES)]
-    ready = f"mscale_v{dataset._VERSION}_{rows}_{changes}"
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            if not dataset._pg_ready(cur, ready):
-                _say(f"  [data] loading PostgreSQL bench_mscale_{rows}_{changes}_*")
-                columns = ", ".join(f"{n} {pg_type}" for n, _, pg_type in dataset._COLUMNS)
-                for k, table in enumerate(tables):
-                    cur.execute(f"DROP TABLE IF EXISTS {table}")
-                    cur.execute(f"CREATE TABLE {table} ({columns})")
-                    for batch in _change_batches(rows, changes, k):
-                        dataset._copy_arrow(cur, table, batch)
-                    cur.execute(f"ANALYZE {table}")
-                cur.execute("INSERT INTO bench_ready VALUES (%s, now())", (ready,))
-    finally:
-        conn.close()
-    return [dataset._pg_source(dsn, table) for table in tables]
 
 
 # --- one series: base load, ten merges, scan, maintenance, scan -----------------------------------
@@ -424,10 +342,10 @@ def run(settings: Settings, *, quick: bool, sources: list[str], dsn: str, repeat
     for kind in sources:
         for rows in sizes:
             if kind == "sqlite":
-                base, changes = dataset.ensure_sqlite(rows).bulk, _sqlite_changes(rows, size)
+                base, changes = dataset.ensure_sqlite(rows).bulk, sqlite_changes(rows, size)
             else:
                 base = dataset.ensure_postgres(dsn, rows).bulk
-                changes = _postgres_changes(dsn, rows, size)
+                changes = postgres_changes(dsn, rows, size)
             for strategy in STRATEGIES:
                 runs: list[_Series] = []
                 try:
@@ -480,8 +398,8 @@ def targets(rows: list[Row]) -> list[str]:
                 out.append(
                     f"  {where} vs {label_rows(small.extra['table_rows'])}: time {t:.2f}x "
                     f"({big.seconds:.2f} s vs {small.seconds:.2f} s, target ≤{TARGET}x) {verdict}; "
-                    f"bytes {b:.2f}x ({big.extra['bytes_written'] / 2**20:,.1f} vs "
-                    f"{small.extra['bytes_written'] / 2**20:,.1f} MiB) {bytes_verdict}"
+                    f"bytes {b:.2f}x ({big.extra['bytes_written'] / 2**20:,.2f} vs "
+                    f"{small.extra['bytes_written'] / 2**20:,.2f} MiB) {bytes_verdict}"
                 )
             for table_rows, row in sorted(_by(rows, source, strategy, series=True).items()):
                 ratio = row.extra["scan_vs_compacted"]
