@@ -17,7 +17,7 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from benchmarks import dataset, maintenance, orchestrated, workload
+from benchmarks import dataset, maintenance, merge_scale, orchestrated, workload
 from benchmarks.path import PATHS
 from benchmarks.report import Row, render_table, render_targets
 
@@ -283,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                 continue
+            if name == "merge-scale":  # PostgreSQL unless --quick or --source sqlite
+                kinds = ["postgres"] if args.source == "all" and "postgres" in sources else sources
+                rows.extend(
+                    merge_scale.run(
+                        settings, quick=args.quick, sources=kinds, dsn=dsn, repeat=args.repeat
+                    )
+                )
+                continue
             if name == "maintenance":  # the engine alone, in-process: no source, no paths
                 rows.append(maintenance.run(scratch, quick=args.quick))
                 continue
@@ -320,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
             *(
                 ["Speed-up:", *(f"  {n}" for n in workload.speedups(rows))]
                 if any(r.workload == "parallel" for r in rows)
+                else []
+            ),
+            *(
+                ["Merge scale (issue 13):", *merge_scale.targets(rows)]
+                if any(r.workload == "merge-scale" for r in rows)
                 else []
             ),
             *(["Notes:", *(f"  {n}" for n in notes)] if notes else []),

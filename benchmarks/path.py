@@ -86,6 +86,8 @@ class Step:
         profile: Write a pyinstrument profile of the load to this file (slows it down).
         parallel: The source's ``parallel`` setting for the ``floe-w<N>`` paths.
         partition_by: Iceberg partition transforms (floe paths only).
+        merge_strategy: ``copy_on_write`` or ``merge_on_read`` for a floe merge; None leaves
+            floe's default (the ``merge-scale`` workload sets it).
     """
 
     path: str
@@ -98,6 +100,7 @@ class Step:
     profile: str | None = None
     parallel: dict[str, Any] | None = None
     partition_by: tuple[str, ...] = ()
+    merge_strategy: str | None = None
 
 
 @dataclass
@@ -138,6 +141,14 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
     if FLOE_IMPORT_ERROR is not None:
         raise RuntimeError(f"floe plugin unavailable: {FLOE_IMPORT_ERROR}")
     folder = Path(step.workdir) / "floe"
+    strategy: dict[str, Any] = {}
+    if step.merge_strategy is not None:
+        if "merge_strategy" not in IngestionConfig.model_fields:
+            raise RuntimeError(
+                f"merge_strategy {step.merge_strategy!r} is not supported by this floe build "
+                "(IngestionConfig has no merge_strategy)"
+            )
+        strategy["merge_strategy"] = step.merge_strategy
     plugin = DltIngestionPlugin(plugin_config, catalog=CatalogConfig.embedded(folder))
     config = IngestionConfig(
         name=step.name,
@@ -156,6 +167,7 @@ def _floe(step: Step, out: StepResult, plugin_config: dict[str, Any] | None = No
         primary_key=step.primary_key if step.write_mode == "merge" else (),
         incremental=IncrementalConfig(cursor_field=step.cursor) if step.cursor else None,
         partition_by=step.partition_by,
+        **strategy,
     )
     plugin.startup()  # the plugin's own "import once" phase: a service pays it once, untimed
     try:

@@ -24,8 +24,9 @@ WORKLOADS = (
     "maintenance",
     "parallel",
     "tpch-month",
+    "merge-scale",
 )
-ON_REQUEST = ("parallel", "tpch-month")
+ON_REQUEST = ("parallel", "tpch-month", "merge-scale")
 """Workloads that ``all`` leaves out: they run only when named with ``--workload``."""
 PARALLEL_PATHS = ("floe", "floe-w2")
 """The ``parallel`` workload's paths: one stream (1 worker), and 2 worker processes."""

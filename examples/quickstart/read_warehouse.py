@@ -2,8 +2,9 @@
 
     uv run python examples/quickstart/read_warehouse.py [WAREHOUSE_DIR]
 
-WAREHOUSE_DIR defaults to ./warehouse (where ``floe ingest`` writes by default). For the DuckDB
-part, run it with the extension packages from PyPI (no download from duckdb.org needed):
+WAREHOUSE_DIR defaults to ./warehouse (where ``floe ingest`` writes by default). The DuckDB part
+uses the extension packages from PyPI (no download from duckdb.org needed); the workspace's dev
+group has them, and outside it:
 
     uv run --with duckdb==1.5.5 --with duckdb-extension-iceberg==1.5.5 \
         --with duckdb-extension-avro==1.5.5 python examples/quickstart/read_warehouse.py

@@ -37,6 +37,7 @@ from pyiceberg.transforms import IdentityTransform
 
 from floe_core import DestinationWriteError, ErrorCode
 from floe_iceberg._files import FileWriter, WrittenFile
+from floe_iceberg._fold import match_deletes
 from floe_iceberg._pyiceberg import clean_uncommitted, never_rebase, rewrite_producer
 from floe_iceberg._roll import FileRoller
 from floe_iceberg.schema import target_arrow_schema
@@ -62,11 +63,15 @@ class CompactionPlan:
 
     Attributes:
         table: ``namespace.table``.
-        files: The small data files to rewrite.
+        files: The data files to rewrite: the small ones and every one a delete applies to.
         files_before: Live data files then.
         bytes_before: Their bytes.
         skipped: Why nothing is compacted (None when :attr:`files` is the work).
         sort_columns: Columns the rewritten rows are sorted by (the table's sort order).
+        applied: Data file path → the position delete files applied when it is read.
+        delete_files: The delete files the compaction snapshot removes.
+        deletes_seen: Paths of every live delete file of the planned version (a commit finding
+            any other set conflicts: a new delete could name a row being rewritten).
     """
 
     table: str
@@ -75,6 +80,9 @@ class CompactionPlan:
     bytes_before: int = 0
     skipped: str | None = None
     sort_columns: tuple[str, ...] = ()
+    applied: dict[str, set[DataFile]] = field(default_factory=dict)
+    delete_files: list[DataFile] = field(default_factory=list)
+    deletes_seen: frozenset[str] = frozenset()
 
     @property
     def bytes(self) -> int:
@@ -154,50 +162,60 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
     Args:
         table: The loaded table.
         name: ``namespace.table``.
-        small_file_bytes: Files smaller than this are rewritten.
+        small_file_bytes: Files smaller than this are rewritten (and, whatever their size,
+            the files a position delete applies to).
 
     Returns:
         The plan (``skipped`` says why there is nothing to do).
     """
     metadata = table.metadata
     entries = _live_entries(metadata, table)
-    files = [e.data_file for e in entries]
     # oldest first: rewritten rows keep the order they were loaded in (compresses as well)
     ordered = sorted(entries, key=lambda e: (e.sequence_number or 0, e.data_file.file_path))
-    data = [e.data_file for e in ordered if e.data_file.content == DataFileContent.DATA]
+    data_entries = [e for e in ordered if e.data_file.content == DataFileContent.DATA]
+    data = [e.data_file for e in data_entries]
     plan = CompactionPlan(
         name, files_before=len(data), bytes_before=sum(f.file_size_in_bytes for f in data)
     )
     if not metadata.spec().is_unpartitioned():
         plan.skipped = "partitioned table (floe compacts unpartitioned tables only)"
         return plan
-    if len(data) != len(files):
-        plan.skipped = (
-            "the table has delete files (merge-on-read); compacting files with deletes is not "
-            "supported yet"
-        )
+    delete_entries = [e for e in ordered if e.data_file.content != DataFileContent.DATA]
+    deletes = match_deletes(table.io, data_entries, delete_entries)
+    if deletes.equality:
+        plan.skipped = "the table has equality delete files; floe folds position deletes only"
         return plan
     sort_columns = _sort_columns(metadata)
     if sort_columns is None:
         plan.skipped = "the sort order uses transforms; only identity sort orders are kept"
         return plan
     plan.sort_columns = sort_columns
-    small = [
+    plan.deletes_seen = frozenset(deletes.files)
+    current_spec = metadata.default_spec_id
+    chosen = [
         f
         for f in data
-        if f.file_size_in_bytes < small_file_bytes and f.spec_id == metadata.default_spec_id
+        if f.spec_id == current_spec
+        and (f.file_size_in_bytes < small_file_bytes or f.file_path in deletes.applied)
     ]
-    if len(small) < 2:
+    with_deletes = [f for f in chosen if f.file_path in deletes.applied]
+    if len(chosen) < 2 and not with_deletes:
+        chosen = []  # nothing to rewrite; delete files naming only removed files may still go
+    plan.files = chosen
+    plan.applied = {f.file_path: deletes.applied[f.file_path] for f in with_deletes}
+    plan.delete_files = deletes.removable(
+        (f.file_path for f in chosen), (f.file_path for f in data)
+    )
+    if not plan.files and not plan.delete_files:
         plan.skipped = "fewer than two small files"
-        return plan
-    plan.files = small
     return plan
 
 
 def _batches(table: Table, plan: CompactionPlan, target: pa.Schema) -> Iterator[pa.RecordBatch]:
     metadata = table.metadata
     scan = ArrowScan(metadata, table.io, metadata.schema(), AlwaysTrue())
-    tasks = [FileScanTask(f) for f in plan.files]
+    # each file read with the position deletes that apply to it: only live rows are rewritten
+    tasks = [FileScanTask(f, delete_files=plan.applied.get(f.file_path)) for f in plan.files]
     if plan.sort_columns:
         rows = pa.Table.from_batches(list(scan.to_record_batches(tasks)), schema=target)
         yield from rows.sort_by([(c, "ascending") for c in plan.sort_columns]).to_batches()
@@ -298,10 +316,10 @@ def commit_compaction(
         metadata = current.metadata
         live = {f.file_path: f for f in live_files(metadata, current)}
         missing = sorted(planned - live.keys())
-        deletes = [f for f in live.values() if f.content != DataFileContent.DATA]
-        if missing or deletes:
+        deletes = {p for p, f in live.items() if f.content != DataFileContent.DATA}
+        if missing or deletes != plan.deletes_seen:
             writer.discard()
-            what = f"{len(missing)} of its files" if missing else "delete files were added"
+            what = f"{len(missing)} of its files" if missing else "the delete files changed"
             raise DestinationWriteError(
                 f"table {name!r}: a concurrent commit changed the files this compaction "
                 f"rewrites ({what}); nothing was committed, run maintenance again",
@@ -312,8 +330,10 @@ def commit_compaction(
             **carried_states(metadata),
             "floe.maintenance": "compact",
             "floe.files-rewritten": str(len(plan.files)),
-            "floe.rows-rewritten": str(plan.rows),
+            "floe.rows-rewritten": str(sum(w.data_file.record_count for w in written)),
         }
+        if plan.delete_files:
+            properties["floe.delete-files-folded"] = str(len(plan.delete_files))
         tx = current.transaction()
         producer = rewrite_producer(tx, current.io, properties)
         with producer:
@@ -321,6 +341,8 @@ def commit_compaction(
                 producer.delete_data_file(live[path])
             for new in written:
                 producer.append_data_file(new.data_file)
+            for delete_file in plan.delete_files:
+                producer.remove_delete_file(delete_file)
         never_rebase(tx, producer)  # re-checked above on every attempt instead
         try:
             tx.commit_transaction()

@@ -30,6 +30,9 @@ What is used, and why:
   ``UpdateSnapshot.overwrite()`` always says ``overwrite``, which readers take for changed
   data; pyiceberg has no public ``replace``/``RewriteFiles``, and its summary totals reject
   ``Operation.REPLACE``, so the totals are computed as for an overwrite, then relabelled.
+  Its ``_existing_manifests`` is extended so compaction can also remove position delete
+  files (``remove_delete_file``): pyiceberg 0.12 removes data files only, and would rewrite a
+  DELETES manifest as a DATA one.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SUPPORTED_PYICEBERG",
+    "ReplaceFiles",
     "RowDelta",
     "SnapshotProducer",
     "arrow_to_schema",
@@ -199,12 +203,13 @@ def to_file_schema(
 
 def rewrite_producer(
     tx: Transaction, io: FileIO, snapshot_properties: dict[str, str]
-) -> SnapshotProducer:
+) -> ReplaceFiles:
     """Return a snapshot producer that commits a ``replace`` snapshot (Iceberg's RewriteFiles).
 
     It removes the data files given to ``delete_data_file`` and adds those given to
     ``append_data_file``, as an overwrite does, but its summary says ``replace``: the table's
-    rows did not change.
+    rows did not change. ``remove_delete_file`` also removes position delete files (their
+    DELETES manifests are rewritten with the rest kept as EXISTING and these as DELETED).
 
     Args:
         tx: The table transaction.
@@ -225,9 +230,103 @@ def rewrite_producer(
 class _ReplaceFiles(_OverwriteFiles):
     """An overwrite whose snapshot summary says ``replace`` (see :func:`rewrite_producer`)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._removed_delete_files: list[DataFile] = []
+
+    def remove_delete_file(self, delete_file: DataFile) -> _ReplaceFiles:
+        """Remove one live position delete file in this snapshot.
+
+        Args:
+            delete_file: The delete file, as the current snapshot's manifests hold it.
+
+        Returns:
+            The producer.
+        """
+        self._removed_delete_files.append(delete_file)
+        return self
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        # pyiceberg handles the data files; DELETES manifests come back untouched (none of
+        # their files is in _deleted_data_files) and are rewritten here when one goes
+        manifests = super()._existing_manifests()
+        removed = {f.file_path for f in self._removed_delete_files}
+        if not removed:
+            return manifests
+        out: list[ManifestFile] = []
+        found: set[str] = set()
+        for manifest in manifests:
+            if manifest.content != ManifestContent.DELETES:
+                out.append(manifest)
+                continue
+            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+            gone = {e.data_file.file_path for e in entries} & removed
+            if not gone:
+                out.append(manifest)
+                continue
+            found |= gone
+            with _DeleteManifestWriter(
+                spec=self.spec(manifest.partition_spec_id),
+                schema=self.schema(),
+                output_file=self.new_manifest_output(),
+                snapshot_id=self._snapshot_id,
+                avro_compression=self._compression,
+            ) as writer:
+                for entry in entries:
+                    dropped = entry.data_file.file_path in gone
+                    writer.add_entry(
+                        ManifestEntry.from_args(
+                            status=(
+                                ManifestEntryStatus.DELETED
+                                if dropped
+                                else ManifestEntryStatus.EXISTING
+                            ),
+                            snapshot_id=self._snapshot_id if dropped else entry.snapshot_id,
+                            sequence_number=entry.sequence_number,
+                            file_sequence_number=entry.file_sequence_number,
+                            data_file=entry.data_file,
+                        )
+                    )
+            out.append(writer.to_manifest_file())
+        if missing := sorted(removed - found):
+            raise ValueError(f"delete files to remove are not live: {', '.join(missing[:5])}")
+        return out
+
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
-        summary = super()._summary(dict(snapshot_properties or {}))
+        from pyiceberg.table import TableProperties
+
+        metadata = self._transaction.table_metadata
+        schema = metadata.schema()
+        specs = metadata.specs()
+        limit = int(
+            metadata.properties.get(
+                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT,
+                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT,
+            )
+        )
+        collector = SnapshotSummaryCollector(partition_summary_limit=limit)
+        for data_file in self._added_data_files:
+            collector.add_file(data_file, schema=schema, partition_spec=metadata.spec())
+        for gone in (*self._deleted_data_files, *self._removed_delete_files):
+            collector.remove_file(gone, schema=schema, partition_spec=specs[gone.spec_id])
+        previous = (
+            metadata.snapshot_by_id(self._parent_snapshot_id)
+            if self._parent_snapshot_id is not None
+            else None
+        )
+        summary = update_snapshot_summaries(  # totals as an overwrite: REPLACE is refused
+            summary=Summary(
+                operation=Operation.OVERWRITE,
+                **collector.build(),
+                **dict(snapshot_properties or {}),
+            ),
+            previous_summary=previous.summary if previous is not None else None,
+        )
         return Summary(Operation.REPLACE, **summary.additional_properties)
+
+
+ReplaceFiles = _ReplaceFiles
+"""What :func:`rewrite_producer` returns: a snapshot producer with ``remove_delete_file``."""
 
 
 def split_by_partition(

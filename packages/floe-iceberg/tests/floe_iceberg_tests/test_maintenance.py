@@ -233,7 +233,7 @@ def test_abandoned_load_records_are_honoured_after_the_window(
     assert checksum(sql_catalog, table_name) == before
 
 
-def test_tables_with_delete_files_or_partitions_are_skipped_with_a_reason(
+def test_partitioned_tables_are_skipped_with_a_reason(
     sql_catalog: Catalog, table_name: str
 ) -> None:
     from pyiceberg.partitioning import PartitionField, PartitionSpec

@@ -333,3 +333,58 @@ def test_manifest_writer_v2_subclass_writes_a_deletes_manifest(
         assert entry.data_file.file_path == deletes.file_path
         assert entry.sequence_number == snapshot.sequence_number
     assert table.scan().to_arrow().num_rows == 0  # both rows deleted
+
+
+def test_replace_files_removes_delete_files_from_their_deletes_manifest(
+    sql_catalog: Catalog, table_name: str
+) -> None:
+    from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
+
+    from floe_iceberg._deletes import write_position_deletes
+
+    table = _table(sql_catalog, table_name)
+    table.append(ROWS)
+    table = sql_catalog.load_table(table_name)
+    first, second = sorted((t.file for t in table.scan().plan_files()), key=lambda f: f.file_path)
+    writer = FileWriter(table.io)
+    deletes = [
+        write_position_deletes(writer, table.metadata, table.io, f, pa.array([0], pa.int64()))
+        for f in (first, second)
+    ]
+    writer.close()
+    tx = table.transaction()
+    with _pyiceberg.row_delta_producer(tx, table.io, {}) as delta:
+        for delete_file in deletes:
+            delta.add_delete_file(delete_file)
+    tx.commit_transaction()
+    table = sql_catalog.load_table(table_name)
+    assert table.scan().to_arrow().num_rows == 2  # row 0 of each file deleted
+
+    new = _data_file(table)  # ROWS again: replaces what is left of the first file, and more
+    with _relied_on("_OverwriteFiles._existing_manifests and _SnapshotProducer internals"):
+        tx = table.transaction()
+        producer = _pyiceberg.rewrite_producer(tx, table.io, {})
+        with producer:
+            producer.delete_data_file(first)
+            producer.append_data_file(new)
+            producer.remove_delete_file(deletes[0])
+        tx.commit_transaction()
+        table = sql_catalog.load_table(table_name)
+        snapshot = table.current_snapshot()
+        assert snapshot is not None and snapshot.summary is not None
+        assert snapshot.summary["total-delete-files"] == "1"
+        assert snapshot.summary["removed-position-delete-files"] == "1"
+        manifests = [
+            m for m in snapshot.manifests(table.io) if m.content == ManifestContent.DELETES
+        ]
+        entries = {
+            e.data_file.file_path: e.status
+            for m in manifests
+            for e in m.fetch_manifest_entry(table.io, discard_deleted=False)
+        }
+        assert entries == {
+            deletes[0].file_path: ManifestEntryStatus.DELETED,
+            deletes[1].file_path: ManifestEntryStatus.EXISTING,
+        }
+    # the second file's row 0 stays deleted; the new file is read whole
+    assert sorted(table.scan().to_arrow()["id"].to_pylist()) == [1, 2, 2]
