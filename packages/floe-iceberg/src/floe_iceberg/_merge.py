@@ -40,6 +40,17 @@ _FILE = "__floe_file"
 _ORD = "__floe_ord"
 
 
+def row_numbers(count: int, start: int = 0) -> pa.Array:
+    """``start, start + 1, ..., start + count - 1`` as int64, built in C.
+
+    ``pa.array(range(n))`` iterates in Python: a second per 10M rows, which dominated a
+    merge-on-read merge into a 10M-row table.
+    """
+    every = pc.fill_null(pa.nulls(count, pa.bool_()), True)
+    out = pc.indices_nonzero(every).cast(pa.int64())
+    return out if start == 0 else pc.add(out, pa.scalar(start, pa.int64()))
+
+
 def check_keys(batch: pa.RecordBatch, primary_key: Sequence[str], *, table: str) -> None:
     """Refuse a merge batch that lacks a key column or has a null key.
 
@@ -84,12 +95,12 @@ def dedupe(table: pa.Table, keys: Sequence[str]) -> tuple[pa.Table, int]:
     n = table.num_rows
     if n < 2:
         return table, 0
-    indexed = table.select(list(keys)).append_column(_POS, pa.array(range(n), pa.int64()))
+    indexed = table.select(list(keys)).append_column(_POS, row_numbers(n))
     last = indexed.group_by(list(keys), use_threads=False).aggregate([(_POS, "max")])
     if last.num_rows == n:
         return table, 0
-    positions = pc.sort_indices(last[f"{_POS}_max"])
-    keep = pc.take(last[f"{_POS}_max"], positions)
+    order = pc.sort_indices(last[f"{_POS}_max"])
+    keep = pc.take(last[f"{_POS}_max"], order)
     return table.take(keep), n - last.num_rows
 
 
@@ -112,7 +123,7 @@ class KeyIndex:
         n = table.num_rows
         part = table.select(self.keys)
         part = part.append_column(_FILE, pa.array([file_no] * n, pa.int32()))
-        part = part.append_column(_POS, pa.array(range(n), pa.int64()))
+        part = part.append_column(_POS, row_numbers(n))
         if order is None:
             first = pa.scalar(file_no << 32, pa.int64())
             part = part.append_column(_ORD, pc.add(part[_POS], first))
@@ -206,7 +217,7 @@ def without(table: pa.Table, positions: pa.Array) -> pa.Table:
     Returns:
         The remaining rows, in order.
     """
-    everything = pa.array(range(table.num_rows), pa.int64())
+    everything = row_numbers(table.num_rows)
     return table.filter(pc.invert(pc.is_in(everything, value_set=positions)))
 
 
@@ -304,7 +315,7 @@ def delete_matching(
         if existing.num_rows == 0:
             continue
         existing = pa.table([existing[n].cast(keys[n].type) for n in names], names=list(names))
-        existing = existing.append_column(_POS, pa.array(range(existing.num_rows), pa.int64()))
+        existing = existing.append_column(_POS, row_numbers(existing.num_rows))
         hits = existing.join(keys, keys=list(names), join_type="left semi", use_threads=False)
         if hits.num_rows == 0:
             continue

@@ -248,7 +248,7 @@ def plan_merge_on_read(
         if existing.num_rows == 0:
             continue
         existing = pa.table([existing[n].cast(keys[n].type) for n in names], names=list(names))
-        existing = existing.append_column(_POS, pa.array(range(existing.num_rows), pa.int64()))
+        existing = existing.append_column(_POS, _merge.row_numbers(existing.num_rows))
         gone = deleted_positions(io, task.delete_files, data_file.file_path)
         if len(gone):
             existing = existing.filter(pc.invert(pc.is_in(existing[_POS], value_set=gone)))

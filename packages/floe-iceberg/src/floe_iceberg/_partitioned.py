@@ -195,7 +195,7 @@ class PartitionedRoller:
             return
         spec = self.metadata.spec()
         if self._arrivals is not None:
-            arrival = pa.array(range(self._seq, self._seq + batch.num_rows), pa.int64())
+            arrival = _merge.row_numbers(batch.num_rows, start=self._seq)
             batch = batch.append_column(_SEQ, arrival)
             self._seq += batch.num_rows
         parts: Iterable[tuple[PartitionKey | None, pa.RecordBatch]]

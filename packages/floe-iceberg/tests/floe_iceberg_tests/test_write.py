@@ -718,3 +718,12 @@ def test_snapshot_properties_land_in_the_summary_and_floe_keys_win(
     assert result.snapshot_id is not None
     assert summary["dagster.run-id"] == "abc-123"
     assert summary["floe.rows-loaded"] == "2"
+
+
+@pytest.mark.parametrize(("count", "start"), [(0, 0), (1, 0), (5, 0), (4, 7), (3, 2**40)])
+def test_row_positions_are_the_range_they_stand_for(count: int, start: int) -> None:
+    from floe_iceberg._merge import row_numbers
+
+    built = row_numbers(count, start=start)
+    assert built.type == pa.int64()
+    assert built.to_pylist() == list(range(start, start + count))
