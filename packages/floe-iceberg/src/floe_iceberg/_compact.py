@@ -12,10 +12,13 @@ makes the attempt retry on the new head. Every attempt carries the newest value 
 key (``floe.state.*``) into the compaction snapshot, so the next incremental load resumes from
 the cursor it would have found anyway, and expiring older snapshots cannot lose it.
 
-Refused (skipped with a reason, the table untouched): a partitioned table (floe writes
-unpartitioned Bronze tables), a sort order with transforms other than identity, and a table
-with delete files (merge-on-read does not exist in floe yet; compacting around positional
-deletes is for later).
+A partitioned table is compacted partition by partition: only partitions of the current spec
+holding two or more small files (or a file a delete applies to) are rewritten, through the
+load path's :class:`~floe_iceberg._partitioned.PartitionedRoller`, so every new file holds one
+partition's rows; files of older specs stay as they are.
+
+Refused (skipped with a reason, the table untouched): a sort order with transforms other than
+identity, and a table with equality delete files (floe folds position deletes only).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pyiceberg.transforms import IdentityTransform
 from floe_core import DestinationWriteError, ErrorCode
 from floe_iceberg._files import FileWriter, WrittenFile
 from floe_iceberg._fold import match_deletes
+from floe_iceberg._partitioned import PartitionedRoller
 from floe_iceberg._pyiceberg import clean_uncommitted, never_rebase, rewrite_producer
 from floe_iceberg._roll import FileRoller
 from floe_iceberg.schema import target_arrow_schema
@@ -177,9 +181,6 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
     plan = CompactionPlan(
         name, files_before=len(data), bytes_before=sum(f.file_size_in_bytes for f in data)
     )
-    if not metadata.spec().is_unpartitioned():
-        plan.skipped = "partitioned table (floe compacts unpartitioned tables only)"
-        return plan
     delete_entries = [e for e in ordered if e.data_file.content != DataFileContent.DATA]
     deletes = match_deletes(table.io, data_entries, delete_entries)
     if deletes.equality:
@@ -198,17 +199,35 @@ def plan_compaction(table: Table, name: str, *, small_file_bytes: int) -> Compac
         if f.spec_id == current_spec
         and (f.file_size_in_bytes < small_file_bytes or f.file_path in deletes.applied)
     ]
+    chosen = _worth_rewriting(chosen, set(deletes.applied))
     with_deletes = [f for f in chosen if f.file_path in deletes.applied]
-    if len(chosen) < 2 and not with_deletes:
-        chosen = []  # nothing to rewrite; delete files naming only removed files may still go
     plan.files = chosen
     plan.applied = {f.file_path: deletes.applied[f.file_path] for f in with_deletes}
     plan.delete_files = deletes.removable(
         (f.file_path for f in chosen), (f.file_path for f in data)
     )
     if not plan.files and not plan.delete_files:
-        plan.skipped = "fewer than two small files"
+        where = "" if metadata.spec().is_unpartitioned() else " in any partition"
+        plan.skipped = f"fewer than two small files{where}"
     return plan
+
+
+def _worth_rewriting(files: list[DataFile], with_deletes: set[str]) -> list[DataFile]:
+    """The files whose rewrite changes something: per partition, two or more, or deletes.
+
+    A partition holding one small file and no deletes would be rewritten into the same one
+    file. (An unpartitioned table is one partition.) Delete files naming only removed files may
+    still go when nothing is rewritten.
+    """
+    groups: dict[tuple[int, object], list[DataFile]] = {}
+    for f in files:
+        groups.setdefault((f.spec_id, f.partition), []).append(f)
+    return [
+        f
+        for group in groups.values()
+        if len(group) >= 2 or any(g.file_path in with_deletes for g in group)
+        for f in group
+    ]
 
 
 def _batches(table: Table, plan: CompactionPlan, target: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -256,7 +275,8 @@ def write_compacted(
     metadata = table.metadata
     target = target_arrow_schema(metadata.schema())
     writer = FileWriter(table.io)
-    roller: FileRoller | None = None
+    roller: FileRoller | PartitionedRoller | None = None
+    split = not metadata.spec().is_unpartitioned()
     disk = max(1, plan.bytes)
     try:
         for batch in _batches(table, plan, target):
@@ -265,7 +285,8 @@ def write_compacted(
                 # row of the first chunk over Parquet bytes per row of the planned files.
                 disk_per_row = disk / max(1, plan.rows)
                 ratio = max(1.0, batch.nbytes / max(1, batch.num_rows) / disk_per_row)
-                roller = FileRoller(
+                make = PartitionedRoller if split else FileRoller
+                roller = make(
                     writer,
                     metadata,
                     target_file_bytes=max(1, int(target_file_bytes * ratio)),

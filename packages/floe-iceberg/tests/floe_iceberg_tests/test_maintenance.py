@@ -233,28 +233,6 @@ def test_abandoned_load_records_are_honoured_after_the_window(
     assert checksum(sql_catalog, table_name) == before
 
 
-def test_partitioned_tables_are_skipped_with_a_reason(
-    sql_catalog: Catalog, table_name: str
-) -> None:
-    from pyiceberg.partitioning import PartitionField, PartitionSpec
-    from pyiceberg.schema import Schema
-    from pyiceberg.transforms import IdentityTransform
-    from pyiceberg.types import LongType, NestedField
-
-    schema = Schema(NestedField(1, "id", LongType(), required=False))
-    spec = PartitionSpec(PartitionField(1, 1000, IdentityTransform(), "id_part"))
-    sql_catalog.create_namespace_if_not_exists(table_name.split(".")[0])
-    table = sql_catalog.create_table(table_name, schema=schema, partition_spec=spec)
-    for value in (1, 2):
-        table.append(pa.table({"id": pa.array([value], pa.int64())}))
-
-    result = maintain_table(sql_catalog, table_name, _settings(target_file_size_bytes=1 << 30))
-
-    assert result.files_compacted == 0 and result.compaction_skipped is not None
-    assert "partitioned" in result.compaction_skipped
-    assert len(data_files(sql_catalog, table_name)) == 2
-
-
 def test_listing_sees_what_the_writes_wrote(catalog: Catalog, table_name: str) -> None:
     incremental_load(catalog, table_name, 10)
     table = catalog.load_table(table_name)
