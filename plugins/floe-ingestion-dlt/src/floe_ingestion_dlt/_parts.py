@@ -39,7 +39,7 @@ from floe_core import (
 from floe_core.telemetry import span
 from floe_ingestion_dlt._errors import translate
 from floe_ingestion_dlt._table_load import table_result, table_spec
-from floe_ingestion_dlt.plugin import _PASS_THROUGH, DltPipeline, _side, state_key
+from floe_ingestion_dlt.plugin import _PASS_THROUGH, DltPipeline, _side, load_step, state_key
 from floe_ingestion_dlt.sources import REGISTRY
 from floe_ingestion_dlt.sources._sql_part import PartDone, part_task
 from floe_ingestion_dlt.sources._sql_part import run_part as run_sql_part
@@ -264,15 +264,7 @@ def commit_parts(
             table = pending[0]
             mine = sorted((o for o in outcomes if o.table == table.table), key=lambda o: o.part)
             done = [_done(o) for o in mine]
-            with (
-                span(
-                    "load",
-                    destination_table=table.table,
-                    pipeline_name=config.name,
-                    write_mode=config.write_mode.value,
-                ) as current,
-                _side("destination", config.name),
-            ):
+            with load_step(config, table.table) as current:
                 load_plan = LoadPlan.from_json(table.load_plan)
                 pending.pop(0)
                 committed, state = settle_parts(

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from floe_core import IngestionConfig, TableResult
-from floe_core.telemetry import span
-from floe_ingestion_dlt.plugin import DltPipeline, _side, state_key
+from floe_ingestion_dlt.plugin import DltPipeline, load_step, state_key
 
 if TYPE_CHECKING:
     from floe_ingestion_dlt._source import Extract
@@ -129,15 +128,7 @@ def load_parallel_table(
         merged.update((state or {}).get("cursors", {}))
         extract.details["parallel"] = facts
 
-    with (
-        span(
-            "load",
-            destination_table=extract.table,
-            pipeline_name=config.name,
-            write_mode=config.write_mode.value,
-        ) as current,
-        _side("destination", config.name),
-    ):
+    with load_step(config, extract.table) as current:
         committed = pipeline.kind.load_parallel(
             catalog,
             catalog_config=plugin.catalog,

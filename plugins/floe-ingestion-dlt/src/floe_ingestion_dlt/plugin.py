@@ -9,7 +9,8 @@ table, together with the resource's incremental state. dlt's own normalize/load 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -439,15 +440,7 @@ class DltIngestionPlugin(IngestionPlugin):
             state, self.settings.batch_rows, config.name, pipeline.kind.errors
         )
         try:
-            with (
-                span(
-                    "load",
-                    destination_table=extract.table,
-                    pipeline_name=config.name,
-                    write_mode=config.write_mode.value,
-                ) as current,
-                _side("destination", config.name),
-            ):
+            with load_step(config, extract.table) as current:
                 committed = write_table(
                     catalog,
                     spec,
@@ -460,6 +453,21 @@ class DltIngestionPlugin(IngestionPlugin):
             # database cursor and transaction (locks included) until garbage collection.
             batches.close()
         return committed
+
+
+@contextmanager
+def load_step(config: IngestionConfig, table: str) -> Iterator[Any]:
+    """The ``load`` span of one table, anything raised inside it a destination failure."""
+    with (
+        span(
+            "load",
+            destination_table=table,
+            pipeline_name=config.name,
+            write_mode=config.write_mode.value,
+        ) as current,
+        _side("destination", config.name),
+    ):
+        yield current
 
 
 class _side:
