@@ -62,7 +62,7 @@ from pyiceberg.table.snapshots import (
 from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from pyiceberg.io import FileIO
     from pyiceberg.io.fileformat import FileFormatModel
@@ -227,6 +227,39 @@ def rewrite_producer(
     )
 
 
+def _totals(
+    producer: Any,
+    operation: Operation,
+    *,
+    added: Iterable[DataFile],
+    removed: Iterable[DataFile],
+    properties: dict[str, str] | None,
+) -> Summary:
+    """A producer's snapshot summary: its own counts (each file under its own spec) and totals."""
+    from pyiceberg.table import TableProperties
+
+    metadata = producer._transaction.table_metadata
+    schema = metadata.schema()
+    specs = metadata.specs()
+    limit = int(
+        metadata.properties.get(
+            TableProperties.WRITE_PARTITION_SUMMARY_LIMIT,
+            TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT,
+        )
+    )
+    collector = SnapshotSummaryCollector(partition_summary_limit=limit)
+    for data_file in added:
+        collector.add_file(data_file, schema=schema, partition_spec=specs[data_file.spec_id])
+    for gone in removed:
+        collector.remove_file(gone, schema=schema, partition_spec=specs[gone.spec_id])
+    parent = producer._parent_snapshot_id
+    previous = metadata.snapshot_by_id(parent) if parent is not None else None
+    return update_snapshot_summaries(
+        summary=Summary(operation=operation, **collector.build(), **dict(properties or {})),
+        previous_summary=previous.summary if previous is not None else None,
+    )
+
+
 class _ReplaceFiles(_OverwriteFiles):
     """An overwrite whose snapshot summary says ``replace`` (see :func:`rewrite_producer`)."""
 
@@ -293,34 +326,12 @@ class _ReplaceFiles(_OverwriteFiles):
         return out
 
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
-        from pyiceberg.table import TableProperties
-
-        metadata = self._transaction.table_metadata
-        schema = metadata.schema()
-        specs = metadata.specs()
-        limit = int(
-            metadata.properties.get(
-                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT,
-                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT,
-            )
-        )
-        collector = SnapshotSummaryCollector(partition_summary_limit=limit)
-        for data_file in self._added_data_files:
-            collector.add_file(data_file, schema=schema, partition_spec=metadata.spec())
-        for gone in (*self._deleted_data_files, *self._removed_delete_files):
-            collector.remove_file(gone, schema=schema, partition_spec=specs[gone.spec_id])
-        previous = (
-            metadata.snapshot_by_id(self._parent_snapshot_id)
-            if self._parent_snapshot_id is not None
-            else None
-        )
-        summary = update_snapshot_summaries(  # totals as an overwrite: REPLACE is refused
-            summary=Summary(
-                operation=Operation.OVERWRITE,
-                **collector.build(),
-                **dict(snapshot_properties or {}),
-            ),
-            previous_summary=previous.summary if previous is not None else None,
+        summary = _totals(  # totals as an overwrite: REPLACE is refused
+            self,
+            Operation.OVERWRITE,
+            added=self._added_data_files,
+            removed=(*self._deleted_data_files, *self._removed_delete_files),
+            properties=snapshot_properties,
         )
         return Summary(Operation.REPLACE, **summary.additional_properties)
 
@@ -407,36 +418,12 @@ class _RowDelta(_OverwriteFiles):
         return written
 
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
-        from pyiceberg.table import TableProperties
-
-        metadata = self._transaction.table_metadata
-        schema = metadata.schema()
-        specs = metadata.specs()
-        limit = int(
-            metadata.properties.get(
-                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT,
-                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT,
-            )
-        )
-        collector = SnapshotSummaryCollector(partition_summary_limit=limit)
-        for data_file in self._added_data_files:
-            collector.add_file(data_file, schema=schema, partition_spec=metadata.spec())
-        for delete_file in self._added_delete_files:
-            collector.add_file(
-                delete_file, schema=schema, partition_spec=specs[delete_file.spec_id]
-            )
-        for data_file in self._deleted_data_files:
-            collector.remove_file(data_file, schema=schema, partition_spec=specs[data_file.spec_id])
-        previous = (
-            metadata.snapshot_by_id(self._parent_snapshot_id)
-            if self._parent_snapshot_id is not None
-            else None
-        )
-        return update_snapshot_summaries(
-            summary=Summary(
-                operation=self._operation, **collector.build(), **(snapshot_properties or {})
-            ),
-            previous_summary=previous.summary if previous is not None else None,
+        return _totals(
+            self,
+            self._operation,
+            added=(*self._added_data_files, *self._added_delete_files),
+            removed=self._deleted_data_files,
+            properties=snapshot_properties,
         )
 
 
