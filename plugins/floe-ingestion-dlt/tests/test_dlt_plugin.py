@@ -109,7 +109,7 @@ def test_state_lives_with_the_table_not_on_the_machine(
 def test_crash_in_extract_then_clean_rerun_loses_and_duplicates_nothing(
     tmp_path: Path, embedded_catalog: CatalogConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import floe_ingestion_dlt.plugin as plugin_module
+    import floe_ingestion_dlt._sides as plugin_module  # the one-stream load iterates here
 
     db = make_sqlite(tmp_path / "shop.db", 100)
     config = _orders(db, incremental={"cursor_field": "updated_at"}, source={"chunk_size": 40})

@@ -38,8 +38,9 @@ from floe_core import (
 )
 from floe_core.telemetry import span
 from floe_ingestion_dlt._errors import translate
+from floe_ingestion_dlt._sides import PASS_THROUGH, load_step, on_side
 from floe_ingestion_dlt._table_load import table_result, table_spec
-from floe_ingestion_dlt.plugin import _PASS_THROUGH, DltPipeline, _side, load_step, state_key
+from floe_ingestion_dlt.plugin import DltPipeline, state_key
 from floe_ingestion_dlt.sources import REGISTRY
 from floe_ingestion_dlt.sources._sql_part import PartDone, part_task
 from floe_ingestion_dlt.sources._sql_part import run_part as run_sql_part
@@ -134,13 +135,13 @@ def plan_parts(plugin: DltIngestionPlugin, pipeline: Any, workers: int | None) -
     parts: list[PartSpec] = []
     try:
         with span("extract", source_type=config.source_type, pipeline_name=config.name):
-            with _side("source", config.name, dlt.kind.errors):
+            with on_side("source", config.name, dlt.kind.errors):
                 extracts, cleanup = plugin._extracts(dlt)
         try:
-            with _side("destination", config.name):
+            with on_side("destination", config.name):
                 catalog = load_catalog(plugin.catalog)
             for extract in extracts:
-                with _side("destination", config.name):
+                with on_side("destination", config.name):
                     saved = read_table_state(catalog, extract.table, state_key(config))
                     plan, ranges, column = plan_table(
                         catalog,
@@ -176,7 +177,7 @@ def plan_parts(plugin: DltIngestionPlugin, pipeline: Any, workers: int | None) -
                     parts.append(spec)
         finally:
             cleanup()
-    except _PASS_THROUGH:
+    except PASS_THROUGH:
         raise
     except BaseException as exc:
         error = translate(exc, side="source", source=config.name, source_errors=dlt.kind.errors)
@@ -258,7 +259,7 @@ def commit_parts(
     details: dict[str, Any] = {"source_type": config.source_type, "tables": {}}
     pending = list(plan.tables)
     try:
-        with _side("destination", config.name):
+        with on_side("destination", config.name):
             catalog = load_catalog(plugin.catalog)
         while pending:
             table = pending[0]
@@ -287,7 +288,7 @@ def commit_parts(
                     details=details,
                 )
             )
-    except _PASS_THROUGH:
+    except PASS_THROUGH:
         raise
     except BaseException as exc:
         error = translate(exc, side="destination", source=config.name)
@@ -327,12 +328,12 @@ def abandon_parts(
     from floe_iceberg.distributed import FileSet, abandon_load
 
     dlt = _pipeline(pipeline, plan, plugin)
-    with _side("destination", dlt.config.name):
+    with on_side("destination", dlt.config.name):
         catalog = load_catalog(plugin.catalog)
     listed: list[str] = []
     for table in plan.tables:
         load_plan = LoadPlan.from_json(table.load_plan)
-        with _side("destination", dlt.config.name):
+        with on_side("destination", dlt.config.name):
             if _committed(catalog, load_plan):
                 continue
             file_sets = [

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from floe_core import IngestionConfig, TableResult
-from floe_ingestion_dlt.plugin import DltPipeline, load_step, state_key
+from floe_ingestion_dlt._sides import load_step
+from floe_ingestion_dlt.plugin import DltPipeline, state_key
 
 if TYPE_CHECKING:
     from floe_ingestion_dlt._source import Extract

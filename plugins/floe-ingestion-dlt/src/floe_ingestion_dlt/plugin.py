@@ -9,8 +9,7 @@ table, together with the resource's incremental state. dlt's own normalize/load 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -36,10 +35,10 @@ from floe_core import (
 )
 from floe_core.errors import ErrorCode, PipelineConfigurationError
 from floe_core.telemetry import span
-from floe_ingestion_dlt._arrow import to_batches
 from floe_ingestion_dlt._config import DltPluginConfig
-from floe_ingestion_dlt._errors import ErrorTable, Side, translate
+from floe_ingestion_dlt._errors import ErrorTable, translate
 from floe_ingestion_dlt._health import check_health
+from floe_ingestion_dlt._sides import PASS_THROUGH, load_step, on_side, source_batches
 from floe_ingestion_dlt._source import Extract, raise_if_rows_rejected
 from floe_ingestion_dlt._state import ResourceState
 from floe_ingestion_dlt.sources import REGISTRY, SourceType, source_type_of
@@ -47,9 +46,6 @@ from floe_ingestion_dlt.sources import REGISTRY, SourceType, source_type_of
 __all__ = ["DltIngestionPlugin", "DltPipeline"]
 
 log = structlog.get_logger("floe_ingestion_dlt")
-
-_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
-"""Never translated: the process is being stopped, or a generator closed."""
 
 
 def _package_version() -> str:
@@ -206,7 +202,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 "check_source() needs the pipeline returned by DltIngestionPlugin.create_pipeline",
                 source=pipeline.config.name,
             )
-        with _side("source", pipeline.config.name, pipeline.kind.errors):
+        with on_side("source", pipeline.config.name, pipeline.kind.errors):
             pipeline.kind.probe(pipeline.config, pipeline.source, timeout)
 
     @override
@@ -284,7 +280,7 @@ class DltIngestionPlugin(IngestionPlugin):
                 workers = int(kwargs.get("workers") or self.settings.workers)
                 self._load(pipeline, tables, details, workers=workers)
                 raise_if_rows_rejected(config, details)
-            except _PASS_THROUGH:
+            except PASS_THROUGH:
                 raise
             except BaseException as exc:  # connectorx/pyo3 panics are BaseExceptions
                 error = translate(exc, side="source", source_errors=_errors_of(pipeline))
@@ -369,10 +365,10 @@ class DltIngestionPlugin(IngestionPlugin):
         # The source first: a source that fails on its configuration (a missing table, a bad
         # path) must not create the embedded warehouse that opening the catalog creates.
         with span("extract", source_type=config.source_type, pipeline_name=config.name):
-            with _side("source", config.name, pipeline.kind.errors):
+            with on_side("source", config.name, pipeline.kind.errors):
                 extracts, cleanup = self._extracts(pipeline)
         try:
-            with _side("destination", config.name):
+            with on_side("destination", config.name):
                 catalog = load_catalog(self.catalog)
             for extract in extracts:
                 earlier = pipeline.committed.get(extract.table)
@@ -408,7 +404,7 @@ class DltIngestionPlugin(IngestionPlugin):
             # state, and replaces only its slice, so windows may commit in any order at once.
             state = ResourceState(extract.resource, None)
         else:
-            with _side("destination", config.name):
+            with on_side("destination", config.name):
                 saved = read_table_state(catalog, extract.table, state_key(config))
             state = ResourceState(extract.resource, saved.state)
         spec = table_spec(config, extract, saved)
@@ -436,9 +432,7 @@ class DltIngestionPlugin(IngestionPlugin):
         from floe_iceberg import write_table
 
         config = pipeline.config
-        batches = _source_batches(
-            state, self.settings.batch_rows, config.name, pipeline.kind.errors
-        )
+        batches = source_batches(state, self.settings.batch_rows, config.name, pipeline.kind.errors)
         try:
             with load_step(config, extract.table) as current:
                 committed = write_table(
@@ -455,56 +449,5 @@ class DltIngestionPlugin(IngestionPlugin):
         return committed
 
 
-@contextmanager
-def load_step(config: IngestionConfig, table: str) -> Iterator[Any]:
-    """The ``load`` span of one table, anything raised inside it a destination failure."""
-    with (
-        span(
-            "load",
-            destination_table=table,
-            pipeline_name=config.name,
-            write_mode=config.write_mode.value,
-        ) as current,
-        _side("destination", config.name),
-    ):
-        yield current
-
-
-class _side:
-    """Translate anything raised inside the block as a failure of one side."""
-
-    def __init__(
-        self, side: Side, source: str, source_errors: Callable[[], ErrorTable] | None = None
-    ) -> None:
-        self._side = side
-        self._source = source
-        self._source_errors = source_errors
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or isinstance(exc, _PASS_THROUGH) or isinstance(exc, IngestionError):
-            return
-        raise translate(
-            exc, side=self._side, source=self._source, source_errors=self._source_errors
-        ) from exc
-
-
 def _errors_of(pipeline: IngestionPipeline) -> Callable[[], ErrorTable] | None:
     return pipeline.kind.errors if isinstance(pipeline, DltPipeline) else None
-
-
-def _source_batches(
-    state: ResourceState,
-    batch_rows: int,
-    source: str,
-    source_errors: Callable[[], ErrorTable],
-) -> Generator[Any]:
-    """Iterate the resource into Arrow batches; failures are translated as source failures."""
-    try:
-        yield from to_batches(state.iterate(), batch_rows)
-    except (IngestionError, *_PASS_THROUGH):
-        raise
-    except BaseException as exc:
-        raise translate(exc, side="source", source=source, source_errors=source_errors) from exc
