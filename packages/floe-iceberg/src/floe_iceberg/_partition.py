@@ -39,8 +39,8 @@ from pyiceberg.transforms import (
 )
 
 from floe_core import ErrorCode, PipelineConfigurationError
-from floe_core.ingestion import PartitionField as Wanted
-from floe_core.ingestion import parse_partition_field, parse_sort_field
+from floe_core.layout import PartitionField as Wanted
+from floe_core.layout import parse_partition_field, parse_sort_field
 
 __all__ = ["apply_sort_order", "evolve_spec", "new_table_spec", "sort_rows"]
 
