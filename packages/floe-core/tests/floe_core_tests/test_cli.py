@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-import structlog
 from click.testing import CliRunner, Result
 
 from floe_core.cli import main
@@ -35,12 +33,6 @@ ingestion:
       config: {rows: 2, fail: [SOURCE_UNAVAILABLE]}
       destination: {table: bronze.flaky}
 """
-
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture

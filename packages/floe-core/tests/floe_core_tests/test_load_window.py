@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from click.testing import Result
 from pydantic import ValidationError
 
@@ -33,13 +31,6 @@ class WindowedFakePlugin(FakePlugin):
 
     def supports_window(self, source_type: str) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    FakePlugin.reset()
-    yield
-    structlog.reset_defaults()
 
 
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin: type, *args: str) -> Result:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from click.testing import Result
 
 from floe_core_tests._fakes import FakePlugin, KeyedFakePlugin, run_project
@@ -21,13 +19,6 @@ ingestion:
       type: sql_database
       destination: {table: bronze.from_db, write_disposition: merge}
 """
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    FakePlugin.reset()
-    yield
-    structlog.reset_defaults()
 
 
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin: type, *args: str) -> Result:
